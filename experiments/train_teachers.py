@@ -1,0 +1,171 @@
+"""Train the TD3 teachers of a benchmark (one per task), all in one jitted program.
+
+    python -m experiments.train_teachers --benchmark=mini
+    python -m experiments.train_teachers --benchmark=mini --tasks=InvertedPendulum --steps=30000
+
+Writes to --run_dir: config.json, metrics.csv (periodic 3-episode evaluations),
+summary.json (final 10-episode evaluation), results.md, and teachers/<Task>/ with each
+teacher's orbax checkpoint and its replay buffer (D_k for the offline stage).
+"""
+import os
+import time
+
+from absl import flags
+
+from experiments import common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
+flags.DEFINE_string("tasks", "", "Comma-separated subset of the benchmark's tasks (default all).")
+flags.DEFINE_integer("steps", None, "Env steps per task (default: 1000000 for A/B, "
+                     "60000 for mini).")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
+                    "(default runs/teachers/<benchmark>-seed<seed>-<time>).")
+flags.DEFINE_string("backend", "mjx", "Physics backend: mjx, generalized, positional, spring.")
+flags.DEFINE_string("hidden", None, "Hidden layer widths (default 400,400; mini 256,256).")
+flags.DEFINE_float("lr", 3e-4, "Adam learning rate (actor and critic).")
+flags.DEFINE_integer("batch_size", 256, "Minibatch size per task.")
+flags.DEFINE_float("gamma", 0.99, "Discount.")
+flags.DEFINE_float("tau", 0.005, "Soft target update rate.")
+flags.DEFINE_float("expl_noise", 0.1, "Std of the Gaussian exploration noise.")
+flags.DEFINE_float("policy_noise", 0.2, "Std of the target policy smoothing noise.")
+flags.DEFINE_float("noise_clip", 0.5, "Clip of the target policy smoothing noise.")
+flags.DEFINE_integer("policy_delay", 2, "Critic updates per actor update.")
+flags.DEFINE_integer("start_steps", None, "Uniform-random start-up steps before learning "
+                     "(default per task: 1000 for pendulums, 10000 for locomotion).")
+flags.DEFINE_integer("capacity", 1_000_000, "Replay capacity per task (capped at --steps).")
+flags.DEFINE_integer("eval_every", None, "Steps between evaluations (one epoch; default "
+                     "10000, mini 5000).")
+flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
+flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
+flags.DEFINE_integer("episode_length", 1000, "Steps per episode.")
+
+DEFAULTS = {
+    "A": dict(steps=1_000_000, hidden="400,400", eval_every=10_000),
+    "B": dict(steps=1_000_000, hidden="400,400", eval_every=10_000),
+    "mini": dict(steps=60_000, hidden="256,256", eval_every=5_000),
+}
+
+
+def resolve_config() -> dict:
+    from ktmjax import envs
+    common.require(FLAGS.benchmark in envs.BENCHMARKS,
+                   f"unknown benchmark {FLAGS.benchmark!r}; known benchmarks: "
+                   f"{', '.join(envs.BENCHMARKS)}")
+    defaults = DEFAULTS[FLAGS.benchmark]
+    task_names = [t for t in FLAGS.tasks.split(",") if t.strip()]
+    try:
+        tasks = envs.benchmark_tasks(FLAGS.benchmark, task_names)
+    except ValueError as e:
+        raise common.UsageError(str(e)) from None
+    cfg = {
+        "benchmark": FLAGS.benchmark, "tasks": [t.name for t in tasks],
+        "steps": FLAGS.steps if FLAGS.steps is not None else defaults["steps"],
+        "seed": FLAGS.seed, "backend": FLAGS.backend,
+        "hidden": list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")),
+        "lr": FLAGS.lr, "batch_size": FLAGS.batch_size, "gamma": FLAGS.gamma,
+        "tau": FLAGS.tau, "expl_noise": FLAGS.expl_noise, "policy_noise": FLAGS.policy_noise,
+        "noise_clip": FLAGS.noise_clip, "policy_delay": FLAGS.policy_delay,
+        "start_steps": FLAGS.start_steps, "capacity": FLAGS.capacity,
+        "eval_every": FLAGS.eval_every or defaults["eval_every"],
+        "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
+        "episode_length": FLAGS.episode_length,
+    }
+    for name in ("steps", "batch_size", "policy_delay", "capacity", "eval_every",
+                 "eval_episodes", "final_episodes", "episode_length"):
+        common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
+    common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
+    common.require(0 <= cfg["gamma"] <= 1, f"--gamma={cfg['gamma']} must be in [0, 1]")
+    common.require(0 < cfg["tau"] <= 1, f"--tau={cfg['tau']} must be in (0, 1]")
+    for name in ("expl_noise", "policy_noise", "noise_clip"):
+        common.require(cfg[name] >= 0, f"--{name}={cfg[name]} must not be negative")
+    common.require(cfg["start_steps"] is None or cfg["start_steps"] >= 0,
+                   f"--start_steps={cfg['start_steps']} must not be negative")
+    common.require(cfg["backend"] in envs.BACKENDS,
+                   f"unknown --backend={cfg['backend']}; known: {', '.join(envs.BACKENDS)}")
+    cfg["capacity"] = min(cfg["capacity"], cfg["steps"])
+    common.require(cfg["batch_size"] <= cfg["capacity"],
+                   f"--batch_size={cfg['batch_size']} is larger than the replay "
+                   f"({cfg['capacity']} transitions per task); lower it or raise --steps")
+    cfg["run_dir"] = FLAGS.run_dir or os.path.join(
+        "runs", "teachers", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return cfg
+
+
+def main(_):
+    cfg = resolve_config()
+    from ktmjax import runs
+    runs.prepare_run_dir(cfg["run_dir"])
+    train(cfg)
+
+
+def train(cfg: dict) -> dict:
+    import jax
+    import numpy as np
+    from ktmjax import envs, evaluation, runs, td3, teachers
+
+    run_dir = cfg["run_dir"]
+    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
+    config = td3.TD3Config(
+        hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"], batch_size=cfg["batch_size"],
+        gamma=cfg["gamma"], tau=cfg["tau"], exploration_noise=cfg["expl_noise"],
+        policy_noise=cfg["policy_noise"], noise_clip=cfg["noise_clip"],
+        policy_delay=cfg["policy_delay"])
+    trainer = teachers.TeacherTrainer(tasks, config, cfg["capacity"], cfg["backend"],
+                                      cfg["start_steps"], cfg["episode_length"])
+    info = runs.environment_info()
+    runs.write_json(os.path.join(run_dir, "config.json"), {**cfg, "environment": info})
+    print(f"[train_teachers] benchmark {cfg['benchmark']}: {len(tasks)} task(s) in "
+          f"{len(trainer.env.groups)} group(s): "
+          + "; ".join(",".join(t.name for t in g.tasks) for g in trainer.env.groups), flush=True)
+    print(f"[train_teachers] {cfg['steps']} env steps per task, nets {cfg['hidden']}, "
+          f"replay {cfg['capacity']} per task = {trainer.replay_bytes() / 2**20:.1f} MiB, "
+          f"device {info['device']} ({info['platform']}), run dir {run_dir}", flush=True)
+
+    state = trainer.init(jax.random.PRNGKey(cfg["seed"]))
+    eval_key = jax.random.PRNGKey(cfg["seed"] + 100)  # the public code seeds eval envs seed+100
+    periodic = evaluation.make_evaluator(trainer.env, trainer.policy_apply, cfg["eval_episodes"])
+    metrics = runs.MetricsLog(run_dir)
+    start = time.time()
+    done_steps, epoch_index = 0, 0
+    while done_steps < cfg["steps"]:
+        n = min(cfg["eval_every"], cfg["steps"] - done_steps)
+        t0 = time.time()
+        state = trainer.epoch(state, n)
+        jax.block_until_ready(state)
+        epoch_s = time.time() - t0
+        done_steps += n
+        epoch_index += 1
+        returns = np.asarray(periodic(trainer.actor_params(state),
+                                      jax.random.fold_in(eval_key, epoch_index)))
+        summary = evaluation.summarize(tasks, returns)
+        metrics.add("teachers", done_steps, summary)
+        elapsed = time.time() - start
+        rate = n * len(tasks) / epoch_s
+        eta = elapsed / done_steps * (cfg["steps"] - done_steps)
+        print(f"[train_teachers] step {done_steps}/{cfg['steps']} | {rate:,.0f} env steps/s "
+              f"(all tasks) | elapsed {runs.format_duration(elapsed)} ETA "
+              f"{runs.format_duration(eta)} | eval return: "
+              + ", ".join(f"{t}={r['return_mean']:.0f}" for t, r in summary.items()), flush=True)
+
+    final = evaluation.make_evaluator(trainer.env, trainer.policy_apply, cfg["final_episodes"])
+    returns = np.asarray(final(trainer.actor_params(state), jax.random.fold_in(eval_key, 0)))
+    summary_tasks = evaluation.summarize(tasks, returns)
+    teachers.save_teachers(run_dir, trainer, state, summary_tasks)
+    summary = {"benchmark": cfg["benchmark"], "stage": "teachers", "seed": cfg["seed"],
+               "wall_s": round(time.time() - start, 1), "env_steps": done_steps,
+               "tasks": summary_tasks}
+    runs.write_json(os.path.join(run_dir, "summary.json"), summary)
+    table = evaluation.markdown_table(summary_tasks)
+    with open(os.path.join(run_dir, "results.md"), "w") as f:
+        f.write(f"# TD3 teachers, benchmark {cfg['benchmark']}, seed {cfg['seed']}, "
+                f"{done_steps} env steps per task\n\n{table}\n")
+    print(f"\nTD3 teachers ({cfg['final_episodes']} deterministic episodes each), "
+          f"benchmark {cfg['benchmark']}, {summary['wall_s']:.0f} s:\n{table}\n"
+          f"teachers saved in {os.path.join(run_dir, 'teachers')}", flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    common.run(main)

@@ -1,0 +1,54 @@
+"""Builds the Brax environment of one task (MJX physics by default)."""
+import contextlib
+import io
+import warnings
+
+import jax
+
+with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    # mujoco.mjx prints a line about the optional Warp backend on import; Brax warns that
+    # its own pipelines are unmaintained. Neither concerns the MJX envs used here.
+    warnings.simplefilter("ignore")
+    from brax import envs as brax_envs
+    from brax.io import mjcf
+
+from ktmjax.envs import morphology
+from ktmjax.envs.tasks import Task
+
+BACKENDS = ("mjx", "generalized", "positional", "spring")
+
+
+
+def task_mjcf(task: Task) -> str:
+    """The MJCF text of a task whose model differs from the stock Brax asset."""
+    if task.name in morphology.VARIANTS:
+        return morphology.halfcheetah_variant_xml(task.name)
+    if task.name == "InvertedPendulumBigPole":
+        return morphology.scale_geom_sizes(
+            morphology.brax_asset_xml("inverted_pendulum.xml"), ("cpole",), 1.25)
+    return None
+
+
+def make_env(task: Task, backend: str = "mjx"):
+    """A Brax PipelineEnv for `task`: normalised actions in [-1, 1], gym-like rewards."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown physics backend {backend!r}; known: {', '.join(BACKENDS)}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # A task's family is the name of the Brax robot its model derives from.
+        env = brax_envs.get_environment(task.family, backend=backend)
+        xml = task_mjcf(task)
+        if xml is not None:
+            sys = mjcf.load_model(morphology.compile_mjcf(xml))
+            # Keep what the stock env set for its backend (timestep, and gears for the
+            # maximal-coordinate backends); only the morphology differs.
+            sys = sys.tree_replace({"opt.timestep": env.sys.opt.timestep})
+            sys = sys.replace(actuator=sys.actuator.replace(gear=env.sys.actuator.gear))
+            env.sys = sys
+    return env
+
+
+def env_sizes(env) -> tuple:
+    """(obs_size, action_size) of a Brax env, found by tracing reset (nothing is compiled)."""
+    obs = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).obs
+    return obs.shape[-1], env.action_size

@@ -1,0 +1,97 @@
+"""Run directories: config.json, metrics.csv, summary.json, and the environment of a run."""
+import csv
+import json
+import os
+import platform
+import time
+
+import jax
+
+METRICS_FIELDS = ("stage", "round", "task", "return", "return_std", "episodes", "wall_s")
+
+
+class UsageError(ValueError):
+    """Bad input from the user: reported as one line, without a traceback."""
+
+
+def prepare_run_dir(run_dir: str) -> str:
+    """Creates `run_dir` (exactly as given); refuses a file or a directory holding a run."""
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise UsageError(f"--run_dir={run_dir} is a file; give a directory path")
+    if os.path.isfile(os.path.join(run_dir, "summary.json")):
+        raise UsageError(f"--run_dir={run_dir} already holds a finished run; "
+                         "give a new --run_dir to keep it")
+    if os.path.isfile(os.path.join(run_dir, "config.json")):
+        raise UsageError(f"--run_dir={run_dir} already holds a started run; "
+                         "give a new --run_dir")
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        probe = os.path.join(run_dir, ".write_test")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        raise UsageError(f"--run_dir={run_dir} is not writable ({e.strerror}); "
+                         "give a writable directory") from None
+    return run_dir
+
+
+def environment_info() -> dict:
+    """Versions, device and precision: logged with every run."""
+    import brax
+    import flax
+    import mujoco
+    return {
+        "python": platform.python_version(), "jax": jax.__version__,
+        "flax": flax.__version__, "brax": brax.__version__, "mujoco": mujoco.__version__,
+        "device": str(jax.devices()[0].device_kind), "platform": jax.default_backend(),
+        "matmul_precision": str(jax.config.jax_default_matmul_precision),
+    }
+
+
+def write_json(path: str, data: dict) -> None:
+    """Writes JSON atomically (a crash never leaves a half-written file)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+class MetricsLog:
+    """Appends evaluation rows to metrics.csv."""
+
+    def __init__(self, run_dir: str):
+        self.path = os.path.join(run_dir, "metrics.csv")
+        self.start = time.time()
+        if not os.path.exists(self.path):
+            with open(self.path, "w", newline="") as f:
+                csv.writer(f).writerow(METRICS_FIELDS)
+
+    def add(self, stage: str, round_: int, summary_tasks: dict) -> None:
+        with open(self.path, "a", newline="") as f:
+            w = csv.writer(f)
+            for task, r in summary_tasks.items():
+                w.writerow([stage, round_, task, f"{r['return_mean']:.3f}",
+                            f"{r['return_std']:.3f}", r["episodes"],
+                            f"{time.time() - self.start:.1f}"])
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def enable_compilation_cache(path: str = None) -> None:
+    """Turns on JAX's persistent compilation cache (compiles are slow on CPUs)."""
+    path = path or os.environ.get(
+        "KTMJAX_COMPILATION_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "ktmjax", "jax"))
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)

@@ -1,0 +1,150 @@
+"""TD3 (Fujimoto et al. 2018): the pieces shared by teachers, the student and baselines,
+and the single-task TD3 learner used to train the teachers.
+
+Every function here handles one task; a group of same-sized tasks applies them under
+`jax.vmap` over a leading task axis (see `update`).
+"""
+import dataclasses
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from ktmjax import networks
+
+
+@dataclasses.dataclass(frozen=True)
+class TD3Config:
+    """Hyper-parameters; defaults are the paper's (and TD3's)."""
+    hidden: Sequence[int] = (400, 400)
+    learning_rate: float = 3e-4
+    batch_size: int = 256
+    gamma: float = 0.99
+    tau: float = 0.005
+    exploration_noise: float = 0.1
+    policy_noise: float = 0.2
+    noise_clip: float = 0.5
+    policy_delay: int = 2
+
+    def actor(self, action_size: int) -> networks.Actor:
+        return networks.Actor(tuple(self.hidden), action_size)
+
+    def critic(self) -> networks.TwinCritic:
+        return networks.TwinCritic(tuple(self.hidden))
+
+    def optimizer(self) -> optax.GradientTransformation:
+        return optax.adam(self.learning_rate)
+
+
+@struct.dataclass
+class TD3State:
+    """Everything a TD3 learner needs to continue, in one flat pytree (orbax saves it whole)."""
+    actor_params: dict
+    critic_params: dict
+    target_actor_params: dict
+    target_critic_params: dict
+    actor_opt_state: optax.OptState
+    critic_opt_state: optax.OptState
+    steps: jax.Array          # critic updates done
+    key: jax.Array
+
+
+# ---- pieces shared with the KTM-DRL student ---------------------------------------------
+
+def smoothed_target_action(next_action, key, noise_std: float, noise_clip: float):
+    """TD3 target policy smoothing: clip(pi'(s') + clip(N(0, std^2), -c, c), -1, 1)."""
+    noise = jnp.clip(noise_std * jax.random.normal(key, next_action.shape), -noise_clip, noise_clip)
+    return jnp.clip(next_action + noise, -1.0, 1.0)
+
+
+def td_target(reward, terminal, next_q, gamma: float):
+    """Eq. 3: y = r + gamma * (1 - done) * min_j Q'_j(s', a'); next_q is [2, N]."""
+    return jax.lax.stop_gradient(reward + gamma * (1.0 - terminal) * jnp.min(next_q, axis=0))
+
+
+def twin_regression_loss(q, target):
+    """Eq. 1 and Eq. 4: mean over the batch of (target_1 - Q1)^2 + (target_2 - Q2)^2.
+
+    q is [2, N]; target is [N] (one TD target for both heads, Eq. 4) or [2, N] (a teacher's
+    Q1 and Q2 for the student's Q1 and Q2, Eq. 1).
+    """
+    return jnp.mean(jnp.sum(jnp.square(q - target), axis=0))
+
+
+def soft_update(target, online, tau: float):
+    """theta' <- tau * theta + (1 - tau) * theta'."""
+    return jax.tree.map(lambda t, o: tau * o + (1.0 - tau) * t, target, online)
+
+
+# ---- the single-task TD3 learner (teachers) --------------------------------------------
+
+def init(key, obs_size: int, action_size: int, config: TD3Config) -> TD3State:
+    actor_key, critic_key, key = jax.random.split(key, 3)
+    obs = jnp.zeros((1, obs_size))
+    action = jnp.zeros((1, action_size))
+    actor_params = config.actor(action_size).init(actor_key, obs)
+    critic_params = config.critic().init(critic_key, obs, action)
+    tx = config.optimizer()
+    return TD3State(actor_params, critic_params, actor_params, critic_params,
+                    tx.init(actor_params), tx.init(critic_params),
+                    jnp.zeros((), jnp.int32), key)
+
+
+def policy(actor_params, obs, action_size: int, config: TD3Config):
+    """Deterministic action of an actor."""
+    return config.actor(action_size).apply(actor_params, obs)
+
+
+def critic_update(state: TD3State, batch: dict, config: TD3Config):
+    """One critic step on Eq. 3-4 (TD3 with target policy smoothing)."""
+    actor, critic, tx = config.actor(batch["action"].shape[-1]), config.critic(), config.optimizer()
+    key, noise_key = jax.random.split(state.key)
+    next_action = smoothed_target_action(
+        actor.apply(state.target_actor_params, batch["next_obs"]), noise_key,
+        config.policy_noise, config.noise_clip)
+    next_q = critic.apply(state.target_critic_params, batch["next_obs"], next_action)
+    y = td_target(batch["reward"], batch["terminal"], next_q, config.gamma)
+
+    def loss_fn(params):
+        return twin_regression_loss(critic.apply(params, batch["obs"], batch["action"]), y)
+
+    loss, grads = jax.value_and_grad(loss_fn)(state.critic_params)
+    updates, opt_state = tx.update(grads, state.critic_opt_state, state.critic_params)
+    return state.replace(critic_params=optax.apply_updates(state.critic_params, updates),
+                         critic_opt_state=opt_state, steps=state.steps + 1, key=key), loss
+
+
+def actor_update(state: TD3State, batch: dict, config: TD3Config):
+    """One actor step (maximise Q1(s, pi(s))), then soft target updates."""
+    actor, critic, tx = config.actor(batch["action"].shape[-1]), config.critic(), config.optimizer()
+
+    def loss_fn(params):
+        return -jnp.mean(networks.q1(critic, state.critic_params, batch["obs"],
+                                     actor.apply(params, batch["obs"])))
+
+    grads = jax.grad(loss_fn)(state.actor_params)
+    updates, opt_state = tx.update(grads, state.actor_opt_state, state.actor_params)
+    actor_params = optax.apply_updates(state.actor_params, updates)
+    return state.replace(
+        actor_params=actor_params, actor_opt_state=opt_state,
+        target_actor_params=soft_update(state.target_actor_params, actor_params, config.tau),
+        target_critic_params=soft_update(state.target_critic_params, state.critic_params,
+                                         config.tau))
+
+
+def update(state: TD3State, batch: dict, config: TD3Config):
+    """One TD3 update of a group of tasks: state and batch have a leading task axis [G].
+
+    The critic steps every call; the actor and the targets every `policy_delay`-th call,
+    as a `lax.cond` on the step counter (all tasks of a group are in phase, so the
+    predicate is one scalar and the skipped branch costs nothing).
+    Returns (state, per-task critic loss [G]).
+    """
+    state, loss = jax.vmap(lambda s, b: critic_update(s, b, config))(state, batch)
+    do_actor = state.steps[0] % config.policy_delay == 0
+    state = jax.lax.cond(do_actor,
+                         jax.vmap(lambda s, b: actor_update(s, b, config)),
+                         lambda s, b: s, state, batch)
+    return state, loss

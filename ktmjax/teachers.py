@@ -1,0 +1,161 @@
+"""Training the K TD3 teachers of a benchmark together, in one jitted program.
+
+A training epoch is one `lax.scan` over steps; each step, every task acts (uniformly at
+random during its start-up steps, then with its actor plus Gaussian exploration noise),
+its env steps once, the transition goes to its replay shard, and, once past start-up,
+its TD3 learner makes one update. Tasks of one group (same robot topology) share one
+vmapped update; groups run side by side in the same program. The host runs between
+epochs only.
+"""
+import os
+from typing import Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ktmjax import replay, td3
+from ktmjax.envs import EnvState, MultiTaskEnv, Task
+from ktmjax.envs.multitask import EPISODE_LENGTH
+
+
+@struct.dataclass
+class GroupState:
+    learner: td3.TD3State   # leading task axis [G]
+    replay: replay.Replay   # [G, capacity, ...]
+    env: EnvState           # [G]
+
+
+@struct.dataclass
+class TeacherTrainState:
+    groups: tuple           # one GroupState per task group
+    step: jax.Array         # env steps taken by every task
+    key: jax.Array
+
+
+class TeacherTrainer:
+    """TD3 teachers for `tasks`, trained side by side."""
+
+    def __init__(self, tasks: Sequence[Task], config: td3.TD3Config, capacity: int,
+                 backend: str = "mjx", start_steps: Optional[int] = None,
+                 episode_length: int = EPISODE_LENGTH):
+        self.tasks = tuple(tasks)
+        self.config = config
+        self.capacity = capacity
+        self.env = MultiTaskEnv(tasks, backend, episode_length)
+        # Random-action start-up steps per group (tasks of a group share their defaults).
+        self.start_steps = tuple(
+            start_steps if start_steps is not None else max(t.start_steps for t in g.tasks)
+            for g in self.env.groups)
+        self._epoch = jax.jit(self._epoch_impl, static_argnums=1, donate_argnums=0)
+
+    def replay_bytes(self) -> int:
+        return sum(replay.bytes_needed(g.size, self.capacity, g.obs_size, g.action_size)
+                   for g in self.env.groups)
+
+    def init(self, key) -> TeacherTrainState:
+        key, env_key = jax.random.split(key)
+        env_states = self.env.reset(env_key)
+        groups = []
+        for group, env_state in zip(self.env.groups, env_states):
+            key, init_key = jax.random.split(key)
+            learners = jax.vmap(lambda k: td3.init(k, group.obs_size, group.action_size,
+                                                   self.config))(
+                jax.random.split(init_key, group.size))
+            buffers = replay.init(group.size, self.capacity, group.obs_size, group.action_size)
+            groups.append(GroupState(learners, buffers, env_state))
+        state = TeacherTrainState(tuple(groups), jnp.zeros((), jnp.int32), key)
+        # Targets start as the very arrays of the online networks: give every leaf its own
+        # buffer so the epoch can donate the state.
+        return jax.tree.map(jnp.copy, state)
+
+    def _group_step(self, group, start_steps, gs: GroupState, step, key):
+        act_key, random_key, sample_key = jax.random.split(key, 3)
+        shape = (group.size, group.action_size)
+        policy_action = jax.vmap(
+            lambda p, o: td3.policy(p, o, group.action_size, self.config))(
+            gs.learner.actor_params, gs.env.obs)
+        noisy = policy_action + self.config.exploration_noise * jax.random.normal(act_key, shape)
+        random_action = jax.random.uniform(random_key, shape, minval=-1.0, maxval=1.0)
+        action = jnp.clip(jnp.where(step < start_steps, random_action, noisy), -1.0, 1.0)
+        env_state, transition, _ = group.step(gs.env, action)
+        buffers = replay.insert(gs.replay, transition)
+
+        def learn(learner):
+            batch = replay.sample(buffers, sample_key, self.config.batch_size)
+            return td3.update(learner, batch, self.config)[0]
+
+        learner = jax.lax.cond(step >= start_steps, learn, lambda l: l, gs.learner)
+        return GroupState(learner, buffers, env_state)
+
+    def _train_step(self, state: TeacherTrainState, _):
+        key, *group_keys = jax.random.split(state.key, len(self.env.groups) + 1)
+        groups = tuple(
+            self._group_step(group, start, gs, state.step, k)
+            for group, start, gs, k in zip(self.env.groups, self.start_steps, state.groups,
+                                           group_keys))
+        return TeacherTrainState(groups, state.step + 1, key), None
+
+    def _epoch_impl(self, state: TeacherTrainState, num_steps: int):
+        state, _ = jax.lax.scan(self._train_step, state, None, length=num_steps)
+        return state
+
+    def epoch(self, state: TeacherTrainState, num_steps: int) -> TeacherTrainState:
+        """`num_steps` training steps of every task (the input state is donated)."""
+        return self._epoch(state, num_steps)
+
+    def policy_apply(self, g, actor_params, obs):
+        """Deterministic actions of group g's teachers (for evaluation)."""
+        group = self.env.groups[g]
+        return jax.vmap(lambda p, o: td3.policy(p, o, group.action_size, self.config))(
+            actor_params, obs)
+
+    @staticmethod
+    def actor_params(state: TeacherTrainState) -> tuple:
+        return tuple(gs.learner.actor_params for gs in state.groups)
+
+    def last_returns(self, state: TeacherTrainState) -> list:
+        """Return of each task's last finished training episode (task order; NaN if none)."""
+        out = [None] * len(self.tasks)
+        for group, gs in zip(self.env.groups, state.groups):
+            for j, i in enumerate(group.indices):
+                out[i] = float(gs.env.last_return[j])
+        return out
+
+    def task_slice(self, state: TeacherTrainState, task_index: int):
+        """(TD3State, Replay of one task) cut out of the stacked group state."""
+        for group, gs in zip(self.env.groups, state.groups):
+            if task_index in group.indices:
+                j = group.indices.index(task_index)
+                take = lambda x: x[j]
+                return jax.tree.map(take, gs.learner), jax.tree.map(take, gs.replay)
+        raise IndexError(task_index)
+
+
+# ---- teachers on disk -------------------------------------------------------------------
+
+def chronological(buffer: replay.Replay) -> dict:
+    """The filled part of a single-task Replay (no task axis), oldest transition first."""
+    size, position, capacity = int(buffer.size), int(buffer.position), buffer.reward.shape[0]
+    order = (jnp.arange(size) + (position if size == capacity else 0)) % capacity
+    return {f: jnp.take(getattr(buffer, f), order, axis=0) for f in replay.FIELDS}
+
+
+def save_teachers(run_dir: str, trainer: TeacherTrainer, state: TeacherTrainState,
+                  summary_tasks: dict) -> None:
+    """Writes run_dir/teachers/<Task>/{teacher.json, state/, replay/} for every task:
+    the whole TD3 state and the task's replay (D_k for the offline stage), via orbax."""
+    from ktmjax import checkpoint, runs
+    for i, task in enumerate(trainer.tasks):
+        learner, buffer = trainer.task_slice(state, i)
+        task_dir = os.path.join(run_dir, "teachers", task.name)
+        os.makedirs(task_dir, exist_ok=True)
+        checkpoint.save(os.path.join(task_dir, "state"), learner)
+        checkpoint.save(os.path.join(task_dir, "replay"), chronological(buffer))
+        runs.write_json(os.path.join(task_dir, "teacher.json"), {
+            "task": task.name, "obs_size": task.obs_size, "action_size": task.action_size,
+            "action_bound": task.action_bound, "hidden": list(trainer.config.hidden),
+            "env_steps": int(state.step), "replay_size": int(buffer.size),
+            "return_mean": summary_tasks[task.name]["return_mean"],
+            "return_std": summary_tasks[task.name]["return_std"],
+        })
