@@ -4,7 +4,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app  # noqa: E402
+from absl import app, logging  # noqa: E402
 
 from ktmjax.runs import UsageError, enable_compilation_cache  # noqa: E402
 
@@ -12,6 +12,7 @@ from ktmjax.runs import UsageError, enable_compilation_cache  # noqa: E402
 def run(main):
     """Runs an absl main; bad input (UsageError) ends with one line on stderr and exit 2."""
     def wrapped(argv):
+        logging.set_verbosity(logging.WARNING)  # JAX's start-up INFO lines are noise here
         if len(argv) > 1:
             fail(f"unexpected argument(s): {' '.join(argv[1:])}; flags look like --name=value")
         enable_compilation_cache()

@@ -1,0 +1,106 @@
+"""The train_teachers command, end to end: bad input, and a real learning check."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from ktmjax import checkpoint, envs, td3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "experiments.train_teachers", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def _assert_one_line_error(proc, *words):
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert len(err.splitlines()) <= 2, err
+    for w in words:
+        assert w in err, err
+
+
+def test_unknown_benchmark(tmp_path):
+    proc = run_cli("--benchmark=nope", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "nope", "A, B, mini")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--tasks=Ant"], ["Ant", "not in benchmark mini"]),
+    (["--steps=0"], ["--steps=0", "positive"]),
+    (["--steps=500", "--batch_size=1000"], ["--batch_size=1000", "larger"]),
+    (["--hidden=4x4"], ["--hidden=4x4"]),
+])
+def test_bad_flags(tmp_path, args, words):
+    proc = run_cli(*args, f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, *words)
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_dir_that_is_a_file_is_left_alone(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    proc = run_cli(f"--run_dir={target}", "--steps=2000")
+    _assert_one_line_error(proc, "is a file")
+    assert target.read_text() == "keep me"
+
+
+@pytest.fixture(scope="module")
+def pendulum_run(tmp_path_factory):
+    """The README's learning check: an InvertedPendulum teacher from 30K env steps."""
+    run_dir = tmp_path_factory.mktemp("teachers") / "ip"
+    proc = run_cli("--benchmark=mini", "--tasks=InvertedPendulum", "--steps=30000", "--seed=0",
+                   f"--run_dir={run_dir}", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir, proc
+
+
+def test_inverted_pendulum_teacher_learns(pendulum_run):
+    run_dir, proc = pendulum_run
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["stage"] == "teachers" and summary["benchmark"] == "mini"
+    result = summary["tasks"]["InvertedPendulum"]
+    assert result["episodes"] == 10
+    assert result["return_mean"] >= 900, result
+    assert "| InvertedPendulum |" in proc.stdout            # the result table is printed
+    assert "env steps/s" in proc.stdout                       # with progress lines
+    rows = (run_dir / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("stage,round,task,return") and len(rows) == 1 + 6
+
+
+def test_finished_run_dir_is_not_overwritten(pendulum_run):
+    run_dir, _ = pendulum_run
+    before = (run_dir / "summary.json").read_bytes()
+    proc = run_cli("--benchmark=mini", "--tasks=InvertedPendulum", "--steps=1000",
+                   f"--run_dir={run_dir}")
+    _assert_one_line_error(proc, "already holds a finished run")
+    assert (run_dir / "summary.json").read_bytes() == before
+
+
+def test_saved_teacher_restores_and_acts_like_the_evaluated_one(pendulum_run):
+    run_dir, _ = pendulum_run
+    task_dir = run_dir / "teachers" / "InvertedPendulum"
+    meta = json.loads((task_dir / "teacher.json").read_text())
+    assert (meta["obs_size"], meta["action_size"]) == (4, 1)
+    config = td3.TD3Config(hidden=tuple(meta["hidden"]))
+    like = td3.init(jax.random.PRNGKey(0), 4, 1, config)
+    state = checkpoint.load(str(task_dir / "state"), like)
+    assert int(state.steps) > 20_000
+    data = checkpoint.load(str(task_dir / "replay"))
+    assert data["obs"].shape == (30_000, 4) and data["action"].shape == (30_000, 1)
+    assert np.isfinite(data["next_obs"]).all()
+    # The restored actor balances the pendulum on a real env for a full episode.
+    from ktmjax.evaluation import make_evaluator
+    env = envs.MultiTaskEnv(envs.benchmark_tasks("mini", ["InvertedPendulum"]))
+    params = (jax.tree.map(lambda x: x[None], state.actor_params),)  # one group of one task
+    policy = lambda g, p, obs: jax.vmap(lambda pp, o: td3.policy(pp, o, 1, config))(p, obs)
+    returns = make_evaluator(env, policy, 2)(params, jax.random.PRNGKey(5))
+    assert float(returns.mean()) >= 900
