@@ -2,7 +2,6 @@
 import os
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 
 
@@ -19,9 +18,4 @@ def load(path: str, like=None):
     path = os.path.abspath(path)
     if not os.path.isdir(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
-    checkpointer = ocp.StandardCheckpointer()
-    if like is None:
-        return checkpointer.restore(path)
-    target = jax.tree.map(lambda x: np.zeros(np.shape(x), np.asarray(x).dtype)
-                          if not hasattr(x, "dtype") else x, like)
-    return checkpointer.restore(path, target)
+    return ocp.StandardCheckpointer().restore(path, like)
