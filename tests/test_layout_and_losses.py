@@ -1,0 +1,40 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ktmjax import envs, ktm, layout
+
+
+def test_layout_of_benchmark_b():
+    lay = layout.TaskLayout.from_tasks(envs.benchmark_tasks("B"))
+    assert (lay.num_tasks, lay.obs_max, lay.action_max) == (6, 27, 8)
+    masks = lay.action_masks()
+    np.testing.assert_array_equal(masks.sum(1), [8, 3, 6, 6, 1, 1])
+    np.testing.assert_array_equal(masks[1], [1, 1, 1, 0, 0, 0, 0, 0])  # Hopper: 3 actions
+
+
+def test_pad_slice_and_mask():
+    obs = jnp.array([[1.0, 2.0]])
+    np.testing.assert_array_equal(layout.pad_obs(obs, 4), [[1, 2, 0, 0]])
+    padded = jnp.array([0.1, -0.2, 0.3, 0.4])
+    np.testing.assert_allclose(layout.slice_action(padded, 3), [0.1, -0.2, 0.3])
+    mask = layout.TaskLayout((2, 4), (3, 4)).action_masks()[0]
+    np.testing.assert_allclose(layout.mask_action(padded, mask), [0.1, -0.2, 0.3, 0.0])
+    with pytest.raises(ValueError):
+        layout.pad_obs(jnp.ones((1, 5)), 4)
+
+
+def test_ktm_losses_by_hand():
+    student_q = jnp.array([[1.0, 2.0], [3.0, 5.0]])
+    teacher_q = jnp.array([[2.0, 2.0], [1.0, 5.0]])
+    # Eq. 1: ((2-1)^2 + (1-3)^2 + (2-2)^2 + (5-5)^2) / 2
+    assert float(ktm.critic_distillation_loss(student_q, teacher_q)) == pytest.approx(2.5)
+    # Eq. 2: -mean(Q1^k)
+    assert float(ktm.actor_distillation_loss(jnp.array([1.0, 3.0]))) == pytest.approx(-2.0)
+    # Eq. 5: -mean(alpha * Q1^k + beta * Q1)
+    loss = ktm.guided_actor_loss(jnp.array([1.0, 3.0]), jnp.array([10.0, 20.0]), 0.5, 2.0)
+    assert float(loss) == pytest.approx(-(0.5 * 2.0 + 2.0 * 15.0))
+    # alpha = 0 leaves no gradient through the teacher term.
+    g = jax.grad(lambda t: ktm.guided_actor_loss(t, jnp.ones(2), 0.0, 1.0))(jnp.ones(2))
+    np.testing.assert_array_equal(g, [0.0, 0.0])
