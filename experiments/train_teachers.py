@@ -104,7 +104,7 @@ def main(_):
 def train(cfg: dict) -> dict:
     import jax
     import numpy as np
-    from ktmjax import envs, evaluation, runs, td3, teachers
+    from ktmjax import envs, evaluation, loops, runs, td3, teachers
 
     run_dir = cfg["run_dir"]
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
@@ -127,28 +127,13 @@ def train(cfg: dict) -> dict:
     state = trainer.init(jax.random.PRNGKey(cfg["seed"]))
     eval_key = jax.random.PRNGKey(cfg["seed"] + 100)  # the public code seeds eval envs seed+100
     periodic = evaluation.make_evaluator(trainer.env, trainer.policy_apply, cfg["eval_episodes"])
-    metrics = runs.MetricsLog(run_dir)
     start = time.time()
-    done_steps, epoch_index = 0, 0
-    while done_steps < cfg["steps"]:
-        n = min(cfg["eval_every"], cfg["steps"] - done_steps)
-        t0 = time.time()
-        state = trainer.epoch(state, n)
-        jax.block_until_ready(state)
-        epoch_s = time.time() - t0
-        done_steps += n
-        epoch_index += 1
-        returns = np.asarray(periodic(trainer.actor_params(state),
-                                      jax.random.fold_in(eval_key, epoch_index)))
-        summary = evaluation.summarize(tasks, returns)
-        metrics.add("teachers", done_steps, summary)
-        elapsed = time.time() - start
-        rate = n * len(tasks) / epoch_s
-        eta = elapsed / done_steps * (cfg["steps"] - done_steps)
-        print(f"[train_teachers] step {done_steps}/{cfg['steps']} | {rate:,.0f} env steps/s "
-              f"(all tasks) | elapsed {runs.format_duration(elapsed)} ETA "
-              f"{runs.format_duration(eta)} | eval return: "
-              + ", ".join(f"{t}={r['return_mean']:.0f}" for t, r in summary.items()), flush=True)
+    state = loops.run_epochs(
+        state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=trainer.epoch,
+        evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
+        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="teachers", prefix="train_teachers",
+        unit="steps", per_unit_work=len(tasks))
+    done_steps = cfg["steps"]
 
     final = evaluation.make_evaluator(trainer.env, trainer.policy_apply, cfg["final_episodes"])
     returns = np.asarray(final(trainer.actor_params(state), jax.random.fold_in(eval_key, 0)))
@@ -157,14 +142,11 @@ def train(cfg: dict) -> dict:
     summary = {"benchmark": cfg["benchmark"], "stage": "teachers", "seed": cfg["seed"],
                "wall_s": round(time.time() - start, 1), "env_steps": done_steps,
                "tasks": summary_tasks}
-    runs.write_json(os.path.join(run_dir, "summary.json"), summary)
-    table = evaluation.markdown_table(summary_tasks)
-    with open(os.path.join(run_dir, "results.md"), "w") as f:
-        f.write(f"# TD3 teachers, benchmark {cfg['benchmark']}, seed {cfg['seed']}, "
-                f"{done_steps} env steps per task\n\n{table}\n")
-    print(f"\nTD3 teachers ({cfg['final_episodes']} deterministic episodes each), "
-          f"benchmark {cfg['benchmark']}, {summary['wall_s']:.0f} s:\n{table}\n"
-          f"teachers saved in {os.path.join(run_dir, 'teachers')}", flush=True)
+    runs.write_results(run_dir, summary,
+                       f"TD3 teachers, benchmark {cfg['benchmark']}, seed {cfg['seed']}, "
+                       f"{done_steps} env steps per task, {cfg['final_episodes']} "
+                       "deterministic episodes each")
+    print(f"teachers saved in {os.path.join(run_dir, 'teachers')}", flush=True)
     return summary
 
 

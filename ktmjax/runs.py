@@ -95,3 +95,14 @@ def enable_compilation_cache(path: str = None) -> None:
         "KTMJAX_COMPILATION_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "ktmjax", "jax"))
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def write_results(run_dir: str, summary: dict, title: str) -> str:
+    """Writes summary.json and results.md (title + Markdown table), prints the table."""
+    from ktmjax.evaluation import markdown_table
+    write_json(os.path.join(run_dir, "summary.json"), summary)
+    table = markdown_table(summary["tasks"])
+    with open(os.path.join(run_dir, "results.md"), "w") as f:
+        f.write(f"# {title}\n\n{table}\n")
+    print(f"\n{title} ({summary['wall_s']:.0f} s):\n{table}", flush=True)
+    return table

@@ -159,3 +159,87 @@ def save_teachers(run_dir: str, trainer: TeacherTrainer, state: TeacherTrainStat
             "return_mean": summary_tasks[task.name]["return_mean"],
             "return_std": summary_tasks[task.name]["return_std"],
         })
+
+
+@struct.dataclass
+class TeacherGroup:
+    """The frozen teachers of one task group, stacked on the task axis [G]."""
+    actor_params: dict
+    critic_params: dict
+    data: replay.Replay     # D_k of each task: the teacher's saved replay
+
+
+def find_teacher_dirs(teachers_dir: str, tasks: Sequence[Task]) -> dict:
+    """task name -> its teacher directory, under a train_teachers run dir or its teachers/."""
+    from ktmjax.runs import UsageError
+    if not os.path.isdir(teachers_dir):
+        raise UsageError(f"teachers directory {teachers_dir} does not exist; train teachers with "
+                         "`python -m experiments.train_teachers --benchmark=...` and pass its "
+                         "--run_dir")
+    root = os.path.join(teachers_dir, "teachers")
+    root = root if os.path.isdir(root) else teachers_dir
+    found = {}
+    for task in tasks:
+        path = os.path.join(root, task.name)
+        if not os.path.isfile(os.path.join(path, "teacher.json")):
+            raise UsageError(f"no teacher for task {task.name} in {teachers_dir}; train it with "
+                             f"`python -m experiments.train_teachers --tasks={task.name} ...`")
+        found[task.name] = path
+    return found
+
+
+def load_teachers(teachers_dir: str, groups) -> tuple:
+    """Loads the teachers (and their replays, D_k) of every task of `groups` (TaskGroups).
+
+    Returns (tuple of TeacherGroup, tuple of per-group TD3Config, {task: teacher return}).
+    Teachers whose sizes do not match their task, or unreadable checkpoints, are a
+    UsageError that says what is wrong.
+    """
+    from ktmjax import checkpoint, runs
+    from ktmjax.runs import UsageError
+    tasks = [t for g in groups for t in g.tasks]
+    dirs = find_teacher_dirs(teachers_dir, tasks)
+    loaded, configs, returns = [], [], {}
+    for group in groups:
+        metas = [runs.read_json(os.path.join(dirs[t.name], "teacher.json")) for t in group.tasks]
+        for task, meta in zip(group.tasks, metas):
+            if (meta.get("obs_size"), meta.get("action_size")) != (task.obs_size, task.action_size):
+                raise UsageError(
+                    f"teacher in {dirs[task.name]} has {meta.get('obs_size')} obs / "
+                    f"{meta.get('action_size')} actions, task {task.name} has {task.obs_size} / "
+                    f"{task.action_size}; use teachers trained for this task")
+            returns[task.name] = float(meta["return_mean"])
+        hidden = {tuple(m["hidden"]) for m in metas}
+        if len(hidden) != 1:
+            raise UsageError(f"teachers of {', '.join(t.name for t in group.tasks)} differ in "
+                             "network widths; train them together")
+        config = td3.TD3Config(hidden=hidden.pop())
+        like = td3.init(jax.random.PRNGKey(0), group.obs_size, group.action_size, config)
+        states, datas = [], []
+        for task in group.tasks:
+            try:
+                states.append(checkpoint.load(os.path.join(dirs[task.name], "state"), like))
+                datas.append(checkpoint.load(os.path.join(dirs[task.name], "replay")))
+            except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
+                raise UsageError(f"cannot read the teacher checkpoint of {task.name} in "
+                                 f"{dirs[task.name]} ({type(e).__name__}); retrain that teacher"
+                                 ) from None
+        stacked = jax.tree.map(lambda *x: jnp.stack(x), *states)
+        loaded.append(TeacherGroup(stacked.actor_params, stacked.critic_params,
+                                   _replay_from_arrays(datas)))
+        configs.append(config)
+    return tuple(loaded), tuple(configs), returns
+
+
+def _replay_from_arrays(datas: Sequence[dict]) -> replay.Replay:
+    """A Replay holding each task's saved transitions (shards padded to the longest)."""
+    sizes = [int(d["reward"].shape[0]) for d in datas]
+    capacity = max(sizes)
+
+    def field(name):
+        return jnp.stack([jnp.pad(jnp.asarray(d[name], jnp.float32),
+                                  [(0, capacity - n)] + [(0, 0)] * (d[name].ndim - 1))
+                          for d, n in zip(datas, sizes)])
+
+    n = jnp.asarray(sizes, jnp.int32)
+    return replay.Replay(**{f: field(f) for f in replay.FIELDS}, position=n % capacity, size=n)

@@ -1,0 +1,181 @@
+"""Offline knowledge transfer (KTM-DRL Eq. 1-2): distil K TD3 teachers into one student.
+
+    python -m experiments.offline_transfer --benchmark=mini
+    python -m experiments.offline_transfer --benchmark=A --teachers=runs/teachers/A-seed0-...
+
+Every round draws a batch of --batch_size from each task's teacher replay D_k; the
+student's twin critic regresses the teacher's (Eq. 1) and its actor ascends the frozen
+teacher Q1 at its own sliced action (Eq. 2). At the end the targets are hard-copied.
+Writes config.json, metrics.csv, summary.json (with each task's teacher return and
+ratio), results.md and student/state (orbax) to --run_dir.
+"""
+import glob
+import os
+import subprocess
+import sys
+import time
+
+from absl import flags
+
+from experiments import common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
+flags.DEFINE_string("teachers", None, "A train_teachers run directory (default: the latest "
+                    "finished one for the benchmark under runs/teachers/).")
+flags.DEFINE_integer("rounds", None, "Offline rounds (default 500000 for A/B, 20000 for mini).")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
+                    "(default runs/offline/<benchmark>-seed<seed>-<time>).")
+flags.DEFINE_string("update", "vmap", "vmap: one optimiser step per round on the mean of the "
+                    "K task losses; sequential: K steps per round, one per task (public code).")
+flags.DEFINE_string("hidden", None, "Student hidden widths (default 400,400; mini 256,256).")
+flags.DEFINE_float("lr", 3e-4, "Adam learning rate of the student.")
+flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
+flags.DEFINE_integer("offline_actor_delay", 1, "Rounds per actor update (public code: 1).")
+flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; mini 2000).")
+flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
+flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
+flags.DEFINE_string("backend", "mjx", "Physics backend of the evaluation envs.")
+
+DEFAULTS = {
+    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000),
+    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000),
+    "mini": dict(rounds=20_000, hidden="256,256", eval_every=2_000),
+}
+
+
+def latest_teachers(benchmark: str, task_names) -> str:
+    """The newest finished train_teachers run of `benchmark` that has every task, or None."""
+    from ktmjax import runs
+    best = None
+    for summary_path in glob.glob(os.path.join("runs", "teachers", "*", "summary.json")):
+        try:
+            summary = runs.read_json(summary_path)
+        except (OSError, ValueError):
+            continue
+        if summary.get("benchmark") == benchmark and set(task_names) <= set(summary["tasks"]):
+            if best is None or os.path.getmtime(summary_path) > os.path.getmtime(best):
+                best = summary_path
+    return os.path.dirname(best) if best else None
+
+
+def resolve_config() -> dict:
+    from ktmjax import envs, student
+    common.require(FLAGS.benchmark in envs.BENCHMARKS,
+                   f"unknown benchmark {FLAGS.benchmark!r}; known benchmarks: "
+                   f"{', '.join(envs.BENCHMARKS)}")
+    common.require(FLAGS.update in student.UPDATE_MODES,
+                   f"unknown --update={FLAGS.update}; known: {', '.join(student.UPDATE_MODES)}")
+    defaults = DEFAULTS[FLAGS.benchmark]
+    cfg = {
+        "benchmark": FLAGS.benchmark,
+        "tasks": [t.name for t in envs.benchmark_tasks(FLAGS.benchmark)],
+        "teachers": FLAGS.teachers, "seed": FLAGS.seed, "update": FLAGS.update,
+        "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
+        "hidden": list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")),
+        "lr": FLAGS.lr, "batch_size": FLAGS.batch_size,
+        "offline_actor_delay": FLAGS.offline_actor_delay,
+        "eval_every": FLAGS.eval_every or defaults["eval_every"],
+        "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
+        "backend": FLAGS.backend,
+    }
+    for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
+                 "final_episodes"):
+        common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
+    common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
+    common.require(cfg["backend"] in envs.BACKENDS,
+                   f"unknown --backend={cfg['backend']}; known: {', '.join(envs.BACKENDS)}")
+    cfg["run_dir"] = FLAGS.run_dir or os.path.join(
+        "runs", "offline", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return cfg
+
+
+def find_or_train_teachers(cfg: dict) -> str:
+    if cfg["teachers"]:
+        return cfg["teachers"]
+    found = latest_teachers(cfg["benchmark"], cfg["tasks"])
+    if found:
+        print(f"[offline_transfer] using the latest trained teachers: {found}", flush=True)
+        return found
+    if cfg["benchmark"] != "mini":
+        raise common.UsageError(
+            f"no trained teachers of benchmark {cfg['benchmark']} under runs/teachers/; train "
+            f"them with `python -m experiments.train_teachers --benchmark={cfg['benchmark']}` "
+            "(a GPU job) or pass --teachers=DIR")
+    print("[offline_transfer] no trained mini teachers under runs/teachers/: training them "
+          "first (about 17 minutes on a 2-core CPU)", flush=True)
+    run_dir = os.path.join("runs", "teachers",
+                           f"mini-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    proc = subprocess.run([sys.executable, "-m", "experiments.train_teachers", "--benchmark=mini",
+                           f"--seed={cfg['seed']}", f"--run_dir={run_dir}"])
+    if proc.returncode != 0:
+        raise common.UsageError(f"training the mini teachers into {run_dir} failed "
+                                f"(exit {proc.returncode})")
+    return run_dir
+
+
+def main(_):
+    cfg = resolve_config()
+    from ktmjax import runs
+    # Check the teachers before anything is written.
+    if cfg["teachers"]:
+        from ktmjax import envs, teachers
+        teachers.find_teacher_dirs(cfg["teachers"], envs.benchmark_tasks(cfg["benchmark"]))
+    runs.prepare_run_dir(cfg["run_dir"])
+    cfg["teachers"] = find_or_train_teachers(cfg)
+    transfer(cfg)
+
+
+def transfer(cfg: dict) -> dict:
+    import jax
+    import numpy as np
+    from ktmjax import checkpoint, envs, evaluation, loops, runs, student, td3, teachers
+
+    run_dir = cfg["run_dir"]
+    tasks = envs.benchmark_tasks(cfg["benchmark"])
+    env = envs.MultiTaskEnv(tasks, cfg["backend"])
+    teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
+        cfg["teachers"], env.groups)
+    net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
+                        batch_size=cfg["batch_size"])
+    learner = student.Student(env, teacher_configs, student.StudentConfig(
+        net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"]))
+    info = runs.environment_info()
+    runs.write_json(os.path.join(run_dir, "config.json"), {**cfg, "environment": info})
+    lay = learner.layout
+    print(f"[offline_transfer] benchmark {cfg['benchmark']}: {len(tasks)} tasks, padded to "
+          f"{lay.obs_max} obs / {lay.action_max} actions; teachers from {cfg['teachers']}; "
+          f"{cfg['rounds']} rounds, update={cfg['update']}, student nets {cfg['hidden']}, "
+          f"device {info['device']}; run dir {run_dir}", flush=True)
+
+    state = learner.init(jax.random.PRNGKey(cfg["seed"]))
+    epoch = jax.jit(learner.offline_epoch, static_argnums=2, donate_argnums=0)
+    eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
+    periodic = evaluation.make_evaluator(env, learner.policy_apply, cfg["eval_episodes"])
+    start = time.time()
+    state = loops.run_epochs(
+        state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
+        epoch=lambda s, n: epoch(s, teacher_groups, n),
+        evaluate=lambda s, i: periodic(learner.eval_params(s), jax.random.fold_in(eval_key, i)),
+        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="offline",
+        prefix="offline_transfer")
+    state = learner.finish_offline(state)
+
+    final = evaluation.make_evaluator(env, learner.policy_apply, cfg["final_episodes"])
+    returns = np.asarray(final(learner.eval_params(state), jax.random.fold_in(eval_key, 0)))
+    checkpoint.save(os.path.join(run_dir, "student", "state"), state)
+    summary = {"benchmark": cfg["benchmark"], "stage": "offline", "seed": cfg["seed"],
+               "wall_s": round(time.time() - start, 1), "rounds": cfg["rounds"],
+               "update": cfg["update"], "teachers": cfg["teachers"],
+               "tasks": evaluation.summarize(tasks, returns, teacher_returns)}
+    runs.write_results(run_dir, summary,
+                       f"KTM-DRL offline transfer, benchmark {cfg['benchmark']}, seed "
+                       f"{cfg['seed']}, {cfg['rounds']} rounds, update={cfg['update']}, "
+                       f"{cfg['final_episodes']} deterministic episodes per task")
+    print(f"student saved in {os.path.join(run_dir, 'student')}", flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    common.run(main)

@@ -1,0 +1,185 @@
+"""Online learning guided by the teachers (KTM-DRL Eq. 3-5).
+
+    python -m experiments.online --benchmark=mini --alpha=1 --beta=1 --from=OFFLINE_RUN_DIR
+    python -m experiments.online --benchmark=mini --alpha=1 --beta=1      # w/o Offline
+
+Every round all K envs step once with the student's action plus N(0, 0.1^2) noise; the
+transitions go to each task's online shard D'_k; then (after the warm-up) the student's
+twin critic makes a TD3 step (Eq. 3-4, target actions masked by g^k) and every
+--policy_delay rounds its actor ascends alpha * teacher Q1 + beta * own Q1 (Eq. 5),
+followed by soft target updates. Without --from the student starts from scratch (the
+paper's "w/o Offline" ablation).
+"""
+import os
+import time
+
+from absl import flags
+
+from experiments import common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
+flags.DEFINE_float("alpha", 1.0, "Eq. 5 weight of the teacher's Q1 (0: online without teacher).")
+flags.DEFINE_float("beta", 1.0, "Eq. 5 weight of the student's own Q1 (0: only the teacher).")
+flags.DEFINE_string("from", None, "An offline_transfer run directory to start from "
+                    "(default: a fresh student, the paper's 'w/o Offline').")
+flags.DEFINE_string("teachers", None, "A train_teachers run directory (default: the one the "
+                    "--from run used, else the latest for the benchmark).")
+flags.DEFINE_integer("rounds", None, "Online rounds (default 500000 for A/B, 10000 for mini).")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
+                    "(default runs/online/<benchmark>-seed<seed>-<time>).")
+flags.DEFINE_string("update", "vmap", "vmap or sequential (see offline_transfer --help).")
+flags.DEFINE_string("target_noise", "gaussian", "gaussian: N(0, 0.2^2) clipped at 0.5 (paper); "
+                    "uniform: U[0, 0.1) (the public code).")
+flags.DEFINE_bool("fresh_optimizers", True, "Start the online stage with new Adam states.")
+flags.DEFINE_integer("warmup", None, "Rounds acting with the student before updates start "
+                     "(default 10000; mini 1000).")
+flags.DEFINE_integer("capacity", 1_000_000, "Online replay capacity per task (capped at --rounds).")
+flags.DEFINE_string("hidden", None, "Student widths for a fresh student (default 400,400; "
+                    "mini 256,256); with --from the offline run's widths are used.")
+flags.DEFINE_float("lr", 3e-4, "Adam learning rate.")
+flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
+flags.DEFINE_integer("policy_delay", 2, "Critic updates per actor update.")
+flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; mini 1000).")
+flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
+flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
+flags.DEFINE_string("backend", "mjx", "Physics backend.")
+
+DEFAULTS = {
+    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000),
+    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000),
+    "mini": dict(rounds=10_000, hidden="256,256", eval_every=1_000, warmup=1_000),
+}
+
+
+def resolve_config() -> dict:
+    from ktmjax import envs, runs, student
+    from experiments.offline_transfer import latest_teachers
+    common.require(FLAGS.benchmark in envs.BENCHMARKS,
+                   f"unknown benchmark {FLAGS.benchmark!r}; known benchmarks: "
+                   f"{', '.join(envs.BENCHMARKS)}")
+    common.require(FLAGS.alpha >= 0 and FLAGS.beta >= 0,
+                   f"--alpha={FLAGS.alpha} and --beta={FLAGS.beta} must not be negative")
+    common.require(FLAGS.update in student.UPDATE_MODES,
+                   f"unknown --update={FLAGS.update}; known: {', '.join(student.UPDATE_MODES)}")
+    common.require(FLAGS.target_noise in student.TARGET_NOISE_MODES,
+                   f"unknown --target_noise={FLAGS.target_noise}; known: "
+                   f"{', '.join(student.TARGET_NOISE_MODES)}")
+    defaults = DEFAULTS[FLAGS.benchmark]
+    tasks = [t.name for t in envs.benchmark_tasks(FLAGS.benchmark)]
+    start_from = getattr(FLAGS, "from")
+    offline_cfg = None
+    if start_from:
+        cfg_path = os.path.join(start_from, "config.json")
+        state_path = os.path.join(start_from, "student", "state")
+        common.require(os.path.isfile(cfg_path) and os.path.isdir(state_path),
+                       f"--from={start_from} is not a finished offline_transfer run "
+                       "(no config.json or student/state)")
+        offline_cfg = runs.read_json(cfg_path)
+        common.require(offline_cfg.get("benchmark") == FLAGS.benchmark,
+                       f"--from={start_from} is a run of benchmark "
+                       f"{offline_cfg.get('benchmark')}, not {FLAGS.benchmark}")
+    teachers_dir = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
+                    or latest_teachers(FLAGS.benchmark, tasks))
+    common.require(teachers_dir is not None,
+                   f"no trained teachers of benchmark {FLAGS.benchmark}; train them with "
+                   f"`python -m experiments.train_teachers --benchmark={FLAGS.benchmark}` or "
+                   "pass --teachers=DIR")
+    hidden = (offline_cfg["hidden"] if offline_cfg else
+              list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")))
+    cfg = {
+        "benchmark": FLAGS.benchmark, "tasks": tasks, "alpha": FLAGS.alpha, "beta": FLAGS.beta,
+        "from": start_from, "teachers": teachers_dir, "seed": FLAGS.seed,
+        "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
+        "update": FLAGS.update, "target_noise": FLAGS.target_noise,
+        "fresh_optimizers": FLAGS.fresh_optimizers,
+        "warmup": FLAGS.warmup if FLAGS.warmup is not None else defaults["warmup"],
+        "capacity": FLAGS.capacity, "hidden": hidden, "lr": FLAGS.lr,
+        "batch_size": FLAGS.batch_size, "policy_delay": FLAGS.policy_delay,
+        "eval_every": FLAGS.eval_every or defaults["eval_every"],
+        "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
+        "backend": FLAGS.backend,
+    }
+    for name in ("rounds", "capacity", "batch_size", "policy_delay", "eval_every",
+                 "eval_episodes", "final_episodes"):
+        common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
+    common.require(cfg["warmup"] >= 0, f"--warmup={cfg['warmup']} must not be negative")
+    common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
+    cfg["capacity"] = min(cfg["capacity"], cfg["rounds"])
+    cfg["run_dir"] = FLAGS.run_dir or os.path.join(
+        "runs", "online", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return cfg
+
+
+def main(_):
+    cfg = resolve_config()
+    from ktmjax import envs, runs, teachers
+    teachers.find_teacher_dirs(cfg["teachers"], envs.benchmark_tasks(cfg["benchmark"]))
+    runs.prepare_run_dir(cfg["run_dir"])
+    learn(cfg)
+
+
+def learn(cfg: dict) -> dict:
+    import jax
+    import numpy as np
+    from ktmjax import checkpoint, envs, evaluation, loops, runs, student, td3, teachers
+
+    run_dir = cfg["run_dir"]
+    tasks = envs.benchmark_tasks(cfg["benchmark"])
+    env = envs.MultiTaskEnv(tasks, cfg["backend"])
+    teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
+        cfg["teachers"], env.groups)
+    net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
+                        batch_size=cfg["batch_size"], policy_delay=cfg["policy_delay"])
+    learner = student.Student(env, teacher_configs, student.StudentConfig(
+        net=net, update=cfg["update"], alpha=cfg["alpha"], beta=cfg["beta"],
+        target_noise=cfg["target_noise"], warmup_rounds=cfg["warmup"]))
+    key = jax.random.PRNGKey(cfg["seed"])
+    init_key, online_key = jax.random.split(key)
+    state = learner.init(init_key)
+    if cfg["from"]:
+        try:
+            state = checkpoint.load(os.path.join(cfg["from"], "student", "state"), state)
+        except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
+            raise runs.UsageError(f"cannot read the student checkpoint in {cfg['from']} "
+                                  f"({type(e).__name__}); rerun offline_transfer") from None
+    online = learner.init_online(state, online_key, cfg["capacity"], cfg["fresh_optimizers"])
+    info = runs.environment_info()
+    runs.write_json(os.path.join(run_dir, "config.json"), {**cfg, "environment": info})
+    print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, alpha={cfg['alpha']} "
+          f"beta={cfg['beta']}, start: {cfg['from'] or 'fresh student (w/o Offline)'}; "
+          f"teachers from {cfg['teachers']}; {cfg['rounds']} rounds (warm-up {cfg['warmup']}), "
+          f"update={cfg['update']}, device {info['device']}; run dir {run_dir}", flush=True)
+
+    epoch = jax.jit(learner.online_epoch, static_argnums=2, donate_argnums=0)
+    eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
+    periodic = evaluation.make_evaluator(env, learner.policy_apply, cfg["eval_episodes"])
+    start = time.time()
+    online = loops.run_epochs(
+        online, total=cfg["rounds"], epoch_size=cfg["eval_every"],
+        epoch=lambda s, n: epoch(s, teacher_groups, n),
+        evaluate=lambda s, i: periodic(learner.eval_params(s.learner),
+                                       jax.random.fold_in(eval_key, i)),
+        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="online", prefix="online")
+
+    final = evaluation.make_evaluator(env, learner.policy_apply, cfg["final_episodes"])
+    returns = np.asarray(final(learner.eval_params(online.learner),
+                               jax.random.fold_in(eval_key, 0)))
+    checkpoint.save(os.path.join(run_dir, "student", "state"), online.learner)
+    summary = {"benchmark": cfg["benchmark"], "stage": "online", "seed": cfg["seed"],
+               "wall_s": round(time.time() - start, 1), "rounds": cfg["rounds"],
+               "alpha": cfg["alpha"], "beta": cfg["beta"], "from": cfg["from"],
+               "update": cfg["update"], "teachers": cfg["teachers"],
+               "tasks": evaluation.summarize(tasks, returns, teacher_returns)}
+    runs.write_results(run_dir, summary,
+                       f"KTM-DRL online, benchmark {cfg['benchmark']}, seed {cfg['seed']}, "
+                       f"alpha={cfg['alpha']} beta={cfg['beta']}, {cfg['rounds']} rounds, "
+                       f"update={cfg['update']}, {cfg['final_episodes']} deterministic "
+                       "episodes per task")
+    print(f"student saved in {os.path.join(run_dir, 'student')}", flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    common.run(main)

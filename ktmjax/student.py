@@ -1,0 +1,323 @@
+"""The KTM-DRL student: one padded actor and twin critic for all K tasks.
+
+The student is a TD3 learner (`td3.TD3State`) in padded space (S_max states, A_max
+actions). Every round draws one batch of N from each task's shard (hierarchical
+replay) and updates the student on all K tasks:
+
+- `--update=vmap`: the K per-task losses are computed under vmap over the shards and
+  averaged into one optimiser step per network per round;
+- `--update=sequential`: K optimiser steps per round, one per task in benchmark order
+  (the public code's trajectory).
+
+A round is pure and jittable; an epoch is one `lax.scan` over rounds.
+"""
+import dataclasses
+from functools import partial
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from ktmjax import ktm, layout, networks, replay, td3
+from ktmjax.envs import MultiTaskEnv
+
+UPDATE_MODES = ("vmap", "sequential")
+
+
+TARGET_NOISE_MODES = ("gaussian", "uniform")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudentConfig:
+    net: td3.TD3Config = td3.TD3Config()   # student networks and TD3 hyper-parameters
+    update: str = "vmap"
+    offline_actor_delay: int = 1            # the public code updates the actor every round
+    alpha: float = 1.0                      # Eq. 5 weight of the teacher term
+    beta: float = 1.0                       # Eq. 5 weight of the student's own Q1
+    target_noise: str = "gaussian"          # paper: N(0, 0.2^2) clipped 0.5; public code: U[0, 0.1)
+    warmup_rounds: int = 10_000             # online rounds acting with the student before updates
+
+    def __post_init__(self):
+        if self.update not in UPDATE_MODES:
+            raise ValueError(f"unknown update mode {self.update!r}; known: {', '.join(UPDATE_MODES)}")
+        if self.target_noise not in TARGET_NOISE_MODES:
+            raise ValueError(f"unknown target noise {self.target_noise!r}; known: "
+                             f"{', '.join(TARGET_NOISE_MODES)}")
+
+
+@struct.dataclass
+class OnlineState:
+    """Everything the online stage carries from round to round."""
+    learner: td3.TD3State
+    buffers: tuple          # one Replay per task group: the online shards D'_k
+    envs: tuple             # one EnvState per task group
+    round: jax.Array
+    key: jax.Array
+
+
+def _mean_over_tasks(*per_task_grads):
+    """One gradient from per-task gradients stacked on a leading task axis (one stack per
+    task group): their mean over all K tasks."""
+    num_tasks = sum(jax.tree.leaves(g)[0].shape[0] for g in per_task_grads)
+    return jax.tree.map(lambda *gs: sum(jnp.sum(g, axis=0) for g in gs) / num_tasks,
+                        *per_task_grads)
+
+
+def _per_task_grads(loss_one, params, *batched):
+    """Gradients of a per-task loss for every task of a batch stacked on a task axis.
+
+    Both update modes go through this one function (sequential mode with a task axis of
+    one), so at K=1 they run the very same computation.
+    """
+    return jax.vmap(jax.grad(loss_one), in_axes=(None,) + (0,) * len(batched))(params, *batched)
+
+
+def _adam_step(tx, params, opt_state, grads):
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def _critic_step(tx, state: td3.TD3State, grads) -> td3.TD3State:
+    params, opt = _adam_step(tx, state.critic_params, state.critic_opt_state, grads)
+    return state.replace(critic_params=params, critic_opt_state=opt)
+
+
+def _actor_step(tx, state: td3.TD3State, grads) -> td3.TD3State:
+    params, opt = _adam_step(tx, state.actor_params, state.actor_opt_state, grads)
+    return state.replace(actor_params=params, actor_opt_state=opt)
+
+
+class Student:
+    """The student of K tasks, taught by frozen teachers (one TD3 teacher per task)."""
+
+    def __init__(self, env: MultiTaskEnv, teacher_configs: Sequence[td3.TD3Config],
+                 config: StudentConfig):
+        self.env = env
+        self.groups = env.groups
+        self.config = config
+        self.layout = layout.TaskLayout.from_tasks(env.tasks)
+        self.actor = config.net.actor(self.layout.action_max)
+        self.critic = config.net.critic()
+        self.tx = config.net.optimizer()
+        self.teacher_critics = tuple(c.critic() for c in teacher_configs)
+        # (group, position in group) of every task, in benchmark order.
+        self.task_order = sorted(
+            ((i, g, j) for g, group in enumerate(self.groups) for j, i in enumerate(group.indices)))
+
+    @property
+    def num_tasks(self) -> int:
+        return len(self.env.tasks)
+
+    def init(self, key) -> td3.TD3State:
+        state = td3.init(key, self.layout.obs_max, self.layout.action_max, self.config.net)
+        return jax.tree.map(jnp.copy, state)  # own buffers for every leaf (donation)
+
+    # ---- acting -------------------------------------------------------------------------
+
+    def policy_apply(self, g, actor_params, obs):
+        """Deterministic actions for group g's raw observations [..., s_g] -> [..., a_g]."""
+        padded = self.actor.apply(actor_params, layout.pad_obs(obs, self.layout.obs_max))
+        return layout.slice_action(padded, self.groups[g].action_size)
+
+    def eval_params(self, state: td3.TD3State) -> tuple:
+        """What `evaluation.make_evaluator` passes to `policy_apply`, one entry per group."""
+        return (state.actor_params,) * len(self.groups)
+
+    # ---- per-task losses ----------------------------------------------------------------
+
+    def _critic_distillation_one(self, critic_params, obs_hat, action_hat, teacher_q):
+        """Eq. 1 for one task's batch (student Q1, Q2 regress teacher Q1, Q2)."""
+        return ktm.critic_distillation_loss(
+            self.critic.apply(critic_params, obs_hat, action_hat), teacher_q)
+
+    def _actor_distillation_one(self, g, actor_params, obs_hat, obs, teacher_critic_params):
+        """Eq. 2 for one task's batch: through the frozen teacher Q1 at f^k(pi(ŝ))."""
+        action = layout.slice_action(self.actor.apply(actor_params, obs_hat),
+                                     self.groups[g].action_size)
+        return ktm.actor_distillation_loss(
+            networks.q1(self.teacher_critics[g], teacher_critic_params, obs, action))
+
+    # ---- offline knowledge transfer (Eq. 1-2) ---------------------------------------------
+
+    def _offline_batches(self, teachers, key):
+        """Per group: raw batch from D_k, padded ŝ and â, and the teacher's (Q1, Q2)."""
+        keys = jax.random.split(key, len(self.groups))
+        out = []
+        for g, (teacher, k) in enumerate(zip(teachers, keys)):
+            batch = replay.sample(teacher.data, k, self.config.net.batch_size)
+            teacher_q = jax.vmap(self.teacher_critics[g].apply)(
+                teacher.critic_params, batch["obs"], batch["action"])        # [G, 2, N]
+            out.append(dict(obs=batch["obs"],
+                            obs_hat=layout.pad_obs(batch["obs"], self.layout.obs_max),
+                            action_hat=layout.pad_action(batch["action"], self.layout.action_max),
+                            teacher_q=jax.lax.stop_gradient(teacher_q)))
+        return out
+
+    def _update_parts(self, batches, teachers):
+        """How a round's K task batches become optimiser steps.
+
+        Returns a list of steps; each step is a list of (group, batch, teacher critic params)
+        with a leading task axis. vmap mode: one step holding every group (all K tasks);
+        sequential mode: K steps holding one task each (a task axis of one), in benchmark
+        order. Both modes then run the very same per-task functions, so at K=1 they agree
+        exactly.
+        """
+        if self.config.update == "vmap":
+            return [[(g, batches[g], teachers[g].critic_params) for g in range(len(self.groups))]]
+        one = lambda j: (lambda x: x[j:j + 1])
+        return [[(g, jax.tree.map(one(j), batches[g]),
+                  jax.tree.map(one(j), teachers[g].critic_params))]
+                for _, g, j in self.task_order]
+
+    def offline_round(self, state: td3.TD3State, teachers) -> td3.TD3State:
+        """One round of offline transfer: a batch from every D_k, Eq. 1 then Eq. 2.
+
+        `teachers`: one `teachers.TeacherGroup` per task group (frozen: never updated).
+        """
+        key, batch_key = jax.random.split(state.key)
+        batches = self._offline_batches(teachers, batch_key)
+        do_actor = state.steps % self.config.offline_actor_delay == 0
+        for part in self._update_parts(batches, teachers):
+            cat = lambda name: jnp.concatenate([b[name] for _, b, _ in part])
+            grads = _per_task_grads(self._critic_distillation_one, state.critic_params,
+                                    cat("obs_hat"), cat("action_hat"), cat("teacher_q"))
+            state = _critic_step(self.tx, state, _mean_over_tasks(grads))
+
+            def actor_step(s, part=part):
+                grads = [_per_task_grads(partial(self._actor_distillation_one, g), s.actor_params,
+                                         b["obs_hat"], b["obs"], tc) for g, b, tc in part]
+                return _actor_step(self.tx, s, _mean_over_tasks(*grads))
+
+            state = jax.lax.cond(do_actor, actor_step, lambda s: s, state)
+        return state.replace(steps=state.steps + 1, key=key)
+
+    def offline_epoch(self, state: td3.TD3State, teachers, num_rounds: int) -> td3.TD3State:
+        """`num_rounds` offline rounds in one `lax.scan` (jit this with num_rounds static)."""
+        def body(s, _):
+            return self.offline_round(s, teachers), None
+        return jax.lax.scan(body, state, None, length=num_rounds)[0]
+
+    @staticmethod
+    def finish_offline(state: td3.TD3State) -> td3.TD3State:
+        """End of the offline stage: hard copy of the online networks into the targets."""
+        return state.replace(target_actor_params=jax.tree.map(jnp.copy, state.actor_params),
+                             target_critic_params=jax.tree.map(jnp.copy, state.critic_params))
+
+    # ---- online learning guided by the teachers (Eq. 3-5) ----------------------------------
+
+    def init_online(self, state: td3.TD3State, key, capacity: int,
+                    fresh_optimizers: bool = True) -> OnlineState:
+        """Starts the online stage from `state` with empty online shards D'_k."""
+        if fresh_optimizers:  # the public code builds new Adam optimisers here
+            state = state.replace(actor_opt_state=self.tx.init(state.actor_params),
+                                  critic_opt_state=self.tx.init(state.critic_params))
+        env_key, key = jax.random.split(key)
+        buffers = tuple(replay.init(g.size, capacity, g.obs_size, g.action_size)
+                        for g in self.groups)
+        online = OnlineState(state, buffers, self.env.reset(env_key),
+                             jnp.zeros((), jnp.int32), key)
+        return jax.tree.map(jnp.copy, online)
+
+    def _act_and_store(self, online: OnlineState, key):
+        """Every task steps once with pi(ŝ) + N(0, 0.1^2), clipped, sliced by f^k."""
+        keys = jax.random.split(key, len(self.groups))
+        envs_out, buffers = [], []
+        for g, group in enumerate(self.groups):
+            env_state = online.envs[g]
+            padded = self.actor.apply(online.learner.actor_params,
+                                      layout.pad_obs(env_state.obs, self.layout.obs_max))
+            noisy = padded + self.config.net.exploration_noise * jax.random.normal(
+                keys[g], padded.shape)
+            action = layout.slice_action(jnp.clip(noisy, -1.0, 1.0), group.action_size)
+            env_state, transition, _ = group.step(env_state, action)
+            envs_out.append(env_state)
+            buffers.append(replay.insert(online.buffers[g], transition))
+        return tuple(envs_out), tuple(buffers)
+
+    def _target_noise(self, key, shape):
+        if self.config.target_noise == "uniform":   # the public code's rand_like
+            return 0.1 * jax.random.uniform(key, shape)
+        net = self.config.net
+        return jnp.clip(net.policy_noise * jax.random.normal(key, shape),
+                        -net.noise_clip, net.noise_clip)
+
+    def _online_batches(self, online: OnlineState, key):
+        """Per group: padded ŝ, â, ŝ', raw s, r, done, and the Eq. 3 TD target y."""
+        keys = jax.random.split(key, 2 * len(self.groups))
+        masks = self.layout.action_masks()
+        out = []
+        for g, group in enumerate(self.groups):
+            batch = replay.sample(online.buffers[g], keys[2 * g], self.config.net.batch_size)
+            obs_hat = layout.pad_obs(batch["obs"], self.layout.obs_max)
+            next_hat = layout.pad_obs(batch["next_obs"], self.layout.obs_max)
+            mask = jnp.asarray(masks[group.indices[0]])
+            next_action = self.actor.apply(online.learner.target_actor_params, next_hat)
+            next_action = jnp.clip(next_action + self._target_noise(keys[2 * g + 1],
+                                                                     next_action.shape), -1.0, 1.0)
+            next_q = jax.vmap(lambda o, a: self.critic.apply(
+                online.learner.target_critic_params, o, a), out_axes=0)(
+                next_hat, layout.mask_action(next_action, mask))                 # [G, 2, N]
+            y = jax.vmap(lambda r, d, q: td3.td_target(r, d, q, self.config.net.gamma))(
+                batch["reward"], batch["terminal"], next_q)                      # [G, N]
+            out.append(dict(obs=batch["obs"], obs_hat=obs_hat, y=y,
+                            action_hat=layout.pad_action(batch["action"], self.layout.action_max),
+                            mask=jnp.broadcast_to(mask, (group.size, mask.shape[0]))))
+        return out
+
+    def _td_critic_one(self, critic_params, obs_hat, action_hat, y):
+        """Eq. 4 for one task's batch."""
+        return td3.twin_regression_loss(self.critic.apply(critic_params, obs_hat, action_hat), y)
+
+    def _guided_actor_one(self, g, critic_params, actor_params, obs_hat, obs, mask,
+                          teacher_critic_params):
+        """Eq. 5 for one task's batch: alpha * teacher Q1^k + beta * own Q1 (masked by g^k)."""
+        padded = self.actor.apply(actor_params, obs_hat)
+        teacher_q1 = networks.q1(self.teacher_critics[g], teacher_critic_params, obs,
+                                 layout.slice_action(padded, self.groups[g].action_size))
+        own_q1 = networks.q1(self.critic, critic_params, obs_hat, layout.mask_action(padded, mask))
+        return ktm.guided_actor_loss(teacher_q1, own_q1, self.config.alpha, self.config.beta)
+
+    def _online_update(self, learner: td3.TD3State, teachers, batches):
+        """Eq. 4 on every task's batch; every `policy_delay`-th round Eq. 5 and soft targets."""
+        do_actor = (learner.steps + 1) % self.config.net.policy_delay == 0
+        for part in self._update_parts(batches, teachers):
+            cat = lambda name: jnp.concatenate([b[name] for _, b, _ in part])
+            grads = _per_task_grads(self._td_critic_one, learner.critic_params,
+                                    cat("obs_hat"), cat("action_hat"), cat("y"))
+            learner = _critic_step(self.tx, learner, _mean_over_tasks(grads))
+
+            def actor_step(s, part=part):
+                grads = [_per_task_grads(partial(self._guided_actor_one, g, s.critic_params),
+                                         s.actor_params, b["obs_hat"], b["obs"], b["mask"], tc)
+                         for g, b, tc in part]
+                return self._soft_targets(_actor_step(self.tx, s, _mean_over_tasks(*grads)))
+
+            learner = jax.lax.cond(do_actor, actor_step, lambda s: s, learner)
+        return learner.replace(steps=learner.steps + 1)
+
+    def _soft_targets(self, s: td3.TD3State) -> td3.TD3State:
+        tau = self.config.net.tau
+        return s.replace(
+            target_actor_params=td3.soft_update(s.target_actor_params, s.actor_params, tau),
+            target_critic_params=td3.soft_update(s.target_critic_params, s.critic_params, tau))
+
+    def online_round(self, online: OnlineState, teachers) -> OnlineState:
+        """One online round: all K envs step once, then (after warm-up) one update."""
+        key, act_key, batch_key = jax.random.split(online.key, 3)
+        envs_out, buffers = self._act_and_store(online, act_key)
+        online = online.replace(envs=envs_out, buffers=buffers, key=key)
+
+        def update(learner):
+            return self._online_update(learner, teachers, self._online_batches(online, batch_key))
+
+        learner = jax.lax.cond(online.round >= self.config.warmup_rounds, update,
+                               lambda l: l, online.learner)
+        return online.replace(learner=learner, round=online.round + 1)
+
+    def online_epoch(self, online: OnlineState, teachers, num_rounds: int) -> OnlineState:
+        """`num_rounds` online rounds in one `lax.scan` (jit with num_rounds static)."""
+        def body(s, _):
+            return self.online_round(s, teachers), None
+        return jax.lax.scan(body, online, None, length=num_rounds)[0]

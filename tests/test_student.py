@@ -1,0 +1,126 @@
+"""The KTM-DRL student's offline stage on small random teachers (real networks, real envs)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ktmjax import envs, layout, networks, replay, student, td3, teachers
+
+TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
+
+
+def _teacher_groups(env, seed=0, capacity=32):
+    """Random TD3 teachers and random replays D_k for every group of `env`."""
+    groups = []
+    key = jax.random.PRNGKey(seed)
+    for group in env.groups:
+        key, k_init, k_data = jax.random.split(key, 3)
+        states = jax.vmap(lambda k: td3.init(k, group.obs_size, group.action_size, TINY))(
+            jax.random.split(k_init, group.size))
+        buf = replay.init(group.size, capacity, group.obs_size, group.action_size)
+        ks = jax.random.split(k_data, 2)
+        buf = buf.replace(obs=jax.random.normal(ks[0], buf.obs.shape),
+                          action=jax.random.uniform(ks[1], buf.action.shape, minval=-1, maxval=1),
+                          size=jnp.full((group.size,), capacity, jnp.int32))
+        groups.append(teachers.TeacherGroup(states.actor_params, states.critic_params, buf))
+    return tuple(groups), (TINY,) * len(env.groups)
+
+
+@pytest.fixture(scope="module")
+def mini_env():
+    return envs.MultiTaskEnv(envs.benchmark_tasks("mini"))
+
+
+def _student(env, update="vmap"):
+    t, configs = _teacher_groups(env)
+    s = student.Student(env, configs, student.StudentConfig(net=TINY, update=update))
+    return s, t
+
+
+def _leaves_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_offline_round_changes_only_the_student(mini_env):
+    s, t = _student(mini_env)
+    t_before = jax.tree.map(np.asarray, t)
+    state = s.init(jax.random.PRNGKey(1))
+    new = jax.jit(s.offline_round)(state, t)
+    assert _leaves_equal(t, t_before)                       # teachers never change
+    assert not _leaves_equal(new.actor_params, state.actor_params)
+    assert not _leaves_equal(new.critic_params, state.critic_params)
+    assert _leaves_equal(new.target_actor_params, state.target_actor_params)
+    assert int(new.steps) == 1
+
+
+def test_critic_distillation_loss_by_hand(mini_env):
+    """Eq. 1 through the student's own critic equals the formula written out."""
+    s, t = _student(mini_env)
+    state = s.init(jax.random.PRNGKey(2))
+    batches = s._offline_batches(t, jax.random.PRNGKey(3))
+    b = jax.tree.map(lambda x: x[0], batches[1])   # InvertedDoublePendulum
+    loss = s._critic_distillation_one(state.critic_params, b["obs_hat"], b["action_hat"],
+                                      b["teacher_q"])
+    q = s.critic.apply(state.critic_params, b["obs_hat"], b["action_hat"])
+    by_hand = np.mean((np.asarray(b["teacher_q"][0]) - np.asarray(q[0])) ** 2
+                      + (np.asarray(b["teacher_q"][1]) - np.asarray(q[1])) ** 2)
+    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    # The teacher saw the raw (unpadded) pair: recompute its Q from the raw batch.
+    raw = jax.tree.map(lambda x: x[0], t[1].critic_params)
+    teacher_q = TINY.critic().apply(raw, b["obs"], b["action_hat"][:, :1])
+    np.testing.assert_allclose(teacher_q, b["teacher_q"], rtol=1e-6)
+
+
+def test_actor_distillation_follows_the_teacher_q1(mini_env):
+    """Eq. 2: the actor loss is -mean(teacher Q1(s, f^k(pi(ŝ)))) and its gradient reaches
+    only the student actor."""
+    s, t = _student(mini_env)
+    state = s.init(jax.random.PRNGKey(4))
+    b = jax.tree.map(lambda x: x[0], s._offline_batches(t, jax.random.PRNGKey(5))[0])
+    tc = jax.tree.map(lambda x: x[0], t[0].critic_params)
+    loss = s._actor_distillation_one(0, state.actor_params, b["obs_hat"], b["obs"], tc)
+    action = s.actor.apply(state.actor_params, b["obs_hat"])[:, :1]
+    by_hand = -np.mean(np.asarray(networks.q1(TINY.critic(), tc, b["obs"], action)))
+    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    # A step on this loss moves the student actor toward a higher teacher Q1.
+    grads = jax.grad(lambda p: s._actor_distillation_one(0, p, b["obs_hat"], b["obs"], tc))(
+        state.actor_params)
+    stepped = jax.tree.map(lambda p, g: p - 1e-3 * g, state.actor_params, grads)
+    assert float(s._actor_distillation_one(0, stepped, b["obs_hat"], b["obs"], tc)) < float(loss)
+
+
+def test_padded_state_and_masked_action_slots_change_nothing(mini_env):
+    s, _ = _student(mini_env)
+    state = s.init(jax.random.PRNGKey(6))
+    lay = s.layout
+    assert (lay.obs_max, lay.action_max) == (8, 1)
+    obs = jax.random.normal(jax.random.PRNGKey(7), (5, 4))       # an InvertedPendulum state
+    a = s.policy_apply(0, state.actor_params, obs)
+    np.testing.assert_array_equal(
+        a, s.actor.apply(state.actor_params, jnp.concatenate([obs, jnp.zeros((5, 4))], -1)))
+    # g^k: whatever sits in an action slot past |a_k|, the masked critic input is the same.
+    two = layout.TaskLayout((3, 3), (1, 2))
+    mask = jnp.asarray(two.action_masks()[0])
+    x = jnp.array([[0.3, 0.9]]); y = jnp.array([[0.3, -0.7]])
+    np.testing.assert_array_equal(layout.mask_action(x, mask), layout.mask_action(y, mask))
+
+
+def test_vmap_and_sequential_agree_exactly_for_one_task():
+    env = envs.MultiTaskEnv(envs.benchmark_tasks("mini", ["InvertedDoublePendulum"]))
+    v, t = _student(env, "vmap")
+    q, _ = _student(env, "sequential")
+    state = v.init(jax.random.PRNGKey(8))
+    run = lambda learner: jax.jit(learner.offline_epoch, static_argnums=2)(state, t, 3)
+    a, b = run(v), run(q)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_sequential_takes_one_step_per_task(mini_env):
+    s, t = _student(mini_env, "sequential")
+    state = s.init(jax.random.PRNGKey(9))
+    new = jax.jit(s.offline_round)(state, t)
+    assert int(new.critic_opt_state[0].count) == 3 and int(new.actor_opt_state[0].count) == 3
+    v, _ = _student(mini_env, "vmap")
+    new_v = jax.jit(v.offline_round)(state, t)
+    assert int(new_v.critic_opt_state[0].count) == 1
