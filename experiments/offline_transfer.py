@@ -9,7 +9,6 @@ teacher Q1 at its own sliced action (Eq. 2). At the end the targets are hard-cop
 Writes config.json, metrics.csv, summary.json (with each task's teacher return and
 ratio), results.md and student/state (orbax) to --run_dir.
 """
-import glob
 import os
 import subprocess
 import sys
@@ -43,21 +42,6 @@ DEFAULTS = {
     "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000),
     "mini": dict(rounds=20_000, hidden="256,256", eval_every=2_000),
 }
-
-
-def latest_teachers(benchmark: str, task_names) -> str:
-    """The newest finished train_teachers run of `benchmark` that has every task, or None."""
-    from ktmjax import runs
-    best = None
-    for summary_path in glob.glob(os.path.join("runs", "teachers", "*", "summary.json")):
-        try:
-            summary = runs.read_json(summary_path)
-        except (OSError, ValueError):
-            continue
-        if summary.get("benchmark") == benchmark and set(task_names) <= set(summary["tasks"]):
-            if best is None or os.path.getmtime(summary_path) > os.path.getmtime(best):
-                best = summary_path
-    return os.path.dirname(best) if best else None
 
 
 def resolve_config() -> dict:
@@ -94,7 +78,8 @@ def resolve_config() -> dict:
 def find_or_train_teachers(cfg: dict) -> str:
     if cfg["teachers"]:
         return cfg["teachers"]
-    found = latest_teachers(cfg["benchmark"], cfg["tasks"])
+    from ktmjax import teachers
+    found = teachers.latest_run(cfg["benchmark"], cfg["tasks"])
     if found:
         print(f"[offline_transfer] using the latest trained teachers: {found}", flush=True)
         return found

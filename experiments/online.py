@@ -54,8 +54,7 @@ DEFAULTS = {
 
 
 def resolve_config() -> dict:
-    from ktmjax import envs, runs, student
-    from experiments.offline_transfer import latest_teachers
+    from ktmjax import envs, runs, student, teachers
     common.require(FLAGS.benchmark in envs.BENCHMARKS,
                    f"unknown benchmark {FLAGS.benchmark!r}; known benchmarks: "
                    f"{', '.join(envs.BENCHMARKS)}")
@@ -81,7 +80,7 @@ def resolve_config() -> dict:
                        f"--from={start_from} is a run of benchmark "
                        f"{offline_cfg.get('benchmark')}, not {FLAGS.benchmark}")
     teachers_dir = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
-                    or latest_teachers(FLAGS.benchmark, tasks))
+                    or teachers.latest_run(FLAGS.benchmark, tasks))
     common.require(teachers_dir is not None,
                    f"no trained teachers of benchmark {FLAGS.benchmark}; train them with "
                    f"`python -m experiments.train_teachers --benchmark={FLAGS.benchmark}` or "

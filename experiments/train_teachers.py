@@ -132,7 +132,7 @@ def train(cfg: dict) -> dict:
         state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=trainer.epoch,
         evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="teachers", prefix="train_teachers",
-        unit="steps", per_unit_work=len(tasks))
+        unit="step", rate_unit="env steps", per_unit_work=len(tasks))
     done_steps = cfg["steps"]
 
     final = evaluation.make_evaluator(trainer.env, trainer.policy_apply, cfg["final_episodes"])

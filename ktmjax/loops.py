@@ -9,13 +9,14 @@ from ktmjax import evaluation, runs
 
 
 def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate: Callable,
-               tasks, metrics: runs.MetricsLog, stage: str, prefix: str, unit: str = "rounds",
-               per_unit_work: int = 1):
+               tasks, metrics: runs.MetricsLog, stage: str, prefix: str, unit: str = "round",
+               rate_unit: str = "rounds", per_unit_work: int = 1):
     """Runs `epoch(state, n)` until `total` units are done, evaluating after each epoch.
 
     `evaluate(state, epoch_index) -> returns [K, episodes]`. Prints one progress line per
     epoch (throughput, elapsed, ETA, evaluation returns) and appends the evaluation to
-    metrics.csv. `per_unit_work` scales the throughput figure (e.g. K env steps per step).
+    metrics.csv. The throughput is `per_unit_work` `rate_unit`s per `unit` (e.g. K env
+    steps per training step).
     Returns the final state.
     """
     start = time.time()
@@ -32,8 +33,8 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
         metrics.add(stage, done, summary)
         elapsed = time.time() - start
         eta = elapsed / done * (total - done)
-        print(f"[{prefix}] {unit[:-1]} {done}/{total} | {n * per_unit_work / epoch_s:,.0f} "
-              f"{unit if per_unit_work == 1 else 'env steps'}/s | elapsed "
+        print(f"[{prefix}] {unit} {done}/{total} | {n * per_unit_work / epoch_s:,.0f} "
+              f"{rate_unit}/s | elapsed "
               f"{runs.format_duration(elapsed)} ETA {runs.format_duration(eta)} | eval return: "
               + ", ".join(f"{t}={r['return_mean']:.0f}" for t, r in summary.items()), flush=True)
     return state

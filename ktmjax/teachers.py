@@ -7,6 +7,7 @@ its TD3 learner makes one update. Tasks of one group (same robot topology) share
 vmapped update; groups run side by side in the same program. The host runs between
 epochs only.
 """
+import glob
 import os
 from typing import Optional, Sequence
 
@@ -167,6 +168,22 @@ class TeacherGroup:
     actor_params: dict
     critic_params: dict
     data: replay.Replay     # D_k of each task: the teacher's saved replay
+
+
+def latest_run(benchmark: str, task_names, root: str = os.path.join("runs", "teachers")):
+    """The newest finished train_teachers run under `root` for `benchmark` that has every
+    task of `task_names`, or None."""
+    from ktmjax import runs
+    best = None
+    for summary_path in glob.glob(os.path.join(root, "*", "summary.json")):
+        try:
+            summary = runs.read_json(summary_path)
+        except (OSError, ValueError):
+            continue
+        if summary.get("benchmark") == benchmark and set(task_names) <= set(summary["tasks"]):
+            if best is None or os.path.getmtime(summary_path) > os.path.getmtime(best):
+                best = summary_path
+    return os.path.dirname(best) if best else None
 
 
 def find_teacher_dirs(teachers_dir: str, tasks: Sequence[Task]) -> dict:

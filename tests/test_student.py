@@ -124,3 +124,48 @@ def test_sequential_takes_one_step_per_task(mini_env):
     v, _ = _student(mini_env, "vmap")
     new_v = jax.jit(v.offline_round)(state, t)
     assert int(new_v.critic_opt_state[0].count) == 1
+
+
+@pytest.fixture(scope="module")
+def idp_env():
+    return envs.MultiTaskEnv(envs.benchmark_tasks("mini", ["InvertedDoublePendulum"]))
+
+
+def _online(env, teachers_, **kw):
+    s = student.Student(env, (TINY,) * len(env.groups),
+                        student.StudentConfig(net=TINY, **kw))
+    state = s.init(jax.random.PRNGKey(10))
+    online = s.init_online(state, jax.random.PRNGKey(11), capacity=16)
+    return s, state, online, jax.jit(s.online_epoch, static_argnums=2)
+
+
+def test_online_vmap_and_sequential_agree_exactly_for_one_task(idp_env):
+    t, _ = _teacher_groups(idp_env)
+    t_before = jax.tree.map(np.asarray, t)
+    out = {}
+    for mode in ("vmap", "sequential"):
+        s, state, online, epoch = _online(idp_env, t, update=mode, warmup_rounds=1)
+        out[mode] = epoch(online, t, 3)
+    a, b = out["vmap"], out["sequential"]
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(x, y)
+    assert _leaves_equal(t, t_before)                     # teachers never change
+    assert int(a.round) == 3 and int(a.buffers[0].size[0]) == 3
+    assert int(a.learner.steps) == 2                      # no update in the warm-up round
+    # Rounds 1 and 2 update the critic; round 2 (the 2nd update) the actor and targets too.
+    assert not _leaves_equal(a.learner.actor_params, state.actor_params)
+    assert not _leaves_equal(a.learner.target_critic_params, state.target_critic_params)
+    assert int(a.learner.critic_opt_state[0].count) == 2  # fresh optimisers for the stage
+    assert int(a.learner.actor_opt_state[0].count) == 1
+
+
+def test_online_alpha_zero_ignores_the_teacher(idp_env):
+    t1, _ = _teacher_groups(idp_env, seed=1)
+    t2, _ = _teacher_groups(idp_env, seed=2)
+    # Same replay data, different teacher networks.
+    t2 = tuple(g2.replace(data=g1.data) for g1, g2 in zip(t1, t2))
+    s, state, online, epoch = _online(idp_env, t1, alpha=0.0, beta=1.0, warmup_rounds=0)
+    a = epoch(online, t1, 2)
+    b = epoch(jax.tree.map(jnp.copy, online), t2, 2)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(x, y)
