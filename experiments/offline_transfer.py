@@ -36,6 +36,10 @@ flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10
 flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_string("backend", "mjx", "Physics backend of the evaluation envs.")
+flags.DEFINE_string("data", "replay", "D_k: replay = each teacher's saved training replay (the "
+                    "public code's source); rollouts = fresh teacher rollouts with N(0, 0.1^2) "
+                    "exploration noise.")
+flags.DEFINE_integer("rollout_steps", 100_000, "Env steps per task of --data=rollouts.")
 
 DEFAULTS = {
     "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000),
@@ -62,12 +66,16 @@ def resolve_config() -> dict:
         "offline_actor_delay": FLAGS.offline_actor_delay,
         "eval_every": FLAGS.eval_every or defaults["eval_every"],
         "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
-        "backend": FLAGS.backend,
+        "backend": FLAGS.backend, "data": FLAGS.data, "rollout_steps": FLAGS.rollout_steps,
     }
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
                  "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
+    common.require(cfg["data"] in ("replay", "rollouts"),
+                   f"unknown --data={cfg['data']}; known: replay, rollouts")
+    common.require(cfg["rollout_steps"] >= cfg["batch_size"],
+                   f"--rollout_steps={cfg['rollout_steps']} must be at least --batch_size")
     common.require(cfg["backend"] in envs.BACKENDS,
                    f"unknown --backend={cfg['backend']}; known: {', '.join(envs.BACKENDS)}")
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(
@@ -122,6 +130,12 @@ def transfer(cfg: dict) -> dict:
     env = envs.MultiTaskEnv(tasks, cfg["backend"])
     teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
         cfg["teachers"], env.groups)
+    if cfg["data"] == "rollouts":
+        print(f"[offline_transfer] building D_k from {cfg['rollout_steps']} teacher steps per "
+              "task", flush=True)
+        teacher_groups = teachers.rollout_data(env, teacher_groups, teacher_configs,
+                                               cfg["rollout_steps"],
+                                               jax.random.PRNGKey(cfg["seed"] + 1))
     net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
                         batch_size=cfg["batch_size"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(

@@ -260,3 +260,37 @@ def _replay_from_arrays(datas: Sequence[dict]) -> replay.Replay:
 
     n = jnp.asarray(sizes, jnp.int32)
     return replay.Replay(**{f: field(f) for f in replay.FIELDS}, position=n % capacity, size=n)
+
+
+def rollout_data(env: MultiTaskEnv, teacher_groups: Sequence[TeacherGroup],
+                 configs: Sequence[td3.TD3Config], steps: int, key,
+                 noise: float = 0.1) -> tuple:
+    """D_k built from teacher rollouts instead of the teacher's training replay.
+
+    Every task's teacher acts for `steps` env steps (its deterministic action plus
+    N(0, noise^2), clipped), episodes resetting themselves; returns the groups with their
+    `data` replaced by these transitions.
+    """
+    def run(groups, key):
+        env_key, key = jax.random.split(key)
+        states = env.reset(env_key)
+        buffers = tuple(replay.init(g.size, steps, g.obs_size, g.action_size) for g in env.groups)
+
+        def body(carry, step_key):
+            states, buffers = carry
+            keys = jax.random.split(step_key, len(env.groups))
+            new_states, new_buffers = [], []
+            for g, group in enumerate(env.groups):
+                action = jax.vmap(lambda p, o: td3.policy(p, o, group.action_size, configs[g]))(
+                    groups[g].actor_params, states[g].obs)
+                action = jnp.clip(action + noise * jax.random.normal(keys[g], action.shape), -1, 1)
+                state, transition, _ = group.step(states[g], action)
+                new_states.append(state)
+                new_buffers.append(replay.insert(buffers[g], transition))
+            return (tuple(new_states), tuple(new_buffers)), None
+
+        (_, buffers), _ = jax.lax.scan(body, (states, buffers), jax.random.split(key, steps))
+        return buffers
+
+    buffers = jax.jit(run)(tuple(teacher_groups), key)
+    return tuple(t.replace(data=b) for t, b in zip(teacher_groups, buffers))
