@@ -79,17 +79,11 @@ def resolve_config() -> dict:
         common.require(offline_cfg.get("benchmark") == FLAGS.benchmark,
                        f"--from={start_from} is a run of benchmark "
                        f"{offline_cfg.get('benchmark')}, not {FLAGS.benchmark}")
-    teachers_dir = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
-                    or teachers.latest_run(FLAGS.benchmark, tasks))
-    common.require(teachers_dir is not None,
-                   f"no trained teachers of benchmark {FLAGS.benchmark}; train them with "
-                   f"`python -m experiments.train_teachers --benchmark={FLAGS.benchmark}` or "
-                   "pass --teachers=DIR")
     hidden = (offline_cfg["hidden"] if offline_cfg else
               list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")))
     cfg = {
         "benchmark": FLAGS.benchmark, "tasks": tasks, "alpha": FLAGS.alpha, "beta": FLAGS.beta,
-        "from": start_from, "teachers": teachers_dir, "seed": FLAGS.seed,
+        "from": start_from, "seed": FLAGS.seed,
         "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
         "update": FLAGS.update, "target_noise": FLAGS.target_noise,
         "fresh_optimizers": FLAGS.fresh_optimizers,
@@ -106,6 +100,13 @@ def resolve_config() -> dict:
     common.require(cfg["warmup"] >= 0, f"--warmup={cfg['warmup']} must not be negative")
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
     cfg["capacity"] = min(cfg["capacity"], cfg["rounds"])
+    # Teachers last: every flag is checked before the disk is searched.
+    cfg["teachers"] = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
+                       or teachers.latest_run(FLAGS.benchmark, tasks))
+    common.require(cfg["teachers"] is not None,
+                   f"no trained teachers of benchmark {FLAGS.benchmark}; train them with "
+                   f"`python -m experiments.train_teachers --benchmark={FLAGS.benchmark}` or "
+                   "pass --teachers=DIR")
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(
         "runs", "online", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
     return cfg
