@@ -171,6 +171,30 @@ class Student:
                   jax.tree.map(one(j), teachers[g].critic_params))]
                 for _, g, j in self.task_order]
 
+    def _optimizer_steps(self, state: td3.TD3State, parts, do_actor, critic_one, critic_fields,
+                         actor_one, actor_fields, after_actor=lambda s: s) -> td3.TD3State:
+        """The optimiser steps of one round, shared by both stages.
+
+        For each step of `parts` (see `_update_parts`): the critic steps on the mean of the
+        per-task gradients of `critic_one(params, *batch[critic_fields])`; then, where
+        `do_actor`, the actor steps on those of `actor_one(group, state)(params,
+        *batch[actor_fields], teacher_critic)`, followed by `after_actor`.
+        """
+        for part in parts:
+            cat = lambda name: jnp.concatenate([b[name] for _, b, _ in part])
+            grads = _per_task_grads(critic_one, state.critic_params,
+                                    *(cat(f) for f in critic_fields))
+            state = _critic_step(self.tx, state, _mean_over_tasks(grads))
+
+            def actor_step(s, part=part):
+                grads = [_per_task_grads(actor_one(g, s), s.actor_params,
+                                         *(b[f] for f in actor_fields), tc)
+                         for g, b, tc in part]
+                return after_actor(_actor_step(self.tx, s, _mean_over_tasks(*grads)))
+
+            state = jax.lax.cond(do_actor, actor_step, lambda s: s, state)
+        return state
+
     def offline_round(self, state: td3.TD3State, teachers) -> td3.TD3State:
         """One round of offline transfer: a batch from every D_k, Eq. 1 then Eq. 2.
 
@@ -179,18 +203,10 @@ class Student:
         key, batch_key = jax.random.split(state.key)
         batches = self._offline_batches(teachers, batch_key)
         do_actor = state.steps % self.config.offline_actor_delay == 0
-        for part in self._update_parts(batches, teachers):
-            cat = lambda name: jnp.concatenate([b[name] for _, b, _ in part])
-            grads = _per_task_grads(self._critic_distillation_one, state.critic_params,
-                                    cat("obs_hat"), cat("action_hat"), cat("teacher_q"))
-            state = _critic_step(self.tx, state, _mean_over_tasks(grads))
-
-            def actor_step(s, part=part):
-                grads = [_per_task_grads(partial(self._actor_distillation_one, g), s.actor_params,
-                                         b["obs_hat"], b["obs"], tc) for g, b, tc in part]
-                return _actor_step(self.tx, s, _mean_over_tasks(*grads))
-
-            state = jax.lax.cond(do_actor, actor_step, lambda s: s, state)
+        state = self._optimizer_steps(
+            state, self._update_parts(batches, teachers), do_actor,
+            self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q"),
+            lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs"))
         return state.replace(steps=state.steps + 1, key=key)
 
     def offline_epoch(self, state: td3.TD3State, teachers, num_rounds: int) -> td3.TD3State:
@@ -282,19 +298,11 @@ class Student:
     def _online_update(self, learner: td3.TD3State, teachers, batches):
         """Eq. 4 on every task's batch; every `policy_delay`-th round Eq. 5 and soft targets."""
         do_actor = (learner.steps + 1) % self.config.net.policy_delay == 0
-        for part in self._update_parts(batches, teachers):
-            cat = lambda name: jnp.concatenate([b[name] for _, b, _ in part])
-            grads = _per_task_grads(self._td_critic_one, learner.critic_params,
-                                    cat("obs_hat"), cat("action_hat"), cat("y"))
-            learner = _critic_step(self.tx, learner, _mean_over_tasks(grads))
-
-            def actor_step(s, part=part):
-                grads = [_per_task_grads(partial(self._guided_actor_one, g, s.critic_params),
-                                         s.actor_params, b["obs_hat"], b["obs"], b["mask"], tc)
-                         for g, b, tc in part]
-                return self._soft_targets(_actor_step(self.tx, s, _mean_over_tasks(*grads)))
-
-            learner = jax.lax.cond(do_actor, actor_step, lambda s: s, learner)
+        learner = self._optimizer_steps(
+            learner, self._update_parts(batches, teachers), do_actor,
+            self._td_critic_one, ("obs_hat", "action_hat", "y"),
+            lambda g, s: partial(self._guided_actor_one, g, s.critic_params),
+            ("obs_hat", "obs", "mask"), after_actor=self._soft_targets)
         return learner.replace(steps=learner.steps + 1)
 
     def _soft_targets(self, s: td3.TD3State) -> td3.TD3State:
