@@ -115,14 +115,6 @@ class TeacherTrainer:
     def actor_params(state: TeacherTrainState) -> tuple:
         return tuple(gs.learner.actor_params for gs in state.groups)
 
-    def last_returns(self, state: TeacherTrainState) -> list:
-        """Return of each task's last finished training episode (task order; NaN if none)."""
-        out = [None] * len(self.tasks)
-        for group, gs in zip(self.env.groups, state.groups):
-            for j, i in enumerate(group.indices):
-                out[i] = float(gs.env.last_return[j])
-        return out
-
     def task_slice(self, state: TeacherTrainState, task_index: int):
         """(TD3State, Replay of one task) cut out of the stacked group state."""
         for group, gs in zip(self.env.groups, state.groups):
