@@ -43,3 +43,22 @@ def parse_int_list(text: str, flag: str) -> tuple:
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise UsageError(message)
+
+
+def define_student_flags(teacher_critic_default):
+    """The flags both student stages (offline_transfer, online) take alike."""
+    from absl import flags
+    flags.DEFINE_bool("her", True, "Hierarchical replay: every round trains every task; --noher "
+                      "is the paper's \"w/o HER\" ablation (one task per episode, then the next; "
+                      "online, all envs still step every round).")
+    flags.DEFINE_string("teacher_critic", teacher_critic_default,
+                        "The teacher Q the student learns through: target = the teacher's "
+                        "Polyak-averaged target critic (it agrees with the teacher's actor; "
+                        "see docs/results.md), online = its last critic (the public code).")
+
+
+def check_teacher_critic(name: str) -> str:
+    from ktmjax import teachers
+    require(name in teachers.TEACHER_CRITICS,
+            f"unknown --teacher_critic={name}; known: {', '.join(teachers.TEACHER_CRITICS)}")
+    return name

@@ -3,11 +3,13 @@
     python -m experiments.offline_transfer --benchmark=mini
     python -m experiments.offline_transfer --benchmark=A --teachers=runs/teachers/A-seed0-...
 
-Every round draws a batch of --batch_size from each task's teacher replay D_k; the
-student's twin critic regresses the teacher's (Eq. 1) and its actor ascends the frozen
-teacher Q1 at its own sliced action (Eq. 2). At the end the targets are hard-copied.
-Writes config.json, metrics.csv, summary.json (with each task's teacher return and
-ratio), results.md and student/state (orbax) to --run_dir.
+Every round draws a batch of --batch_size from each task's D_k (--data: the teacher's
+training replay, teacher rollouts, or both); the student's twin critic regresses the
+teacher's (Eq. 1) and its actor ascends the frozen teacher Q1 at its own sliced action
+(Eq. 2), through the teacher's target critic by default (--teacher_critic). At the end the
+targets are hard-copied. Writes config.json, metrics.csv, learning_curve.png,
+results.md, summary.json (with each task's teacher return and ratio) and student/state
+(orbax) to --run_dir.
 """
 import os
 import subprocess
@@ -22,7 +24,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
 flags.DEFINE_string("teachers", None, "A train_teachers run directory (default: the latest "
                     "finished one for the benchmark under runs/teachers/).")
-flags.DEFINE_integer("rounds", None, "Offline rounds (default 500000 for A/B, 20000 for mini).")
+flags.DEFINE_integer("rounds", None, "Offline rounds (default 500000 for A/B, 10000 for mini).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/offline/<benchmark>-seed<seed>-<time>).")
@@ -36,15 +38,22 @@ flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10
 flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_string("backend", "mjx", "Physics backend of the evaluation envs.")
-flags.DEFINE_string("data", "replay", "D_k: replay = each teacher's saved training replay (the "
-                    "public code's source); rollouts = fresh teacher rollouts with N(0, 0.1^2) "
-                    "exploration noise.")
-flags.DEFINE_integer("rollout_steps", 100_000, "Env steps per task of --data=rollouts.")
+flags.DEFINE_string("data", None, "D_k: replay = each teacher's saved training replay (the "
+                    "public code's source; default for A and B); rollouts = fresh teacher "
+                    "rollouts with N(0, 0.1^2) exploration noise; both = the two together "
+                    "(default for mini).")
+flags.DEFINE_integer("rollout_steps", None, "Env steps per task of --data=rollouts|both "
+                     "(default 100000; mini 60000).")
+common.define_student_flags(teacher_critic_default="target")
 
+DATA_SOURCES = ("replay", "rollouts", "both")
 DEFAULTS = {
-    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000),
-    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000),
-    "mini": dict(rounds=20_000, hidden="256,256", eval_every=2_000),
+    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
+              rollout_steps=100_000),
+    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
+              rollout_steps=100_000),
+    "mini": dict(rounds=10_000, hidden="256,256", eval_every=2_000, data="both",
+                 rollout_steps=60_000),
 }
 
 
@@ -64,16 +73,20 @@ def resolve_config() -> dict:
         "hidden": list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")),
         "lr": FLAGS.lr, "batch_size": FLAGS.batch_size,
         "offline_actor_delay": FLAGS.offline_actor_delay,
-        "eval_every": FLAGS.eval_every or defaults["eval_every"],
+        "eval_every": FLAGS.eval_every if FLAGS.eval_every is not None else defaults["eval_every"],
         "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
-        "backend": FLAGS.backend, "data": FLAGS.data, "rollout_steps": FLAGS.rollout_steps,
+        "backend": FLAGS.backend, "data": FLAGS.data or defaults["data"],
+        "rollout_steps": (FLAGS.rollout_steps if FLAGS.rollout_steps is not None
+                          else defaults["rollout_steps"]),
+        "teacher_critic": FLAGS.teacher_critic, "her": FLAGS.her,
     }
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
                  "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
-    common.require(cfg["data"] in ("replay", "rollouts"),
-                   f"unknown --data={cfg['data']}; known: replay, rollouts")
+    common.require(cfg["data"] in DATA_SOURCES,
+                   f"unknown --data={cfg['data']}; known: {', '.join(DATA_SOURCES)}")
+    common.check_teacher_critic(cfg["teacher_critic"])
     common.require(cfg["rollout_steps"] >= cfg["batch_size"],
                    f"--rollout_steps={cfg['rollout_steps']} must be at least --batch_size")
     common.require(cfg["backend"] in envs.BACKENDS,
@@ -123,29 +136,35 @@ def main(_):
 def transfer(cfg: dict) -> dict:
     import jax
     import numpy as np
-    from ktmjax import checkpoint, envs, evaluation, loops, runs, student, td3, teachers
+    from ktmjax import checkpoint, envs, evaluation, loops, replay, runs, student, td3, teachers
 
     run_dir = cfg["run_dir"]
     tasks = envs.benchmark_tasks(cfg["benchmark"])
     env = envs.MultiTaskEnv(tasks, cfg["backend"])
     teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
-        cfg["teachers"], env.groups)
-    if cfg["data"] == "rollouts":
-        print(f"[offline_transfer] building D_k from {cfg['rollout_steps']} teacher steps per "
-              "task", flush=True)
-        teacher_groups = teachers.rollout_data(env, teacher_groups, teacher_configs,
-                                               cfg["rollout_steps"],
-                                               jax.random.PRNGKey(cfg["seed"] + 1))
+        cfg["teachers"], env.groups, cfg["teacher_critic"])
+    if cfg["data"] != "replay":
+        print(f"[offline_transfer] D_k: {cfg['rollout_steps']} teacher rollout steps per task"
+              + (" added to the teachers' replays" if cfg["data"] == "both" else ""), flush=True)
+        rolled = teachers.rollout_data(env, teacher_groups, teacher_configs,
+                                       cfg["rollout_steps"], jax.random.PRNGKey(cfg["seed"] + 1))
+        if cfg["data"] == "both":
+            rolled = tuple(r.replace(data=replay.concat(t.data, r.data))
+                           for t, r in zip(teacher_groups, rolled))
+        teacher_groups = rolled
     net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
                         batch_size=cfg["batch_size"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(
-        net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"]))
+        net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"],
+        her=cfg["her"]))
     info = runs.environment_info()
     runs.write_json(os.path.join(run_dir, "config.json"), {**cfg, "environment": info})
     lay = learner.layout
     print(f"[offline_transfer] benchmark {cfg['benchmark']}: {len(tasks)} tasks, padded to "
-          f"{lay.obs_max} obs / {lay.action_max} actions; teachers from {cfg['teachers']}; "
-          f"{cfg['rounds']} rounds, update={cfg['update']}, student nets {cfg['hidden']}, "
+          f"{lay.obs_max} obs / {lay.action_max} actions; teachers from {cfg['teachers']} "
+          f"({cfg['teacher_critic']} critics); "
+          f"{cfg['rounds']} rounds, update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
+          f"student nets {cfg['hidden']}, "
           f"device {info['device']}; run dir {run_dir}", flush=True)
 
     state = learner.init(jax.random.PRNGKey(cfg["seed"]))

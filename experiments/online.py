@@ -33,8 +33,12 @@ flags.DEFINE_string("update", "vmap", "vmap or sequential (see offline_transfer 
 flags.DEFINE_string("target_noise", "gaussian", "gaussian: N(0, 0.2^2) clipped at 0.5 (paper); "
                     "uniform: U[0, 0.1) (the public code).")
 flags.DEFINE_bool("fresh_optimizers", True, "Start the online stage with new Adam states.")
+flags.DEFINE_bool("empty_buffers", True, "Start the online shards D'_k empty (the public code); "
+                  "--noempty_buffers starts them with the newest transitions of the teachers' "
+                  "replays D_k.")
 flags.DEFINE_integer("warmup", None, "Rounds acting with the student before updates start "
                      "(default 10000; mini 1000).")
+common.define_student_flags(teacher_critic_default=None)
 flags.DEFINE_integer("capacity", 1_000_000, "Online replay capacity per task (capped at --rounds).")
 flags.DEFINE_string("hidden", None, "Student widths for a fresh student (default 400,400; "
                     "mini 256,256); with --from the offline run's widths are used.")
@@ -86,19 +90,23 @@ def resolve_config() -> dict:
         "from": start_from, "seed": FLAGS.seed,
         "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
         "update": FLAGS.update, "target_noise": FLAGS.target_noise,
-        "fresh_optimizers": FLAGS.fresh_optimizers,
+        "fresh_optimizers": FLAGS.fresh_optimizers, "empty_buffers": FLAGS.empty_buffers,
+        "her": FLAGS.her,
         "warmup": FLAGS.warmup if FLAGS.warmup is not None else defaults["warmup"],
         "capacity": FLAGS.capacity, "hidden": hidden, "lr": FLAGS.lr,
         "batch_size": FLAGS.batch_size, "policy_delay": FLAGS.policy_delay,
-        "eval_every": FLAGS.eval_every or defaults["eval_every"],
+        "eval_every": FLAGS.eval_every if FLAGS.eval_every is not None else defaults["eval_every"],
         "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
         "backend": FLAGS.backend,
+        "teacher_critic": (FLAGS.teacher_critic or (offline_cfg or {}).get("teacher_critic")
+                           or "target"),
     }
     for name in ("rounds", "capacity", "batch_size", "policy_delay", "eval_every",
                  "eval_episodes", "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
     common.require(cfg["warmup"] >= 0, f"--warmup={cfg['warmup']} must not be negative")
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
+    common.check_teacher_critic(cfg["teacher_critic"])
     cfg["capacity"] = min(cfg["capacity"], cfg["rounds"])
     # Teachers last: every flag is checked before the disk is searched.
     cfg["teachers"] = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
@@ -129,12 +137,12 @@ def learn(cfg: dict) -> dict:
     tasks = envs.benchmark_tasks(cfg["benchmark"])
     env = envs.MultiTaskEnv(tasks, cfg["backend"])
     teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
-        cfg["teachers"], env.groups)
+        cfg["teachers"], env.groups, cfg["teacher_critic"])
     net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
                         batch_size=cfg["batch_size"], policy_delay=cfg["policy_delay"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=cfg["update"], alpha=cfg["alpha"], beta=cfg["beta"],
-        target_noise=cfg["target_noise"], warmup_rounds=cfg["warmup"]))
+        target_noise=cfg["target_noise"], warmup_rounds=cfg["warmup"], her=cfg["her"]))
     key = jax.random.PRNGKey(cfg["seed"])
     init_key, online_key = jax.random.split(key)
     state = learner.init(init_key)
@@ -144,13 +152,16 @@ def learn(cfg: dict) -> dict:
         except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
             raise runs.UsageError(f"cannot read the student checkpoint in {cfg['from']} "
                                   f"({type(e).__name__}); rerun offline_transfer") from None
-    online = learner.init_online(state, online_key, cfg["capacity"], cfg["fresh_optimizers"])
+    online = learner.init_online(
+        state, online_key, cfg["capacity"], cfg["fresh_optimizers"],
+        prefill=None if cfg["empty_buffers"] else tuple(t.data for t in teacher_groups))
     info = runs.environment_info()
     runs.write_json(os.path.join(run_dir, "config.json"), {**cfg, "environment": info})
     print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, alpha={cfg['alpha']} "
           f"beta={cfg['beta']}, start: {cfg['from'] or 'fresh student (w/o Offline)'}; "
-          f"teachers from {cfg['teachers']}; {cfg['rounds']} rounds (warm-up {cfg['warmup']}), "
-          f"update={cfg['update']}, device {info['device']}; run dir {run_dir}", flush=True)
+          f"teachers from {cfg['teachers']} ({cfg['teacher_critic']} critics); {cfg['rounds']} rounds (warm-up {cfg['warmup']}), "
+          f"update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, device {info['device']}; "
+          f"run dir {run_dir}", flush=True)
 
     epoch = jax.jit(learner.online_epoch, static_argnums=2, donate_argnums=0)
     eval_key = jax.random.PRNGKey(cfg["seed"] + 100)

@@ -66,3 +66,35 @@ def sample(buffer: Replay, key, batch_size: int) -> dict:
     take = jax.vmap(lambda shard, i: jnp.take(shard, i, axis=0))
     return {f: take(getattr(buffer, f), idx) for f in FIELDS}
 
+
+
+def concat(first: Replay, second: Replay) -> Replay:
+    """One Replay holding, for every task, the filled part of `first` then that of `second`
+    (capacity: the sum of theirs)."""
+    capacity = first.capacity + second.capacity
+    rows = jnp.arange(capacity)
+
+    def merge(a, b, n):
+        from_b = jnp.clip(rows - n, 0, second.capacity - 1)
+        pick = (rows < n).reshape((-1,) + (1,) * (a.ndim - 1))
+        return jnp.where(pick, jnp.take(a, jnp.minimum(rows, first.capacity - 1), axis=0),
+                         jnp.take(b, from_b, axis=0))
+
+    size = first.size + second.size
+    return Replay(**{f: jax.vmap(merge)(getattr(first, f), getattr(second, f), first.size)
+                     for f in FIELDS}, position=size % capacity, size=size)
+
+
+def prefill(buffer: Replay, data: Replay) -> Replay:
+    """`buffer` (empty) holding, for every task, the newest transitions of `data` that fit
+    (data's filled part is taken as chronological, oldest first)."""
+    rows = jnp.arange(buffer.capacity)
+    kept = jnp.minimum(data.size, buffer.capacity)
+
+    def fill(dst, src, n, m):
+        src_rows = jnp.clip(rows + n - m, 0, data.capacity - 1)
+        pick = (rows < m).reshape((-1,) + (1,) * (dst.ndim - 1))
+        return jnp.where(pick, jnp.take(src, src_rows, axis=0).astype(dst.dtype), dst)
+
+    return Replay(**{f: jax.vmap(fill)(getattr(buffer, f), getattr(data, f), data.size, kept)
+                     for f in FIELDS}, position=kept % buffer.capacity, size=kept)

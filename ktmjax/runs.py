@@ -98,11 +98,14 @@ def enable_compilation_cache(path: str = None) -> None:
 
 
 def write_results(run_dir: str, summary: dict, title: str) -> str:
-    """Writes summary.json and results.md (title + Markdown table), prints the table."""
+    """Writes learning_curve.png, results.md (title + Markdown table) and, last (it marks
+    the run finished), summary.json; prints the table."""
     from ktmjax.evaluation import markdown_table
-    write_json(os.path.join(run_dir, "summary.json"), summary)
+    from ktmjax.plots import learning_curve
+    learning_curve(run_dir, title, summary["tasks"])
     table = markdown_table(summary["tasks"])
     with open(os.path.join(run_dir, "results.md"), "w") as f:
         f.write(f"# {title}\n\n{table}\n")
+    write_json(os.path.join(run_dir, "summary.json"), summary)
     print(f"\n{title} ({summary['wall_s']:.0f} s):\n{table}", flush=True)
     return table

@@ -37,6 +37,7 @@ class StudentConfig:
     alpha: float = 1.0                      # Eq. 5 weight of the teacher term
     beta: float = 1.0                       # Eq. 5 weight of the student's own Q1
     target_noise: str = "gaussian"          # paper: N(0, 0.2^2) clipped 0.5; public code: U[0, 0.1)
+    her: bool = True                        # False: the "w/o HER" ablation (one task per episode)
     warmup_rounds: int = 10_000             # online rounds acting with the student before updates
 
     def __post_init__(self):
@@ -57,12 +58,16 @@ class OnlineState:
     key: jax.Array
 
 
-def _mean_over_tasks(*per_task_grads):
+def _mean_over_tasks(per_task_grads, weights):
     """One gradient from per-task gradients stacked on a leading task axis (one stack per
-    task group): their mean over all K tasks."""
-    num_tasks = sum(jax.tree.leaves(g)[0].shape[0] for g in per_task_grads)
-    return jax.tree.map(lambda *gs: sum(jnp.sum(g, axis=0) for g in gs) / num_tasks,
-                        *per_task_grads)
+    task group): their mean over the tasks, weighted by `weights` (one [G] array per stack;
+    all ones for the plain mean, one-hot for one task alone)."""
+    total = sum(jnp.sum(w) for w in weights)
+
+    def combine(*gs):
+        return sum(jnp.sum(g * w.reshape((-1,) + (1,) * (g.ndim - 1)), axis=0)
+                   for g, w in zip(gs, weights)) / total
+    return jax.tree.map(combine, *per_task_grads)
 
 
 def _per_task_grads(loss_one, params, *batched):
@@ -158,39 +163,52 @@ class Student:
     def _update_parts(self, batches, teachers):
         """How a round's K task batches become optimiser steps.
 
-        Returns a list of steps; each step is a list of (group, batch, teacher critic params)
-        with a leading task axis. vmap mode: one step holding every group (all K tasks);
-        sequential mode: K steps holding one task each (a task axis of one), in benchmark
-        order. Both modes then run the very same per-task functions, so at K=1 they agree
-        exactly.
+        Returns a list of steps; each step is a list of (group, batch, teacher critic params,
+        task indices) with a leading task axis. vmap mode (and w/o HER): one step holding
+        every group (all K tasks); sequential mode: K steps holding one task each (a task
+        axis of one), in benchmark order. Both modes then run the very same per-task
+        functions, so at K=1 they agree exactly.
         """
-        if self.config.update == "vmap":
-            return [[(g, batches[g], teachers[g].critic_params) for g in range(len(self.groups))]]
+        if self.config.update == "vmap" or not self.config.her:
+            return [[(g, batches[g], teachers[g].critic_params, jnp.asarray(group.indices))
+                     for g, group in enumerate(self.groups)]]
         one = lambda j: (lambda x: x[j:j + 1])
         return [[(g, jax.tree.map(one(j), batches[g]),
-                  jax.tree.map(one(j), teachers[g].critic_params))]
-                for _, g, j in self.task_order]
+                  jax.tree.map(one(j), teachers[g].critic_params), jnp.asarray([i]))]
+                for i, g, j in self.task_order]
 
-    def _optimizer_steps(self, state: td3.TD3State, parts, do_actor, critic_one, critic_fields,
-                         actor_one, actor_fields, after_actor=lambda s: s) -> td3.TD3State:
+    def _active_task(self, round_):
+        """The task trained in `round_`: None (all of them) with hierarchical replay; w/o HER,
+        one task for a whole episode, then the next."""
+        if self.config.her:
+            return None
+        return (round_ // self.groups[0].episode_length) % self.num_tasks
+
+    def _optimizer_steps(self, state: td3.TD3State, parts, active, do_actor, critic_one,
+                         critic_fields, actor_one, actor_fields,
+                         after_actor=lambda s: s) -> td3.TD3State:
         """The optimiser steps of one round, shared by both stages.
 
         For each step of `parts` (see `_update_parts`): the critic steps on the mean of the
         per-task gradients of `critic_one(params, *batch[critic_fields])`; then, where
         `do_actor`, the actor steps on those of `actor_one(group, state)(params,
-        *batch[actor_fields], teacher_critic)`, followed by `after_actor`.
+        *batch[actor_fields], teacher_critic)`, followed by `after_actor`. With an `active`
+        task (w/o HER) only that task's gradients count.
         """
         for part in parts:
-            cat = lambda name: jnp.concatenate([b[name] for _, b, _ in part])
+            cat = lambda name: jnp.concatenate([b[name] for _, b, _, _ in part])
+            weights = [jnp.ones(ids.shape) if active is None else (ids == active).astype(
+                jnp.float32) for _, _, _, ids in part]
             grads = _per_task_grads(critic_one, state.critic_params,
                                     *(cat(f) for f in critic_fields))
-            state = _critic_step(self.tx, state, _mean_over_tasks(grads))
+            state = _critic_step(self.tx, state,
+                                 _mean_over_tasks([grads], [jnp.concatenate(weights)]))
 
-            def actor_step(s, part=part):
+            def actor_step(s, part=part, weights=weights):
                 grads = [_per_task_grads(actor_one(g, s), s.actor_params,
                                          *(b[f] for f in actor_fields), tc)
-                         for g, b, tc in part]
-                return after_actor(_actor_step(self.tx, s, _mean_over_tasks(*grads)))
+                         for g, b, tc, _ in part]
+                return after_actor(_actor_step(self.tx, s, _mean_over_tasks(grads, weights)))
 
             state = jax.lax.cond(do_actor, actor_step, lambda s: s, state)
         return state
@@ -204,7 +222,7 @@ class Student:
         batches = self._offline_batches(teachers, batch_key)
         do_actor = state.steps % self.config.offline_actor_delay == 0
         state = self._optimizer_steps(
-            state, self._update_parts(batches, teachers), do_actor,
+            state, self._update_parts(batches, teachers), self._active_task(state.steps), do_actor,
             self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q"),
             lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs"))
         return state.replace(steps=state.steps + 1, key=key)
@@ -224,14 +242,20 @@ class Student:
     # ---- online learning guided by the teachers (Eq. 3-5) ----------------------------------
 
     def init_online(self, state: td3.TD3State, key, capacity: int,
-                    fresh_optimizers: bool = True) -> OnlineState:
-        """Starts the online stage from `state` with empty online shards D'_k."""
+                    fresh_optimizers: bool = True, prefill=None) -> OnlineState:
+        """Starts the online stage from `state`.
+
+        The online shards D'_k start empty (the public code), or, given `prefill` (one
+        Replay per group, e.g. the teachers' D_k), holding its newest transitions.
+        """
         if fresh_optimizers:  # the public code builds new Adam optimisers here
             state = state.replace(actor_opt_state=self.tx.init(state.actor_params),
                                   critic_opt_state=self.tx.init(state.critic_params))
         env_key, key = jax.random.split(key)
         buffers = tuple(replay.init(g.size, capacity, g.obs_size, g.action_size)
                         for g in self.groups)
+        if prefill is not None:
+            buffers = tuple(replay.prefill(b, d) for b, d in zip(buffers, prefill))
         online = OnlineState(state, buffers, self.env.reset(env_key),
                              jnp.zeros((), jnp.int32), key)
         return jax.tree.map(jnp.copy, online)
@@ -295,11 +319,11 @@ class Student:
         own_q1 = networks.q1(self.critic, critic_params, obs_hat, layout.mask_action(padded, mask))
         return ktm.guided_actor_loss(teacher_q1, own_q1, self.config.alpha, self.config.beta)
 
-    def _online_update(self, learner: td3.TD3State, teachers, batches):
+    def _online_update(self, learner: td3.TD3State, teachers, batches, round_):
         """Eq. 4 on every task's batch; every `policy_delay`-th round Eq. 5 and soft targets."""
         do_actor = (learner.steps + 1) % self.config.net.policy_delay == 0
         learner = self._optimizer_steps(
-            learner, self._update_parts(batches, teachers), do_actor,
+            learner, self._update_parts(batches, teachers), self._active_task(round_), do_actor,
             self._td_critic_one, ("obs_hat", "action_hat", "y"),
             lambda g, s: partial(self._guided_actor_one, g, s.critic_params),
             ("obs_hat", "obs", "mask"), after_actor=self._soft_targets)
@@ -318,7 +342,8 @@ class Student:
         online = online.replace(envs=envs_out, buffers=buffers, key=key)
 
         def update(learner):
-            return self._online_update(learner, teachers, self._online_batches(online, batch_key))
+            return self._online_update(learner, teachers, self._online_batches(online, batch_key),
+                                       online.round)
 
         learner = jax.lax.cond(online.round >= self.config.warmup_rounds, update,
                                lambda l: l, online.learner)

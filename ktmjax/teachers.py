@@ -158,7 +158,7 @@ def save_teachers(run_dir: str, trainer: TeacherTrainer, state: TeacherTrainStat
 class TeacherGroup:
     """The frozen teachers of one task group, stacked on the task axis [G]."""
     actor_params: dict
-    critic_params: dict
+    critic_params: dict     # the critic the student learns through (see load_teachers)
     data: replay.Replay     # D_k of each task: the teacher's saved replay
 
 
@@ -197,8 +197,16 @@ def find_teacher_dirs(teachers_dir: str, tasks: Sequence[Task]) -> dict:
     return found
 
 
-def load_teachers(teachers_dir: str, groups) -> tuple:
+TEACHER_CRITICS = ("target", "online")
+
+
+def load_teachers(teachers_dir: str, groups, critic: str = "target") -> tuple:
     """Loads the teachers (and their replays, D_k) of every task of `groups` (TaskGroups).
+
+    `critic` picks the Q-function the student learns through (Eq. 1, 2 and 5): "target",
+    the teacher's Polyak-averaged target critic (the default: it agrees with the teacher's
+    actor, see docs/results.md), or "online", the critic as last updated (the public code's
+    choice).
 
     Returns (tuple of TeacherGroup, tuple of per-group TD3Config, {task: teacher return}).
     Teachers whose sizes do not match their task, or unreadable checkpoints, are a
@@ -206,6 +214,8 @@ def load_teachers(teachers_dir: str, groups) -> tuple:
     """
     from ktmjax import checkpoint, runs
     from ktmjax.runs import UsageError
+    if critic not in TEACHER_CRITICS:
+        raise UsageError(f"unknown teacher critic {critic!r}; known: {', '.join(TEACHER_CRITICS)}")
     tasks = [t for g in groups for t in g.tasks]
     dirs = find_teacher_dirs(teachers_dir, tasks)
     loaded, configs, returns = [], [], {}
@@ -234,7 +244,9 @@ def load_teachers(teachers_dir: str, groups) -> tuple:
                                  f"{dirs[task.name]} ({type(e).__name__}); retrain that teacher"
                                  ) from None
         stacked = jax.tree.map(lambda *x: jnp.stack(x), *states)
-        loaded.append(TeacherGroup(stacked.actor_params, stacked.critic_params,
+        critic_params = (stacked.target_critic_params if critic == "target"
+                         else stacked.critic_params)
+        loaded.append(TeacherGroup(stacked.actor_params, critic_params,
                                    _replay_from_arrays(datas)))
         configs.append(config)
     return tuple(loaded), tuple(configs), returns

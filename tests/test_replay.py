@@ -44,3 +44,43 @@ def test_memory_estimate():
     buf = replay.init(2, 10, 3, 2)
     fields = sum(getattr(buf, f).nbytes for f in replay.FIELDS)
     assert fields == replay.bytes_needed(2, 10, 3, 2)
+
+
+def _filled(values_per_task, capacity):
+    """A Replay whose task k holds values_per_task[k] (as rewards) in order."""
+    buf = replay.init(num_tasks=len(values_per_task), capacity=capacity, obs_size=3, action_size=2)
+    for step in range(max(len(v) for v in values_per_task)):
+        # Tasks with fewer values keep their size: insert, then restore the old size/position.
+        vals = [v[step] if step < len(v) else -1 for v in values_per_task]
+        new = replay.insert(buf, _transition(vals))
+        grow = jnp.asarray([step < len(v) for v in values_per_task])
+        buf = new.replace(position=jnp.where(grow, new.position, buf.position),
+                          size=jnp.where(grow, new.size, buf.size))
+    return buf
+
+
+def test_concat_keeps_each_tasks_filled_rows_in_order():
+    a = _filled([[1, 2], [11, 12, 13]], capacity=4)
+    b = _filled([[5, 6, 7], [15]], capacity=3)
+    both = jax.jit(replay.concat)(a, b)
+    assert both.capacity == 7
+    np.testing.assert_array_equal(both.size, [5, 4])
+    np.testing.assert_array_equal(both.reward[0, :5], [1, 2, 5, 6, 7])
+    np.testing.assert_array_equal(both.reward[1, :4], [11, 12, 13, 15])
+    np.testing.assert_array_equal(both.obs[1, :4, 0], [11, 12, 13, 15])
+    # Sampling never reaches past a task's filled part.
+    batch = replay.sample(both, jax.random.PRNGKey(0), 500)
+    assert set(np.asarray(batch["reward"][1]).tolist()) == {11, 12, 13, 15}
+
+
+def test_prefill_keeps_the_newest_transitions_that_fit():
+    data = _filled([[1, 2, 3, 4, 5], [21, 22]], capacity=6)
+    buf = jax.jit(replay.prefill)(replay.init(2, 3, 3, 2), data)
+    np.testing.assert_array_equal(buf.size, [3, 2])
+    np.testing.assert_array_equal(buf.position, [0, 2])
+    np.testing.assert_array_equal(buf.reward[0], [3, 4, 5])
+    np.testing.assert_array_equal(buf.reward[1, :2], [21, 22])
+    # The next insert overwrites the oldest kept transition of a full shard.
+    buf = replay.insert(buf, _transition([9, 23]))
+    np.testing.assert_array_equal(buf.reward[0], [9, 4, 5])
+    np.testing.assert_array_equal(buf.reward[1], [21, 22, 23])

@@ -169,3 +169,23 @@ def test_online_alpha_zero_ignores_the_teacher(idp_env):
     b = epoch(jax.tree.map(jnp.copy, online), t2, 2)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_array_equal(x, y)
+
+
+def test_without_her_one_task_trains_for_a_whole_episode(mini_env):
+    """w/o HER: round r trains only task (r // episode_length) % K; other shards count for
+    nothing, whichever data they hold."""
+    t, configs = _teacher_groups(mini_env)
+    idp = [task.name for task in mini_env.tasks].index("InvertedDoublePendulum")
+    g_idp = next(g for g, group in enumerate(mini_env.groups) if idp in group.indices)
+    other = list(t)
+    other[g_idp] = t[g_idp].replace(data=t[g_idp].data.replace(obs=t[g_idp].data.obs + 1.0))
+    other = tuple(other)
+    episode = mini_env.groups[0].episode_length
+    for her in (False, True):
+        s = student.Student(mini_env, configs, student.StudentConfig(net=TINY, her=her))
+        state = s.init(jax.random.PRNGKey(12))
+        round_ = jax.jit(s.offline_round)
+        for r, idp_active in ((0, False), (episode - 1, False), (idp * episode, True)):
+            at = state.replace(steps=jnp.asarray(r, state.steps.dtype))
+            same = _leaves_equal(round_(at, t).actor_params, round_(at, other).actor_params)
+            assert same == (not her and not idp_active), (her, r)

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from ktmjax import checkpoint, envs, td3
+from ktmjax import checkpoint, envs, td3, teachers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,6 +74,8 @@ def test_inverted_pendulum_teacher_learns(pendulum_run):
     assert "env steps/s" in proc.stdout                       # with progress lines
     rows = (run_dir / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("stage,round,task,return") and len(rows) == 1 + 6
+    png = (run_dir / "learning_curve.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000     # a drawn figure, not empty
 
 
 def test_finished_run_dir_is_not_overwritten(pendulum_run):
@@ -104,3 +106,20 @@ def test_saved_teacher_restores_and_acts_like_the_evaluated_one(pendulum_run):
     policy = lambda g, p, obs: jax.vmap(lambda pp, o: td3.policy(pp, o, 1, config))(p, obs)
     returns = make_evaluator(env, policy, 2)(params, jax.random.PRNGKey(5))
     assert float(returns.mean()) >= 900
+
+
+def test_load_teachers_picks_the_target_or_the_online_critic(pendulum_run):
+    run_dir, _ = pendulum_run
+    env = envs.MultiTaskEnv(envs.benchmark_tasks("mini", ["InvertedPendulum"]))
+    task_dir = run_dir / "teachers" / "InvertedPendulum"
+    config = td3.TD3Config(hidden=tuple(json.loads((task_dir / "teacher.json").read_text())["hidden"]))
+    state = checkpoint.load(str(task_dir / "state"), td3.init(jax.random.PRNGKey(0), 4, 1, config))
+    for which, expected in (("target", state.target_critic_params),
+                            ("online", state.critic_params)):
+        groups, _, _ = teachers.load_teachers(str(run_dir), env.groups, which)
+        for got, want in zip(jax.tree.leaves(groups[0].critic_params), jax.tree.leaves(expected)):
+            np.testing.assert_array_equal(got[0], want)
+    assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state.critic_params),
+                                                        jax.tree.leaves(state.target_critic_params)))
+    with pytest.raises(ValueError, match="unknown teacher critic"):
+        teachers.load_teachers(str(run_dir), env.groups, "newest")

@@ -1,0 +1,44 @@
+"""The learning-curve PNG of a run: periodic evaluation returns (metrics.csv) per task."""
+import csv
+import os
+from collections import defaultdict
+
+
+def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
+    """Plots metrics.csv of `run_dir` into learning_curve.png (one panel per task, the
+    teacher's return dashed where known). Returns the PNG path."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = defaultdict(lambda: ([], [], []))    # task -> rounds, means, stds
+    with open(os.path.join(run_dir, "metrics.csv"), newline="") as f:
+        for row in csv.DictReader(f):
+            rounds, means, stds = curves[row["task"]]
+            rounds.append(int(row["round"]))
+            means.append(float(row["return"]))
+            stds.append(float(row["return_std"]))
+    tasks = list(summary_tasks)
+    cols = min(len(tasks), 4)
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks):
+        rounds, means, stds = curves[task]
+        ax.plot(rounds, means, marker="o", markersize=3)
+        ax.fill_between(rounds, [m - s for m, s in zip(means, stds)],
+                        [m + s for m, s in zip(means, stds)], alpha=0.2)
+        teacher = summary_tasks[task].get("teacher_return")
+        if teacher is not None:
+            ax.axhline(teacher, linestyle="--", color="gray", label="teacher")
+            ax.legend(loc="lower right", fontsize=8)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("round")
+        ax.set_ylabel("return")
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = os.path.join(run_dir, "learning_curve.png")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
