@@ -59,6 +59,17 @@ def define_student_flags(teacher_critic_default):
 
 def check_teacher_critic(name: str) -> str:
     from ktmjax import teachers
-    require(name in teachers.TEACHER_CRITICS,
-            f"unknown --teacher_critic={name}; known: {', '.join(teachers.TEACHER_CRITICS)}")
+    return require_choice("teacher_critic", name, teachers.TEACHER_CRITICS)
+
+
+def require_choice(flag: str, value: str, choices) -> str:
+    """`value` of --flag must be one of `choices`; else a one-line error listing them."""
+    require(value in choices, f"unknown --{flag}={value}; known: {', '.join(choices)}")
+    return value
+
+
+def check_benchmark(name: str) -> str:
+    from ktmjax import envs
+    require(name in envs.BENCHMARKS,
+            f"unknown benchmark {name!r}; known benchmarks: {', '.join(envs.BENCHMARKS)}")
     return name

@@ -59,11 +59,8 @@ DEFAULTS = {
 
 def resolve_config() -> dict:
     from ktmjax import envs, student
-    common.require(FLAGS.benchmark in envs.BENCHMARKS,
-                   f"unknown benchmark {FLAGS.benchmark!r}; known benchmarks: "
-                   f"{', '.join(envs.BENCHMARKS)}")
-    common.require(FLAGS.update in student.UPDATE_MODES,
-                   f"unknown --update={FLAGS.update}; known: {', '.join(student.UPDATE_MODES)}")
+    common.check_benchmark(FLAGS.benchmark)
+    common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     defaults = DEFAULTS[FLAGS.benchmark]
     cfg = {
         "benchmark": FLAGS.benchmark,
@@ -84,13 +81,11 @@ def resolve_config() -> dict:
                  "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
-    common.require(cfg["data"] in DATA_SOURCES,
-                   f"unknown --data={cfg['data']}; known: {', '.join(DATA_SOURCES)}")
+    common.require_choice("data", cfg["data"], DATA_SOURCES)
     common.check_teacher_critic(cfg["teacher_critic"])
     common.require(cfg["rollout_steps"] >= cfg["batch_size"],
                    f"--rollout_steps={cfg['rollout_steps']} must be at least --batch_size")
-    common.require(cfg["backend"] in envs.BACKENDS,
-                   f"unknown --backend={cfg['backend']}; known: {', '.join(envs.BACKENDS)}")
+    common.require_choice("backend", cfg["backend"], envs.BACKENDS)
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(
         "runs", "offline", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
     return cfg

@@ -39,7 +39,8 @@ flags.DEFINE_bool("empty_buffers", True, "Start the online shards D'_k empty (th
 flags.DEFINE_integer("warmup", None, "Rounds acting with the student before updates start "
                      "(default 10000; mini 1000).")
 common.define_student_flags(teacher_critic_default=None)
-flags.DEFINE_integer("capacity", 1_000_000, "Online replay capacity per task (capped at --rounds).")
+flags.DEFINE_integer("capacity", 1_000_000, "Online replay capacity per task (capped at what the run "
+                     "fills: --rounds, plus the teachers' replays with --noempty_buffers).")
 flags.DEFINE_string("hidden", None, "Student widths for a fresh student (default 400,400; "
                     "mini 256,256); with --from the offline run's widths are used.")
 flags.DEFINE_float("lr", 3e-4, "Adam learning rate.")
@@ -59,16 +60,11 @@ DEFAULTS = {
 
 def resolve_config() -> dict:
     from ktmjax import envs, runs, student, teachers
-    common.require(FLAGS.benchmark in envs.BENCHMARKS,
-                   f"unknown benchmark {FLAGS.benchmark!r}; known benchmarks: "
-                   f"{', '.join(envs.BENCHMARKS)}")
+    common.check_benchmark(FLAGS.benchmark)
     common.require(FLAGS.alpha >= 0 and FLAGS.beta >= 0,
                    f"--alpha={FLAGS.alpha} and --beta={FLAGS.beta} must not be negative")
-    common.require(FLAGS.update in student.UPDATE_MODES,
-                   f"unknown --update={FLAGS.update}; known: {', '.join(student.UPDATE_MODES)}")
-    common.require(FLAGS.target_noise in student.TARGET_NOISE_MODES,
-                   f"unknown --target_noise={FLAGS.target_noise}; known: "
-                   f"{', '.join(student.TARGET_NOISE_MODES)}")
+    common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
+    common.require_choice("target_noise", FLAGS.target_noise, student.TARGET_NOISE_MODES)
     defaults = DEFAULTS[FLAGS.benchmark]
     tasks = [t.name for t in envs.benchmark_tasks(FLAGS.benchmark)]
     start_from = getattr(FLAGS, "from")
@@ -107,7 +103,6 @@ def resolve_config() -> dict:
     common.require(cfg["warmup"] >= 0, f"--warmup={cfg['warmup']} must not be negative")
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
     common.check_teacher_critic(cfg["teacher_critic"])
-    cfg["capacity"] = min(cfg["capacity"], cfg["rounds"])
     # Teachers last: every flag is checked before the disk is searched.
     cfg["teachers"] = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
                        or teachers.latest_run(FLAGS.benchmark, tasks))
@@ -152,9 +147,10 @@ def learn(cfg: dict) -> dict:
         except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
             raise runs.UsageError(f"cannot read the student checkpoint in {cfg['from']} "
                                   f"({type(e).__name__}); rerun offline_transfer") from None
-    online = learner.init_online(
-        state, online_key, cfg["capacity"], cfg["fresh_optimizers"],
-        prefill=None if cfg["empty_buffers"] else tuple(t.data for t in teacher_groups))
+    prefill = None if cfg["empty_buffers"] else tuple(t.data for t in teacher_groups)
+    fills = cfg["rounds"] + (max(int(d.size.max()) for d in prefill) if prefill else 0)
+    online = learner.init_online(state, online_key, min(cfg["capacity"], fills),
+                                 cfg["fresh_optimizers"], prefill=prefill)
     info = runs.environment_info()
     runs.write_json(os.path.join(run_dir, "config.json"), {**cfg, "environment": info})
     print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, alpha={cfg['alpha']} "

@@ -51,9 +51,7 @@ DEFAULTS = {
 
 def resolve_config() -> dict:
     from ktmjax import envs
-    common.require(FLAGS.benchmark in envs.BENCHMARKS,
-                   f"unknown benchmark {FLAGS.benchmark!r}; known benchmarks: "
-                   f"{', '.join(envs.BENCHMARKS)}")
+    common.check_benchmark(FLAGS.benchmark)
     defaults = DEFAULTS[FLAGS.benchmark]
     task_names = [t for t in FLAGS.tasks.split(",") if t.strip()]
     try:
@@ -83,8 +81,7 @@ def resolve_config() -> dict:
         common.require(cfg[name] >= 0, f"--{name}={cfg[name]} must not be negative")
     common.require(cfg["start_steps"] is None or cfg["start_steps"] >= 0,
                    f"--start_steps={cfg['start_steps']} must not be negative")
-    common.require(cfg["backend"] in envs.BACKENDS,
-                   f"unknown --backend={cfg['backend']}; known: {', '.join(envs.BACKENDS)}")
+    common.require_choice("backend", cfg["backend"], envs.BACKENDS)
     cfg["capacity"] = min(cfg["capacity"], cfg["steps"])
     common.require(cfg["batch_size"] <= cfg["capacity"],
                    f"--batch_size={cfg['batch_size']} is larger than the replay "

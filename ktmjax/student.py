@@ -58,25 +58,17 @@ class OnlineState:
     key: jax.Array
 
 
-def _mean_over_tasks(per_task_grads, weights):
-    """One gradient from per-task gradients stacked on a leading task axis (one stack per
-    task group): their mean over the tasks, weighted by `weights` (one [G] array per stack;
-    all ones for the plain mean, one-hot for one task alone)."""
-    total = sum(jnp.sum(w) for w in weights)
+def _weighted_task_mean(loss_one, params, weights, *batched):
+    """sum_k w_k * loss_one(params, *batch_k) / sum_k w_k over a leading task axis.
 
-    def combine(*gs):
-        return sum(jnp.sum(g * w.reshape((-1,) + (1,) * (g.ndim - 1)), axis=0)
-                   for g, w in zip(gs, weights)) / total
-    return jax.tree.map(combine, *per_task_grads)
-
-
-def _per_task_grads(loss_one, params, *batched):
-    """Gradients of a per-task loss for every task of a batch stacked on a task axis.
-
+    The K per-task losses run under one vmap with the parameters shared, so the forward
+    and backward passes of a shared network are single large matmuls over all K batches.
     Both update modes go through this one function (sequential mode with a task axis of
-    one), so at K=1 they run the very same computation.
+    one), so at K=1 they run the very same computation. Weights: all ones for the plain
+    mean over tasks, one-hot for one task alone (w/o HER).
     """
-    return jax.vmap(jax.grad(loss_one), in_axes=(None,) + (0,) * len(batched))(params, *batched)
+    losses = jax.vmap(loss_one, in_axes=(None,) + (0,) * len(batched))(params, *batched)
+    return jnp.sum(weights * losses), jnp.sum(weights)
 
 
 def _adam_step(tx, params, opt_state, grads):
@@ -189,26 +181,31 @@ class Student:
                          after_actor=lambda s: s) -> td3.TD3State:
         """The optimiser steps of one round, shared by both stages.
 
-        For each step of `parts` (see `_update_parts`): the critic steps on the mean of the
-        per-task gradients of `critic_one(params, *batch[critic_fields])`; then, where
-        `do_actor`, the actor steps on those of `actor_one(group, state)(params,
+        For each step of `parts` (see `_update_parts`): the critic steps on the gradient of
+        the mean over tasks of `critic_one(params, *batch[critic_fields])`; then, where
+        `do_actor`, the actor steps on that of `actor_one(group, state)(params,
         *batch[actor_fields], teacher_critic)`, followed by `after_actor`. With an `active`
-        task (w/o HER) only that task's gradients count.
+        task (w/o HER) only that task's loss counts.
         """
         for part in parts:
             cat = lambda name: jnp.concatenate([b[name] for _, b, _, _ in part])
             weights = [jnp.ones(ids.shape) if active is None else (ids == active).astype(
                 jnp.float32) for _, _, _, ids in part]
-            grads = _per_task_grads(critic_one, state.critic_params,
-                                    *(cat(f) for f in critic_fields))
-            state = _critic_step(self.tx, state,
-                                 _mean_over_tasks([grads], [jnp.concatenate(weights)]))
+
+            def critic_loss(params, part=part, weights=weights):
+                total, norm = _weighted_task_mean(critic_one, params, jnp.concatenate(weights),
+                                                  *(cat(f) for f in critic_fields))
+                return total / norm
+
+            state = _critic_step(self.tx, state, jax.grad(critic_loss)(state.critic_params))
 
             def actor_step(s, part=part, weights=weights):
-                grads = [_per_task_grads(actor_one(g, s), s.actor_params,
-                                         *(b[f] for f in actor_fields), tc)
-                         for g, b, tc, _ in part]
-                return after_actor(_actor_step(self.tx, s, _mean_over_tasks(grads, weights)))
+                def actor_loss(params):
+                    sums = [_weighted_task_mean(actor_one(g, s), params, w,
+                                                *(b[f] for f in actor_fields), tc)
+                            for (g, b, tc, _), w in zip(part, weights)]
+                    return sum(t for t, _ in sums) / sum(n for _, n in sums)
+                return after_actor(_actor_step(self.tx, s, jax.grad(actor_loss)(s.actor_params)))
 
             state = jax.lax.cond(do_actor, actor_step, lambda s: s, state)
         return state

@@ -189,3 +189,27 @@ def test_without_her_one_task_trains_for_a_whole_episode(mini_env):
             at = state.replace(steps=jnp.asarray(r, state.steps.dtype))
             same = _leaves_equal(round_(at, t).actor_params, round_(at, other).actor_params)
             assert same == (not her and not idp_active), (her, r)
+
+
+def test_epoch_functions_trace_once(idp_env):
+    """Epoch after epoch, the jitted (donating) epoch functions never recompile."""
+    t, configs = _teacher_groups(idp_env)
+    s = student.Student(idp_env, configs, student.StudentConfig(net=TINY, warmup_rounds=1))
+    traces = {"offline": 0, "online": 0}
+
+    def counted(stage, fn):
+        def wrapped(state, teachers_, n):
+            traces[stage] += 1
+            return fn(state, teachers_, n)
+        return jax.jit(wrapped, static_argnums=2, donate_argnums=0)
+
+    offline = counted("offline", s.offline_epoch)
+    state = s.init(jax.random.PRNGKey(13))
+    for _ in range(3):
+        state = offline(state, t, 2)
+    online = counted("online", s.online_epoch)
+    run = s.init_online(s.finish_offline(state), jax.random.PRNGKey(14), capacity=8)
+    for _ in range(3):
+        run = online(run, t, 2)
+    assert traces == {"offline": 1, "online": 1}
+    assert int(state.steps) == 6 and int(run.round) == 6

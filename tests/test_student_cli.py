@@ -54,3 +54,17 @@ def test_online_from_a_run_of_another_benchmark(tmp_path):
     _assert_one_line_error(proc, "benchmark B, not mini")
     assert (offline / "config.json").read_bytes() == before
     assert not (tmp_path / "r").exists()
+
+
+def test_throughput_prints_one_json_line():
+    proc = run("throughput", "--benchmark=mini", "--stage=offline", "--hidden=16",
+               "--batch_size=8", "--capacity=64", "--rounds=2", "--repeats=1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["stage"] == "offline" and result["tasks"] == 3 and result["batch"] == 8
+    assert result["rounds_per_s"] > 0 and result["gflop_per_round"] > 0
+    assert result["gflops_matmul_peak"] > result["gflops_achieved"] > 0
+
+
+def test_throughput_bad_stage():
+    _assert_one_line_error(run("throughput", "--stage=both"), "unknown --stage=both")

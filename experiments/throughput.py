@@ -1,0 +1,137 @@
+"""Throughput of ktmjax's real offline or online round at the paper's sizes.
+
+    python -m experiments.throughput --stage=offline --update=vmap
+    python -m experiments.throughput --stage=online --update=sequential --rounds=200
+
+Builds the student of --benchmark (default A: K=8 HalfCheetahs, 17 obs / 6 actions) with
+2x400 nets, batch 256 per task, teachers of the same sizes with random weights, and
+1e6-transition replay shards per task filled with random transitions (the work of a round
+does not depend on the numbers). `--stage=online` times whole rounds: K MJX env steps,
+storing into D'_k, and the K-task update. Compiles the epoch function (one `lax.scan` over
+--rounds rounds), runs it once to warm up, times it, and prints one JSON line. The matmul
+peak is measured on the spot with a large float32 matmul, so each figure reads against
+this machine's own ceiling.
+"""
+import json
+import time
+
+from absl import flags
+
+from experiments import common
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("stage", "offline", "offline (Eq. 1-2) or online (env steps + Eq. 3-5).")
+flags.DEFINE_string("update", "vmap", "vmap or sequential (see offline_transfer --help).")
+flags.DEFINE_string("benchmark", "A", "Benchmark whose tasks set the sizes: A, B or mini.")
+flags.DEFINE_integer("rounds", 100, "Rounds per timed epoch.")
+flags.DEFINE_integer("repeats", 3, "Timed epochs; the best one is reported.")
+flags.DEFINE_string("hidden", "400,400", "Student and teacher hidden widths.")
+flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
+flags.DEFINE_integer("capacity", 1_000_000, "Transitions per task replay shard.")
+
+STAGES = ("offline", "online")
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of the best of `repeats` float32 [n, n] @ [n, n] matmuls on the default device."""
+    import jax
+    import jax.numpy as jnp
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+    matmul = jax.jit(lambda x, y: x @ y)
+    matmul(a, a).block_until_ready()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        matmul(a, a).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def random_teachers(groups, config, capacity: int, key) -> tuple:
+    """Teachers with random weights and full shards of random transitions, per task group."""
+    import jax
+    from ktmjax import td3, teachers
+    out = []
+    for group in groups:
+        key, k_init, k_data = jax.random.split(key, 3)
+        states = jax.vmap(lambda k: td3.init(k, group.obs_size, group.action_size, config))(
+            jax.random.split(k_init, group.size))
+        data = random_replay(group, capacity, k_data)
+        out.append(teachers.TeacherGroup(states.actor_params, states.critic_params, data))
+    return tuple(out)
+
+
+def random_replay(group, capacity: int, key):
+    import jax
+    import jax.numpy as jnp
+    from ktmjax import replay
+    buf = replay.init(group.size, capacity, group.obs_size, group.action_size)
+    keys = jax.random.split(key, 4)
+    return buf.replace(
+        obs=jax.random.normal(keys[0], buf.obs.shape), next_obs=jax.random.normal(
+            keys[1], buf.next_obs.shape),
+        action=jax.random.uniform(keys[2], buf.action.shape, minval=-1.0, maxval=1.0),
+        reward=jax.random.normal(keys[3], buf.reward.shape),
+        size=jnp.full((group.size,), capacity, jnp.int32))
+
+
+def main(_):
+    common.require_choice("stage", FLAGS.stage, STAGES)
+    from ktmjax import student
+    common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
+    common.check_benchmark(FLAGS.benchmark)
+    for name in ("rounds", "repeats", "batch_size", "capacity"):
+        common.require(getattr(FLAGS, name) > 0, f"--{name}={getattr(FLAGS, name)} must be positive")
+    common.require(FLAGS.capacity >= FLAGS.batch_size,
+                   f"--capacity={FLAGS.capacity} must be at least --batch_size")
+    hidden = common.parse_int_list(FLAGS.hidden, "hidden")
+    print(json.dumps(measure(FLAGS.stage, FLAGS.update, FLAGS.benchmark, FLAGS.rounds,
+                             FLAGS.repeats, hidden, FLAGS.batch_size, FLAGS.capacity)), flush=True)
+
+
+def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capacity) -> dict:
+    import jax
+    from ktmjax import envs, student, td3
+    env = envs.MultiTaskEnv(envs.benchmark_tasks(benchmark))
+    net = td3.TD3Config(hidden=tuple(hidden), batch_size=batch_size)
+    key = jax.random.PRNGKey(0)
+    teacher_groups = random_teachers(env.groups, net, capacity, key)
+    learner = student.Student(env, (net,) * len(env.groups),
+                              student.StudentConfig(net=net, update=update, warmup_rounds=0))
+    state = learner.init(jax.random.PRNGKey(1))
+    if stage == "offline":
+        one_round, epoch_fn = learner.offline_round, learner.offline_epoch
+    else:
+        state = learner.init_online(state, jax.random.PRNGKey(2), capacity, prefill=tuple(
+            random_replay(g, capacity, jax.random.PRNGKey(3 + i))
+            for i, g in enumerate(env.groups)))
+        one_round, epoch_fn = learner.online_round, learner.online_epoch
+
+    # FLOPs of one round, as XLA counts them (a round alone, not inside a loop).
+    flops = jax.jit(one_round).lower(state, teacher_groups).compile().cost_analysis()
+    flops = (flops[0] if isinstance(flops, (list, tuple)) else flops).get("flops", 0.0)
+
+    epoch = jax.jit(epoch_fn, static_argnums=2, donate_argnums=0)
+    t0 = time.perf_counter()
+    compiled = epoch.lower(state, teacher_groups, rounds).compile()
+    compile_s = time.perf_counter() - t0
+    state = jax.block_until_ready(compiled(state, teacher_groups))          # warm-up epoch
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        state = jax.block_until_ready(compiled(state, teacher_groups))
+        best = min(best, time.perf_counter() - t0)
+    rounds_per_s = rounds / best
+    return {
+        "stage": stage, "update": update, "device": str(jax.devices()[0].device_kind),
+        "tasks": len(env.tasks), "batch": batch_size, "hidden": list(hidden),
+        "compile_s": round(compile_s, 2), "rounds_per_s": round(rounds_per_s, 3),
+        "gflop_per_round": float(f"{flops / 1e9:.4g}"),
+        "gflops_achieved": float(f"{flops / 1e9 * rounds_per_s:.4g}"),
+        "gflops_matmul_peak": round(matmul_peak_gflops(), 2),
+    }
+
+
+if __name__ == "__main__":
+    common.run(main)
