@@ -6,6 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, logging  # noqa: E402
 
+from ktmjax.loops import Interrupted  # noqa: E402
 from ktmjax.runs import UsageError, enable_compilation_cache  # noqa: E402
 
 
@@ -20,6 +21,9 @@ def run(main):
             main(argv)
         except UsageError as e:
             fail(str(e))
+        except Interrupted as e:
+            print(f"stopped: {e}", file=sys.stderr)
+            sys.exit(130)
         except KeyboardInterrupt:
             fail("interrupted")
     app.run(wrapped)

@@ -153,7 +153,7 @@ def transfer(cfg: dict) -> dict:
         net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"],
         her=cfg["her"]))
     info = runs.environment_info()
-    runs.write_json(os.path.join(run_dir, "config.json"), {**cfg, "environment": info})
+    runs.claim_run(run_dir, cfg)
     lay = learner.layout
     print(f"[offline_transfer] benchmark {cfg['benchmark']}: {len(tasks)} tasks, padded to "
           f"{lay.obs_max} obs / {lay.action_max} actions; teachers from {cfg['teachers']} "
@@ -172,7 +172,7 @@ def transfer(cfg: dict) -> dict:
         epoch=lambda s, n: epoch(s, teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s), jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="offline",
-        prefix="offline_transfer")
+        prefix="offline_transfer", checkpoints=checkpoint.RunCheckpoints(run_dir))
     state = learner.finish_offline(state)
 
     final = evaluation.make_evaluator(env, learner.policy_apply, cfg["final_episodes"])

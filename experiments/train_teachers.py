@@ -101,7 +101,7 @@ def main(_):
 def train(cfg: dict) -> dict:
     import jax
     import numpy as np
-    from ktmjax import envs, evaluation, loops, runs, td3, teachers
+    from ktmjax import checkpoint, envs, evaluation, loops, runs, td3, teachers
 
     run_dir = cfg["run_dir"]
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
@@ -113,7 +113,7 @@ def train(cfg: dict) -> dict:
     trainer = teachers.TeacherTrainer(tasks, config, cfg["capacity"], cfg["backend"],
                                       cfg["start_steps"], cfg["episode_length"])
     info = runs.environment_info()
-    runs.write_json(os.path.join(run_dir, "config.json"), {**cfg, "environment": info})
+    runs.claim_run(run_dir, cfg)
     print(f"[train_teachers] benchmark {cfg['benchmark']}: {len(tasks)} task(s) in "
           f"{len(trainer.env.groups)} group(s): "
           + "; ".join(",".join(t.name for t in g.tasks) for g in trainer.env.groups), flush=True)
@@ -128,7 +128,7 @@ def train(cfg: dict) -> dict:
     state = loops.run_epochs(
         state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=trainer.epoch,
         evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="teachers", prefix="train_teachers",
+        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="teachers", prefix="train_teachers", checkpoints=checkpoint.RunCheckpoints(run_dir),
         unit="step", rate_unit="env steps", per_unit_work=len(tasks))
     done_steps = cfg["steps"]
 

@@ -6,9 +6,10 @@ import orbax.checkpoint as ocp
 
 
 def save(path: str, tree) -> None:
-    """Saves a pytree of arrays to the directory `path` (which must not exist yet)."""
+    """Saves a pytree of arrays to the directory `path` (replacing what is there: a final
+    save repeated after a resume)."""
     checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(os.path.abspath(path), jax.device_get(tree))
+    checkpointer.save(os.path.abspath(path), jax.device_get(tree), force=True)
     checkpointer.wait_until_finished()
 
 

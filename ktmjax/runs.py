@@ -15,15 +15,13 @@ class UsageError(ValueError):
 
 
 def prepare_run_dir(run_dir: str) -> str:
-    """Creates `run_dir` (exactly as given); refuses a file or a directory holding a run."""
+    """Creates `run_dir` (exactly as given); refuses a file or a finished run (a started
+    one is resumed: see `claim_run`)."""
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UsageError(f"--run_dir={run_dir} is a file; give a directory path")
     if os.path.isfile(os.path.join(run_dir, "summary.json")):
         raise UsageError(f"--run_dir={run_dir} already holds a finished run; "
                          "give a new --run_dir to keep it")
-    if os.path.isfile(os.path.join(run_dir, "config.json")):
-        raise UsageError(f"--run_dir={run_dir} already holds a started run; "
-                         "give a new --run_dir")
     try:
         os.makedirs(run_dir, exist_ok=True)
         probe = os.path.join(run_dir, ".write_test")
@@ -34,6 +32,26 @@ def prepare_run_dir(run_dir: str) -> str:
         raise UsageError(f"--run_dir={run_dir} is not writable ({e.strerror}); "
                          "give a writable directory") from None
     return run_dir
+
+
+def claim_run(run_dir: str, config: dict) -> bool:
+    """Writes config.json (plus the environment) for a new run; for a started run, checks
+    that `config` is the one it was started with. Returns True when resuming."""
+    path = os.path.join(run_dir, "config.json")
+    if os.path.isfile(path):
+        try:
+            started = read_json(path)
+        except (OSError, ValueError):
+            raise UsageError(f"{path} is unreadable; give a new --run_dir") from None
+        started.pop("environment", None)
+        differ = sorted(k for k in set(started) | set(config) if started.get(k) != config.get(k))
+        if differ:
+            raise UsageError(f"--run_dir={run_dir} holds a run started with other settings "
+                             f"({', '.join(differ)}); repeat its flags to resume it, or give "
+                             "a new --run_dir")
+        return True
+    write_json(path, {**config, "environment": environment_info()})
+    return False
 
 
 def environment_info() -> dict:
@@ -72,6 +90,16 @@ class MetricsLog:
         if not os.path.exists(self.path):
             with open(self.path, "w", newline="") as f:
                 csv.writer(f).writerow(METRICS_FIELDS)
+
+    def truncate(self, stage: str, round_: int) -> None:
+        """Drops the rows of `stage` past `round_` (written after the checkpoint resumed)."""
+        with open(self.path, newline="") as f:
+            rows = list(csv.reader(f))
+        keep = [rows[0]] + [r for r in rows[1:] if not (r[0] == stage and int(r[1]) > round_)]
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(keep)
+        os.replace(tmp, self.path)
 
     def add(self, stage: str, round_: int, summary_tasks: dict) -> None:
         with open(self.path, "a", newline="") as f:

@@ -99,7 +99,10 @@ class TaskGroup:
         with _using_sys(self.env, sys) as env:
             brax_state = env.reset(reset_key)
         zero = jnp.zeros((), jnp.float32)
-        return EnvState(brax_state, jnp.zeros((), jnp.int32), zero, jnp.full((), jnp.nan), key)
+        # Strongly typed float32 leaves: a weakly typed NaN here made every first epoch
+        # compile twice (the stepped state comes back strongly typed).
+        nan = jnp.full((), jnp.nan, jnp.float32)
+        return EnvState(brax_state, jnp.zeros((), jnp.int32), zero, nan, key)
 
     def _step_one(self, sys, state: EnvState, action, auto_reset: bool):
         action = jnp.clip(action, -1.0, 1.0)
