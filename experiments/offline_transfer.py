@@ -153,7 +153,7 @@ def transfer(cfg: dict) -> dict:
         net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"],
         her=cfg["her"]))
     info = runs.environment_info()
-    runs.claim_run(run_dir, cfg)
+    runs.claim_run(run_dir, cfg, info)
     lay = learner.layout
     print(f"[offline_transfer] benchmark {cfg['benchmark']}: {len(tasks)} tasks, padded to "
           f"{lay.obs_max} obs / {lay.action_max} actions; teachers from {cfg['teachers']} "

@@ -152,10 +152,11 @@ def learn(cfg: dict) -> dict:
     online = learner.init_online(state, online_key, min(cfg["capacity"], fills),
                                  cfg["fresh_optimizers"], prefill=prefill)
     info = runs.environment_info()
-    runs.claim_run(run_dir, cfg)
+    runs.claim_run(run_dir, cfg, info)
     print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, alpha={cfg['alpha']} "
           f"beta={cfg['beta']}, start: {cfg['from'] or 'fresh student (w/o Offline)'}; "
-          f"teachers from {cfg['teachers']} ({cfg['teacher_critic']} critics); {cfg['rounds']} rounds (warm-up {cfg['warmup']}), "
+          f"teachers from {cfg['teachers']} ({cfg['teacher_critic']} critics); "
+          f"{cfg['rounds']} rounds (warm-up {cfg['warmup']}), "
           f"update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, device {info['device']}; "
           f"run dir {run_dir}", flush=True)
 
@@ -168,7 +169,8 @@ def learn(cfg: dict) -> dict:
         epoch=lambda s, n: epoch(s, teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s.learner),
                                        jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="online", prefix="online", checkpoints=checkpoint.RunCheckpoints(run_dir))
+        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="online", prefix="online",
+        checkpoints=checkpoint.RunCheckpoints(run_dir))
 
     final = evaluation.make_evaluator(env, learner.policy_apply, cfg["final_episodes"])
     returns = np.asarray(final(learner.eval_params(online.learner),

@@ -113,7 +113,7 @@ def train(cfg: dict) -> dict:
     trainer = teachers.TeacherTrainer(tasks, config, cfg["capacity"], cfg["backend"],
                                       cfg["start_steps"], cfg["episode_length"])
     info = runs.environment_info()
-    runs.claim_run(run_dir, cfg)
+    runs.claim_run(run_dir, cfg, info)
     print(f"[train_teachers] benchmark {cfg['benchmark']}: {len(tasks)} task(s) in "
           f"{len(trainer.env.groups)} group(s): "
           + "; ".join(",".join(t.name for t in g.tasks) for g in trainer.env.groups), flush=True)
@@ -128,8 +128,8 @@ def train(cfg: dict) -> dict:
     state = loops.run_epochs(
         state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=trainer.epoch,
         evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="teachers", prefix="train_teachers", checkpoints=checkpoint.RunCheckpoints(run_dir),
-        unit="step", rate_unit="env steps", per_unit_work=len(tasks))
+        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="teachers", prefix="train_teachers",
+        checkpoints=checkpoint.RunCheckpoints(run_dir), unit="step", rate_unit="env steps", per_unit_work=len(tasks))
     done_steps = cfg["steps"]
 
     final = evaluation.make_evaluator(trainer.env, trainer.policy_apply, cfg["final_episodes"])

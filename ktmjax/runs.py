@@ -34,8 +34,8 @@ def prepare_run_dir(run_dir: str) -> str:
     return run_dir
 
 
-def claim_run(run_dir: str, config: dict) -> bool:
-    """Writes config.json (plus the environment) for a new run; for a started run, checks
+def claim_run(run_dir: str, config: dict, environment: dict) -> bool:
+    """Writes config.json (plus `environment`, from `environment_info`) for a new run; for a started run, checks
     that `config` is the one it was started with. Returns True when resuming."""
     path = os.path.join(run_dir, "config.json")
     if os.path.isfile(path):
@@ -50,7 +50,7 @@ def claim_run(run_dir: str, config: dict) -> bool:
                              f"({', '.join(differ)}); repeat its flags to resume it, or give "
                              "a new --run_dir")
         return True
-    write_json(path, {**config, "environment": environment_info()})
+    write_json(path, {**config, "environment": environment})
     return False
 
 
