@@ -6,7 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, logging  # noqa: E402
 
-from ktmjax.loops import Interrupted  # noqa: E402
+from ktmjax.loops import Interrupted, NonFinite  # noqa: E402
 from ktmjax.runs import UsageError, enable_compilation_cache  # noqa: E402
 
 
@@ -24,6 +24,9 @@ def run(main):
         except Interrupted as e:
             print(f"stopped: {e}", file=sys.stderr)
             sys.exit(130)
+        except NonFinite as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(3)
         except KeyboardInterrupt:
             fail("interrupted")
     app.run(wrapped)
@@ -77,3 +80,21 @@ def check_benchmark(name: str) -> str:
     require(name in envs.BENCHMARKS,
             f"unknown benchmark {name!r}; known benchmarks: {', '.join(envs.BENCHMARKS)}")
     return name
+
+
+def define_checkpoint_flag(unit: str):
+    from absl import flags
+    flags.DEFINE_integer("checkpoint_every", None, f"{unit.capitalize()}s between full-state "
+                         f"checkpoints, a multiple of --eval_every (default: every evaluation "
+                         f"for mini, every 50000 {unit}s for A and B). A run also saves at "
+                         "its end and when stopped by SIGINT/SIGTERM.")
+
+
+def resolve_checkpoint_every(value, eval_every: int, benchmark: str) -> int:
+    """--checkpoint_every: a positive multiple of --eval_every (checkpoints are taken between
+    epochs); by default every epoch for mini, the first multiple >= 50000 for A and B."""
+    if value is None:
+        return eval_every if benchmark == "mini" else -(-50_000 // eval_every) * eval_every
+    require(value > 0 and value % eval_every == 0,
+            f"--checkpoint_every={value} must be a positive multiple of --eval_every={eval_every}")
+    return value

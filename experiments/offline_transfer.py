@@ -35,6 +35,7 @@ flags.DEFINE_float("lr", 3e-4, "Adam learning rate of the student.")
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("offline_actor_delay", 1, "Rounds per actor update (public code: 1).")
 flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; mini 2000).")
+common.define_checkpoint_flag("round")
 flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_string("backend", "mjx", "Physics backend of the evaluation envs.")
@@ -80,6 +81,8 @@ def resolve_config() -> dict:
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
                  "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
+    cfg["checkpoint_every"] = common.resolve_checkpoint_every(
+        FLAGS.checkpoint_every, cfg["eval_every"], cfg["benchmark"])
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
     common.require_choice("data", cfg["data"], DATA_SOURCES)
     common.check_teacher_critic(cfg["teacher_critic"])
@@ -123,7 +126,7 @@ def main(_):
     if cfg["teachers"]:
         from ktmjax import envs, teachers
         teachers.find_teacher_dirs(cfg["teachers"], envs.benchmark_tasks(cfg["benchmark"]))
-    runs.prepare_run_dir(cfg["run_dir"])
+    runs.check_run_dir(cfg["run_dir"])
     cfg["teachers"] = find_or_train_teachers(cfg)
     transfer(cfg)
 
@@ -147,6 +150,10 @@ def transfer(cfg: dict) -> dict:
             rolled = tuple(r.replace(data=replay.concat(t.data, r.data))
                            for t, r in zip(teacher_groups, rolled))
         teacher_groups = rolled
+    smallest = min(int(t.data.size.min()) for t in teacher_groups)
+    if smallest < cfg["batch_size"]:
+        raise runs.UsageError(f"--batch_size={cfg['batch_size']} is larger than the smallest "
+                              f"D_k ({smallest} transitions); lower it")
     net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
                         batch_size=cfg["batch_size"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(
@@ -165,17 +172,18 @@ def transfer(cfg: dict) -> dict:
     state = learner.init(jax.random.PRNGKey(cfg["seed"]))
     epoch = jax.jit(learner.offline_epoch, static_argnums=2, donate_argnums=0)
     eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
-    periodic = evaluation.make_evaluator(env, learner.policy_apply, cfg["eval_episodes"])
+    periodic, final = evaluation.make_evaluators(env, learner.policy_apply, cfg["eval_episodes"],
+                                                 cfg["final_episodes"])
     start = time.time()
     state = loops.run_epochs(
         state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
         epoch=lambda s, n: epoch(s, teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s), jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="offline",
-        prefix="offline_transfer", checkpoints=checkpoint.RunCheckpoints(run_dir))
+        prefix="offline_transfer", checkpoints=checkpoint.RunCheckpoints(run_dir),
+        checkpoint_every=cfg["checkpoint_every"], params=lambda s: s)
     state = learner.finish_offline(state)
 
-    final = evaluation.make_evaluator(env, learner.policy_apply, cfg["final_episodes"])
     returns = np.asarray(final(learner.eval_params(state), jax.random.fold_in(eval_key, 0)))
     checkpoint.save(os.path.join(run_dir, "student", "state"), state)
     summary = {"benchmark": cfg["benchmark"], "stage": "offline", "seed": cfg["seed"],

@@ -47,6 +47,7 @@ flags.DEFINE_float("lr", 3e-4, "Adam learning rate.")
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("policy_delay", 2, "Critic updates per actor update.")
 flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; mini 1000).")
+common.define_checkpoint_flag("round")
 flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_string("backend", "mjx", "Physics backend.")
@@ -100,6 +101,11 @@ def resolve_config() -> dict:
     for name in ("rounds", "capacity", "batch_size", "policy_delay", "eval_every",
                  "eval_episodes", "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
+    cfg["checkpoint_every"] = common.resolve_checkpoint_every(
+        FLAGS.checkpoint_every, cfg["eval_every"], cfg["benchmark"])
+    common.require(cfg["batch_size"] <= cfg["capacity"],
+                   f"--batch_size={cfg['batch_size']} is larger than the online replay "
+                   f"(--capacity={cfg['capacity']}); lower it")
     common.require(cfg["warmup"] >= 0, f"--warmup={cfg['warmup']} must not be negative")
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
     common.check_teacher_critic(cfg["teacher_critic"])
@@ -119,7 +125,7 @@ def main(_):
     cfg = resolve_config()
     from ktmjax import envs, runs, teachers
     teachers.find_teacher_dirs(cfg["teachers"], envs.benchmark_tasks(cfg["benchmark"]))
-    runs.prepare_run_dir(cfg["run_dir"])
+    runs.check_run_dir(cfg["run_dir"])
     learn(cfg)
 
 
@@ -162,7 +168,8 @@ def learn(cfg: dict) -> dict:
 
     epoch = jax.jit(learner.online_epoch, static_argnums=2, donate_argnums=0)
     eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
-    periodic = evaluation.make_evaluator(env, learner.policy_apply, cfg["eval_episodes"])
+    periodic, final = evaluation.make_evaluators(env, learner.policy_apply, cfg["eval_episodes"],
+                                                 cfg["final_episodes"])
     start = time.time()
     online = loops.run_epochs(
         online, total=cfg["rounds"], epoch_size=cfg["eval_every"],
@@ -170,9 +177,9 @@ def learn(cfg: dict) -> dict:
         evaluate=lambda s, i: periodic(learner.eval_params(s.learner),
                                        jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="online", prefix="online",
-        checkpoints=checkpoint.RunCheckpoints(run_dir))
+        checkpoints=checkpoint.RunCheckpoints(run_dir),
+        checkpoint_every=cfg["checkpoint_every"], params=lambda s: s.learner)
 
-    final = evaluation.make_evaluator(env, learner.policy_apply, cfg["final_episodes"])
     returns = np.asarray(final(learner.eval_params(online.learner),
                                jax.random.fold_in(eval_key, 0)))
     checkpoint.save(os.path.join(run_dir, "student", "state"), online.learner)

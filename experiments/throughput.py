@@ -116,11 +116,11 @@ def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capac
     t0 = time.perf_counter()
     compiled = epoch.lower(state, teacher_groups, rounds).compile()
     compile_s = time.perf_counter() - t0
-    state = jax.block_until_ready(compiled(state, teacher_groups))          # warm-up epoch
+    state = jax.block_until_ready(compiled(state, teacher_groups))[0]       # warm-up epoch
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        state = jax.block_until_ready(compiled(state, teacher_groups))
+        state = jax.block_until_ready(compiled(state, teacher_groups))[0]
         best = min(best, time.perf_counter() - t0)
     rounds_per_s = rounds / best
     return {

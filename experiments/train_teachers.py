@@ -38,6 +38,7 @@ flags.DEFINE_integer("start_steps", None, "Uniform-random start-up steps before 
 flags.DEFINE_integer("capacity", 1_000_000, "Replay capacity per task (capped at --steps).")
 flags.DEFINE_integer("eval_every", None, "Steps between evaluations (one epoch; default "
                      "10000, mini 5000).")
+common.define_checkpoint_flag("step")
 flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_integer("episode_length", 1000, "Steps per episode.")
@@ -74,6 +75,8 @@ def resolve_config() -> dict:
     for name in ("steps", "batch_size", "policy_delay", "capacity", "eval_every",
                  "eval_episodes", "final_episodes", "episode_length"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
+    cfg["checkpoint_every"] = common.resolve_checkpoint_every(
+        FLAGS.checkpoint_every, cfg["eval_every"], cfg["benchmark"])
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
     common.require(0 <= cfg["gamma"] <= 1, f"--gamma={cfg['gamma']} must be in [0, 1]")
     common.require(0 < cfg["tau"] <= 1, f"--tau={cfg['tau']} must be in (0, 1]")
@@ -94,7 +97,7 @@ def resolve_config() -> dict:
 def main(_):
     cfg = resolve_config()
     from ktmjax import runs
-    runs.prepare_run_dir(cfg["run_dir"])
+    runs.check_run_dir(cfg["run_dir"])
     train(cfg)
 
 
@@ -123,16 +126,18 @@ def train(cfg: dict) -> dict:
 
     state = trainer.init(jax.random.PRNGKey(cfg["seed"]))
     eval_key = jax.random.PRNGKey(cfg["seed"] + 100)  # the public code seeds eval envs seed+100
-    periodic = evaluation.make_evaluator(trainer.env, trainer.policy_apply, cfg["eval_episodes"])
+    periodic, final = evaluation.make_evaluators(trainer.env, trainer.policy_apply,
+                                                 cfg["eval_episodes"], cfg["final_episodes"])
     start = time.time()
     state = loops.run_epochs(
         state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=trainer.epoch,
         evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="teachers", prefix="train_teachers",
-        checkpoints=checkpoint.RunCheckpoints(run_dir), unit="step", rate_unit="env steps", per_unit_work=len(tasks))
+        checkpoints=checkpoint.RunCheckpoints(run_dir),
+        checkpoint_every=cfg["checkpoint_every"], params=lambda s: [g.learner for g in s.groups],
+        unit="step", rate_unit="env steps", per_unit_work=len(tasks))
     done_steps = cfg["steps"]
 
-    final = evaluation.make_evaluator(trainer.env, trainer.policy_apply, cfg["final_episodes"])
     returns = np.asarray(final(trainer.actor_params(state), jax.random.fold_in(eval_key, 0)))
     summary_tasks = evaluation.summarize(tasks, returns)
     teachers.save_teachers(run_dir, trainer, state, summary_tasks)

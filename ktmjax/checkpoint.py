@@ -34,13 +34,18 @@ class RunCheckpoints:
 
     Orbax writes each one into a temporary directory and renames it when complete, so a
     kill at any moment leaves the previous checkpoints readable, and `latest` only ever
-    sees complete ones.
+    sees complete ones (the temporary leftovers of a killed write are removed). A
+    checkpoint that cannot be read (e.g. a truncated file) is skipped on restore: the
+    newest readable one is used and the unreadable ones are moved to
+    `run_dir/unreadable_checkpoints/`, never deleted.
     """
 
     def __init__(self, run_dir: str, keep: int = 2):
         self.directory = os.path.abspath(os.path.join(run_dir, "checkpoints"))
+        self.aside = os.path.abspath(os.path.join(run_dir, "unreadable_checkpoints"))
         self.manager = ocp.CheckpointManager(
-            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep))
+            self.directory, options=ocp.CheckpointManagerOptions(
+                max_to_keep=keep, cleanup_tmp_directories=True))
 
     def save(self, step: int, state) -> None:
         self.manager.save(step, args=ocp.args.StandardSave(jax.device_get(_flat_arrays(state))),
@@ -50,11 +55,38 @@ class RunCheckpoints:
     def latest_step(self):
         return self.manager.latest_step()
 
-    def restore(self, like, step=None):
-        """(step, state) of the newest complete checkpoint (or `step`), shaped like `like`."""
-        step = self.manager.latest_step() if step is None else step
-        saved = self.manager.restore(step, args=ocp.args.StandardRestore(
-            jax.device_get(_flat_arrays(like))))
+    def _restore_step(self, step: int, like):
+        wanted = _flat_arrays(like)
+        saved = self.manager.restore(step, args=ocp.args.StandardRestore(jax.device_get(wanted)))
+        if set(saved) != set(wanted):
+            raise ValueError("the saved arrays are not those of this run's state")
         leaves, treedef = jax.tree.flatten(like)
         leaves = [saved.get(f"{i:05d}", leaf) for i, leaf in enumerate(leaves)]
-        return step, jax.tree.unflatten(treedef, leaves)
+        return jax.tree.unflatten(treedef, leaves)
+
+    def restore(self, like, say=print):
+        """(step, state) of the newest readable checkpoint, shaped like `like`.
+
+        Unreadable newer ones are reported through `say` and moved aside; when none is
+        readable, a one-line `UsageError` is raised and nothing on disk changes.
+        """
+        from ktmjax.runs import UsageError
+        unreadable = []
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                state = self._restore_step(step, like)
+            except Exception as e:  # orbax/tensorstore raise many kinds on a broken file
+                unreadable.append((step, type(e).__name__))
+                continue
+            for bad, why in unreadable:
+                os.makedirs(self.aside, exist_ok=True)
+                os.replace(os.path.join(self.directory, str(bad)),
+                           os.path.join(self.aside, str(bad)))
+                say(f"the checkpoint at {bad} is unreadable ({why}): moved to {self.aside}; "
+                    f"using the one at {step}")
+            if unreadable:
+                self.manager.reload()
+            return step, state
+        raise UsageError(f"no readable checkpoint in {self.directory} ("
+                         + ", ".join(f"{s}: {why}" for s, why in unreadable)
+                         + "); give a new --run_dir (this one is left as it is)")

@@ -73,3 +73,12 @@ def markdown_table(summary_tasks: dict) -> str:
                      else " n/a | n/a |")
         lines.append(line)
     return "\n".join(lines)
+
+
+def make_evaluators(env, policy_apply, periodic_episodes: int, final_episodes: int):
+    """(periodic, final) evaluators of a run: one function when the episode counts agree
+    (each evaluator traces the physics again, which costs seconds on a CPU)."""
+    periodic = make_evaluator(env, policy_apply, periodic_episodes)
+    if final_episodes == periodic_episodes:
+        return periodic, periodic
+    return periodic, make_evaluator(env, policy_apply, final_episodes)

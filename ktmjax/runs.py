@@ -3,6 +3,7 @@ import csv
 import json
 import os
 import platform
+import tempfile
 import time
 
 import jax
@@ -14,29 +15,35 @@ class UsageError(ValueError):
     """Bad input from the user: reported as one line, without a traceback."""
 
 
-def prepare_run_dir(run_dir: str) -> str:
-    """Creates `run_dir` (exactly as given); refuses a file or a finished run (a started
-    one is resumed: see `claim_run`)."""
+def check_run_dir(run_dir: str) -> str:
+    """Refuses, before anything is written, a `run_dir` that is a file, holds a finished run,
+    or cannot be written (a started run is resumed: see `claim_run`). Creates nothing."""
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UsageError(f"--run_dir={run_dir} is a file; give a directory path")
     if os.path.isfile(os.path.join(run_dir, "summary.json")):
         raise UsageError(f"--run_dir={run_dir} already holds a finished run; "
                          "give a new --run_dir to keep it")
+    existing = os.path.abspath(run_dir)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
     try:
-        os.makedirs(run_dir, exist_ok=True)
-        probe = os.path.join(run_dir, ".write_test")
-        with open(probe, "w"):
+        if not os.path.isdir(existing):
+            raise NotADirectoryError(20, "a parent is a file")
+        with tempfile.TemporaryFile(dir=existing):
             pass
-        os.remove(probe)
     except OSError as e:
         raise UsageError(f"--run_dir={run_dir} is not writable ({e.strerror}); "
                          "give a writable directory") from None
     return run_dir
 
 
+RESUME_MAY_CHANGE = ("checkpoint_every", "run_dir")   # settings that do not change results
+
+
 def claim_run(run_dir: str, config: dict, environment: dict) -> bool:
-    """Writes config.json (plus `environment`, from `environment_info`) for a new run; for a started run, checks
-    that `config` is the one it was started with. Returns True when resuming."""
+    """Writes config.json (plus `environment`, from `environment_info`) for a new run; for a
+    started run, checks that `config` is the one it was started with (but for
+    RESUME_MAY_CHANGE). Returns True when resuming."""
     path = os.path.join(run_dir, "config.json")
     if os.path.isfile(path):
         try:
@@ -44,12 +51,14 @@ def claim_run(run_dir: str, config: dict, environment: dict) -> bool:
         except (OSError, ValueError):
             raise UsageError(f"{path} is unreadable; give a new --run_dir") from None
         started.pop("environment", None)
-        differ = sorted(k for k in set(started) | set(config) if started.get(k) != config.get(k))
+        differ = sorted(k for k in set(started) | set(config)
+                        if k not in RESUME_MAY_CHANGE and started.get(k) != config.get(k))
         if differ:
             raise UsageError(f"--run_dir={run_dir} holds a run started with other settings "
                              f"({', '.join(differ)}); repeat its flags to resume it, or give "
                              "a new --run_dir")
         return True
+    os.makedirs(run_dir, exist_ok=True)
     write_json(path, {**config, "environment": environment})
     return False
 

@@ -59,7 +59,8 @@ class OnlineState:
 
 
 def _weighted_task_mean(loss_one, params, weights, *batched):
-    """sum_k w_k * loss_one(params, *batch_k) / sum_k w_k over a leading task axis.
+    """(sum_k w_k * loss_k, sum_k w_k, the per-task losses) of loss_k = loss_one(params,
+    *batch_k) over a leading task axis.
 
     The K per-task losses run under one vmap with the parameters shared, so the forward
     and backward passes of a shared network are single large matmuls over all K batches.
@@ -68,7 +69,7 @@ def _weighted_task_mean(loss_one, params, weights, *batched):
     mean over tasks, one-hot for one task alone (w/o HER).
     """
     losses = jax.vmap(loss_one, in_axes=(None,) + (0,) * len(batched))(params, *batched)
-    return jnp.sum(weights * losses), jnp.sum(weights)
+    return jnp.sum(weights * losses), jnp.sum(weights), losses
 
 
 def _adam_step(tx, params, opt_state, grads):
@@ -108,7 +109,8 @@ class Student:
         return len(self.env.tasks)
 
     def init(self, key) -> td3.TD3State:
-        state = td3.init(key, self.layout.obs_max, self.layout.action_max, self.config.net)
+        state = jax.jit(td3.init, static_argnums=(1, 2, 3))(
+            key, self.layout.obs_max, self.layout.action_max, self.config.net)
         return jax.tree.map(jnp.copy, state)  # own buffers for every leaf (donation)
 
     # ---- acting -------------------------------------------------------------------------
@@ -177,8 +179,7 @@ class Student:
         return (round_ // self.groups[0].episode_length) % self.num_tasks
 
     def _optimizer_steps(self, state: td3.TD3State, parts, active, do_actor, critic_one,
-                         critic_fields, actor_one, actor_fields,
-                         after_actor=lambda s: s) -> td3.TD3State:
+                         critic_fields, actor_one, actor_fields, after_actor=lambda s: s):
         """The optimiser steps of one round, shared by both stages.
 
         For each step of `parts` (see `_update_parts`): the critic steps on the gradient of
@@ -186,49 +187,60 @@ class Student:
         `do_actor`, the actor steps on that of `actor_one(group, state)(params,
         *batch[actor_fields], teacher_critic)`, followed by `after_actor`. With an `active`
         task (w/o HER) only that task's loss counts.
+        Returns (state, losses [2, K]): each task's critic and actor loss (0 where the actor
+        did not step), in benchmark order.
         """
+        losses = jnp.zeros((2, self.num_tasks))
         for part in parts:
             cat = lambda name: jnp.concatenate([b[name] for _, b, _, _ in part])
-            weights = [jnp.ones(ids.shape) if active is None else (ids == active).astype(
-                jnp.float32) for _, _, _, ids in part]
+            ids = jnp.concatenate([i for _, _, _, i in part])
+            weights = [jnp.ones(i.shape) if active is None else (i == active).astype(
+                jnp.float32) for _, _, _, i in part]
 
-            def critic_loss(params, part=part, weights=weights):
-                total, norm = _weighted_task_mean(critic_one, params, jnp.concatenate(weights),
-                                                  *(cat(f) for f in critic_fields))
-                return total / norm
+            def critic_loss(params, weights=weights):
+                total, norm, each = _weighted_task_mean(
+                    critic_one, params, jnp.concatenate(weights), *(cat(f) for f in critic_fields))
+                return total / norm, each
 
-            state = _critic_step(self.tx, state, jax.grad(critic_loss)(state.critic_params))
+            grads, each = jax.grad(critic_loss, has_aux=True)(state.critic_params)
+            state = _critic_step(self.tx, state, grads)
+            losses = losses.at[0, ids].set(each)
 
             def actor_step(s, part=part, weights=weights):
                 def actor_loss(params):
                     sums = [_weighted_task_mean(actor_one(g, s), params, w,
                                                 *(b[f] for f in actor_fields), tc)
                             for (g, b, tc, _), w in zip(part, weights)]
-                    return sum(t for t, _ in sums) / sum(n for _, n in sums)
-                return after_actor(_actor_step(self.tx, s, jax.grad(actor_loss)(s.actor_params)))
+                    total = sum(t for t, _, _ in sums) / sum(n for _, n, _ in sums)
+                    return total, jnp.concatenate([e for _, _, e in sums])
+                grads, each = jax.grad(actor_loss, has_aux=True)(s.actor_params)
+                return after_actor(_actor_step(self.tx, s, grads)), each
 
-            state = jax.lax.cond(do_actor, actor_step, lambda s: s, state)
-        return state
+            state, each = jax.lax.cond(do_actor, actor_step,
+                                       lambda s: (s, jnp.zeros(ids.shape)), state)
+            losses = losses.at[1, ids].set(each)
+        return state, losses
 
-    def offline_round(self, state: td3.TD3State, teachers) -> td3.TD3State:
+    def offline_round(self, state: td3.TD3State, teachers):
         """One round of offline transfer: a batch from every D_k, Eq. 1 then Eq. 2.
 
         `teachers`: one `teachers.TeacherGroup` per task group (frozen: never updated).
+        Returns (state, per-task losses [2, K]: Eq. 1 and Eq. 2).
         """
         key, batch_key = jax.random.split(state.key)
         batches = self._offline_batches(teachers, batch_key)
         do_actor = state.steps % self.config.offline_actor_delay == 0
-        state = self._optimizer_steps(
+        state, losses = self._optimizer_steps(
             state, self._update_parts(batches, teachers), self._active_task(state.steps), do_actor,
             self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q"),
             lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs"))
-        return state.replace(steps=state.steps + 1, key=key)
+        return state.replace(steps=state.steps + 1, key=key), losses
 
-    def offline_epoch(self, state: td3.TD3State, teachers, num_rounds: int) -> td3.TD3State:
-        """`num_rounds` offline rounds in one `lax.scan` (jit this with num_rounds static)."""
-        def body(s, _):
-            return self.offline_round(s, teachers), None
-        return jax.lax.scan(body, state, None, length=num_rounds)[0]
+    def offline_epoch(self, state: td3.TD3State, teachers, num_rounds: int):
+        """`num_rounds` offline rounds in one `lax.scan` (jit this with num_rounds static).
+        Returns (state, losses [num_rounds, 2, K])."""
+        return jax.lax.scan(lambda s, _: self.offline_round(s, teachers), state, None,
+                            length=num_rounds)
 
     @staticmethod
     def finish_offline(state: td3.TD3State) -> td3.TD3State:
@@ -317,14 +329,15 @@ class Student:
         return ktm.guided_actor_loss(teacher_q1, own_q1, self.config.alpha, self.config.beta)
 
     def _online_update(self, learner: td3.TD3State, teachers, batches, round_):
-        """Eq. 4 on every task's batch; every `policy_delay`-th round Eq. 5 and soft targets."""
+        """Eq. 4 on every task's batch; every `policy_delay`-th round Eq. 5 and soft targets.
+        Returns (learner, per-task losses [2, K]: Eq. 4 and Eq. 5)."""
         do_actor = (learner.steps + 1) % self.config.net.policy_delay == 0
-        learner = self._optimizer_steps(
+        learner, losses = self._optimizer_steps(
             learner, self._update_parts(batches, teachers), self._active_task(round_), do_actor,
             self._td_critic_one, ("obs_hat", "action_hat", "y"),
             lambda g, s: partial(self._guided_actor_one, g, s.critic_params),
             ("obs_hat", "obs", "mask"), after_actor=self._soft_targets)
-        return learner.replace(steps=learner.steps + 1)
+        return learner.replace(steps=learner.steps + 1), losses
 
     def _soft_targets(self, s: td3.TD3State) -> td3.TD3State:
         tau = self.config.net.tau
@@ -332,8 +345,9 @@ class Student:
             target_actor_params=td3.soft_update(s.target_actor_params, s.actor_params, tau),
             target_critic_params=td3.soft_update(s.target_critic_params, s.critic_params, tau))
 
-    def online_round(self, online: OnlineState, teachers) -> OnlineState:
-        """One online round: all K envs step once, then (after warm-up) one update."""
+    def online_round(self, online: OnlineState, teachers):
+        """One online round: all K envs step once, then (after warm-up) one update.
+        Returns (state, per-task losses [2, K], zeros during the warm-up)."""
         key, act_key, batch_key = jax.random.split(online.key, 3)
         envs_out, buffers = self._act_and_store(online, act_key)
         online = online.replace(envs=envs_out, buffers=buffers, key=key)
@@ -342,12 +356,13 @@ class Student:
             return self._online_update(learner, teachers, self._online_batches(online, batch_key),
                                        online.round)
 
-        learner = jax.lax.cond(online.round >= self.config.warmup_rounds, update,
-                               lambda l: l, online.learner)
-        return online.replace(learner=learner, round=online.round + 1)
+        learner, losses = jax.lax.cond(
+            online.round >= self.config.warmup_rounds, update,
+            lambda l: (l, jnp.zeros((2, self.num_tasks))), online.learner)
+        return online.replace(learner=learner, round=online.round + 1), losses
 
-    def online_epoch(self, online: OnlineState, teachers, num_rounds: int) -> OnlineState:
-        """`num_rounds` online rounds in one `lax.scan` (jit with num_rounds static)."""
-        def body(s, _):
-            return self.online_round(s, teachers), None
-        return jax.lax.scan(body, online, None, length=num_rounds)[0]
+    def online_epoch(self, online: OnlineState, teachers, num_rounds: int):
+        """`num_rounds` online rounds in one `lax.scan` (jit with num_rounds static).
+        Returns (state, losses [num_rounds, 2, K])."""
+        return jax.lax.scan(lambda s, _: self.online_round(s, teachers), online, None,
+                            length=num_rounds)

@@ -117,21 +117,22 @@ def critic_update(state: TD3State, batch: dict, config: TD3Config):
 
 
 def actor_update(state: TD3State, batch: dict, config: TD3Config):
-    """One actor step (maximise Q1(s, pi(s))), then soft target updates."""
+    """One actor step (maximise Q1(s, pi(s))), then soft target updates; returns (state,
+    actor loss)."""
     actor, critic, tx = config.actor(batch["action"].shape[-1]), config.critic(), config.optimizer()
 
     def loss_fn(params):
         return -jnp.mean(networks.q1(critic, state.critic_params, batch["obs"],
                                      actor.apply(params, batch["obs"])))
 
-    grads = jax.grad(loss_fn)(state.actor_params)
+    loss, grads = jax.value_and_grad(loss_fn)(state.actor_params)
     updates, opt_state = tx.update(grads, state.actor_opt_state, state.actor_params)
     actor_params = optax.apply_updates(state.actor_params, updates)
     return state.replace(
         actor_params=actor_params, actor_opt_state=opt_state,
         target_actor_params=soft_update(state.target_actor_params, actor_params, config.tau),
         target_critic_params=soft_update(state.target_critic_params, state.critic_params,
-                                         config.tau))
+                                         config.tau)), loss
 
 
 def update(state: TD3State, batch: dict, config: TD3Config):
@@ -140,11 +141,11 @@ def update(state: TD3State, batch: dict, config: TD3Config):
     The critic steps every call; the actor and the targets every `policy_delay`-th call,
     as a `lax.cond` on the step counter (all tasks of a group are in phase, so the
     predicate is one scalar and the skipped branch costs nothing).
-    Returns (state, per-task critic loss [G]).
+    Returns (state, per-task losses [2, G]: critic, and actor or 0 where it did not step).
     """
-    state, loss = jax.vmap(lambda s, b: critic_update(s, b, config))(state, batch)
+    state, critic_loss = jax.vmap(lambda s, b: critic_update(s, b, config))(state, batch)
     do_actor = state.steps[0] % config.policy_delay == 0
-    state = jax.lax.cond(do_actor,
-                         jax.vmap(lambda s, b: actor_update(s, b, config)),
-                         lambda s, b: s, state, batch)
-    return state, loss
+    state, actor_loss = jax.lax.cond(do_actor,
+                                     jax.vmap(lambda s, b: actor_update(s, b, config)),
+                                     lambda s, b: (s, jnp.zeros_like(critic_loss)), state, batch)
+    return state, jnp.stack([critic_loss, actor_loss])

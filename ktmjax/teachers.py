@@ -49,12 +49,18 @@ class TeacherTrainer:
             start_steps if start_steps is not None else max(t.start_steps for t in g.tasks)
             for g in self.env.groups)
         self._epoch = jax.jit(self._epoch_impl, static_argnums=1, donate_argnums=0)
+        self._init = jax.jit(self._init_impl)
 
     def replay_bytes(self) -> int:
         return sum(replay.bytes_needed(g.size, self.capacity, g.obs_size, g.action_size)
                    for g in self.env.groups)
 
     def init(self, key) -> TeacherTrainState:
+        # Targets start as the very arrays of the online networks: give every leaf its own
+        # buffer so the epoch can donate the state.
+        return jax.tree.map(jnp.copy, self._init(key))
+
+    def _init_impl(self, key) -> TeacherTrainState:
         key, env_key = jax.random.split(key)
         env_states = self.env.reset(env_key)
         groups = []
@@ -65,10 +71,7 @@ class TeacherTrainer:
                 jax.random.split(init_key, group.size))
             buffers = replay.init(group.size, self.capacity, group.obs_size, group.action_size)
             groups.append(GroupState(learners, buffers, env_state))
-        state = TeacherTrainState(tuple(groups), jnp.zeros((), jnp.int32), key)
-        # Targets start as the very arrays of the online networks: give every leaf its own
-        # buffer so the epoch can donate the state.
-        return jax.tree.map(jnp.copy, state)
+        return TeacherTrainState(tuple(groups), jnp.zeros((), jnp.int32), key)
 
     def _group_step(self, group, start_steps, gs: GroupState, step, key):
         act_key, random_key, sample_key = jax.random.split(key, 3)
@@ -84,25 +87,28 @@ class TeacherTrainer:
 
         def learn(learner):
             batch = replay.sample(buffers, sample_key, self.config.batch_size)
-            return td3.update(learner, batch, self.config)[0]
+            return td3.update(learner, batch, self.config)
 
-        learner = jax.lax.cond(step >= start_steps, learn, lambda l: l, gs.learner)
-        return GroupState(learner, buffers, env_state)
+        learner, losses = jax.lax.cond(step >= start_steps, learn,
+                                       lambda l: (l, jnp.zeros((2, group.size))), gs.learner)
+        return GroupState(learner, buffers, env_state), losses
 
     def _train_step(self, state: TeacherTrainState, _):
         key, *group_keys = jax.random.split(state.key, len(self.env.groups) + 1)
-        groups = tuple(
-            self._group_step(group, start, gs, state.step, k)
-            for group, start, gs, k in zip(self.env.groups, self.start_steps, state.groups,
-                                           group_keys))
-        return TeacherTrainState(groups, state.step + 1, key), None
+        groups, losses = [], jnp.zeros((2, len(self.tasks)))
+        for group, start, gs, k in zip(self.env.groups, self.start_steps, state.groups,
+                                       group_keys):
+            gs, group_losses = self._group_step(group, start, gs, state.step, k)
+            groups.append(gs)
+            losses = losses.at[:, jnp.asarray(group.indices)].set(group_losses)
+        return TeacherTrainState(tuple(groups), state.step + 1, key), losses
 
     def _epoch_impl(self, state: TeacherTrainState, num_steps: int):
-        state, _ = jax.lax.scan(self._train_step, state, None, length=num_steps)
-        return state
+        return jax.lax.scan(self._train_step, state, None, length=num_steps)
 
-    def epoch(self, state: TeacherTrainState, num_steps: int) -> TeacherTrainState:
-        """`num_steps` training steps of every task (the input state is donated)."""
+    def epoch(self, state: TeacherTrainState, num_steps: int):
+        """`num_steps` training steps of every task (the input state is donated). Returns
+        (state, losses [num_steps, 2, K]: each task's critic and actor loss per step)."""
         return self._epoch(state, num_steps)
 
     def policy_apply(self, g, actor_params, obs):

@@ -5,3 +5,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from ktmjax.runs import enable_compilation_cache  # noqa: E402
 
 enable_compilation_cache()
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Tiny teachers of the three mini tasks: 16-wide nets, 100-step episodes, 600 env steps.
+TINY_TEACHER_ARGS = ["--benchmark=mini", "--steps=600", "--eval_every=150", "--hidden=16,16",
+                     "--batch_size=32", "--start_steps=100", "--episode_length=100",
+                     "--eval_episodes=1", "--final_episodes=1"]
+
+
+@pytest.fixture(scope="session")
+def tiny_teachers(tmp_path_factory):
+    """A finished train_teachers run of the tiny teachers (about a minute, once)."""
+    run_dir = tmp_path_factory.mktemp("tiny_teachers") / "run"
+    proc = subprocess.run([sys.executable, "-m", "experiments.train_teachers",
+                           *TINY_TEACHER_ARGS, f"--run_dir={run_dir}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return run_dir

@@ -1,7 +1,15 @@
-"""Runs that survive: a teacher run stopped by SIGTERM or killed by SIGKILL and re-run with
-the same command ends exactly as the same run never interrupted."""
+"""Runs that survive: a teacher run killed by SIGKILL at a random moment, and an online
+student run stopped by SIGTERM and then killed by SIGKILL at a random moment, re-run with
+the same command, end exactly as the same runs never interrupted; unreadable checkpoints are skipped or refused without touching the run;
+a non-finite loss stops a run and keeps its last good checkpoint.
+
+Tiny sizes (16-wide nets, 100-step teacher episodes, a few hundred rounds) keep each command
+to seconds once compiled; the compiled functions come from the persistent cache after the
+first process.
+"""
 import json
-import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -9,41 +17,40 @@ import time
 
 import pytest
 
+from tests.conftest import TINY_TEACHER_ARGS as TEACHER_ARGS
 from tests.test_train_teachers import ROOT, _assert_one_line_error
 
-ARGS = ["--benchmark=mini", "--tasks=InvertedPendulum", "--steps=3000", "--eval_every=1000",
-        "--hidden=32,32", "--eval_episodes=1", "--final_episodes=2", "--start_steps=500"]
+ONLINE_ARGS = ["--benchmark=mini", "--rounds=600", "--eval_every=150", "--warmup=100",
+               "--hidden=16,16", "--batch_size=32", "--eval_episodes=1", "--final_episodes=1"]
 
 
-def _command(run_dir, *extra):
-    return [sys.executable, "-m", "experiments.train_teachers", *ARGS, *extra,
-            f"--run_dir={run_dir}"]
+def _command(module, run_dir, *args):
+    return [sys.executable, "-m", f"experiments.{module}", *args, f"--run_dir={run_dir}"]
 
 
-def _run(run_dir, *extra):
-    return subprocess.run(_command(run_dir, *extra), cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+def _run(module, run_dir, *args):
+    return subprocess.run(_command(module, run_dir, *args), cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
 
 
-def _interrupt(run_dir, sig):
-    """Starts the run, sends `sig` once its first checkpoint exists, waits for the exit."""
-    proc = subprocess.Popen(_command(run_dir), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def _interrupt(module, run_dir, args, sig, after_checkpoint, delay):
+    """Starts the run; once checkpoints/<after_checkpoint> exists, waits `delay` seconds,
+    sends `sig` and waits for the exit. Returns (exit code, stderr)."""
+    proc = subprocess.Popen(_command(module, run_dir, *args), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
-    while not os.path.isdir(run_dir / "checkpoints" / "1000") and time.time() < deadline:
+    while not (run_dir / "checkpoints" / str(after_checkpoint)).is_dir():
         assert proc.poll() is None, proc.stderr.read()[-2000:]
-        time.sleep(0.2)
+        assert time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(delay)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=300)
-    return proc.returncode, out, err
+    _, err = proc.communicate(timeout=300)
+    return proc.returncode, err
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("plain") / "run"
-    proc = _run(run_dir)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return run_dir
+def _snapshot(run_dir):
+    return {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
 
 
 def _same_results(a, b):
@@ -53,34 +60,111 @@ def _same_results(a, b):
     assert rows(a) == rows(b)
 
 
-# Each case costs about two minutes on the 2-core machine, which would take the suite past
-# 15 minutes: they run with KTMJAX_SLOW_TESTS=1 (all passed there on 2026-11-21).
-SLOW = pytest.mark.skipif(not os.environ.get("KTMJAX_SLOW_TESTS"),
-                          reason="slow: set KTMJAX_SLOW_TESTS=1")
+@pytest.fixture(scope="module")
+def teachers(tiny_teachers):
+    """The uninterrupted tiny teacher run (also the teachers of the online runs below)."""
+    return tiny_teachers
 
 
-@SLOW
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_interrupted_run_resumes_to_the_same_result(uninterrupted, tmp_path, sig):
+def test_teacher_run_killed_at_a_random_moment_ends_as_the_uninterrupted_one(teachers, tmp_path):
     run_dir = tmp_path / "run"
-    code, _, err = _interrupt(run_dir, sig)
-    if sig == signal.SIGTERM:
-        assert code == 130 and "run the same command again to resume" in err, err
-        assert "Traceback" not in err
-    else:
-        assert code == -signal.SIGKILL
-    assert not (run_dir / "summary.json").exists()
-    proc = _run(run_dir)
+    code, err = _interrupt("train_teachers", run_dir, TEACHER_ARGS, signal.SIGKILL, 150,
+                           random.Random(1).uniform(0, 2.0))
+    if code:                                            # killed before it ended by itself
+        assert code == -signal.SIGKILL, err[-2000:]
+        assert not (run_dir / "summary.json").exists()
+        proc = _run("train_teachers", run_dir, *TEACHER_ARGS)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "resuming from the checkpoint at step" in proc.stdout
+    _same_results(teachers, run_dir)
+
+
+@pytest.fixture(scope="module")
+def online_args(teachers):
+    return ONLINE_ARGS + [f"--teachers={teachers}"]
+
+
+@pytest.fixture(scope="module")
+def online_plain(online_args, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("online") / "plain"
+    proc = _run("online", run_dir, *online_args)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "resuming from the checkpoint at step" in proc.stdout
-    _same_results(uninterrupted, run_dir)
+    return run_dir
 
 
-@SLOW
-def test_started_run_with_other_flags_is_left_alone(tmp_path):
+def _truncate_newest_checkpoint(run_dir):
+    """Cuts every file of the newest checkpoint in half; returns the checkpoint steps."""
+    steps = sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
+    for f in (run_dir / "checkpoints" / str(steps[-1])).rglob("*"):
+        if f.is_file() and f.stat().st_size > 0:
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    return steps
+
+
+def test_online_run_stopped_corrupted_and_killed_ends_as_the_uninterrupted_one(
+        online_args, online_plain, tmp_path):
+    """SIGTERM during the second epoch (it stops after round 300), the newest checkpoint
+    truncated, SIGKILL at a random moment after round 450 of the resumed run (which goes on
+    from round 150), then the run to its end: the same result as the
+    uninterrupted run. On the way: with no readable checkpoint at all, a one-line error
+    and the run dir byte for byte unchanged."""
     run_dir = tmp_path / "run"
-    code, _, _ = _interrupt(run_dir, signal.SIGTERM)
-    assert code == 130
-    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
-    _assert_one_line_error(_run(run_dir, "--seed=1"), "started with other settings", "seed")
-    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    code, err = _interrupt("online", run_dir, online_args, signal.SIGTERM, 150, 0)
+    assert code == 130 and "run the same command again to resume" in err, err[-2000:]
+    assert "Traceback" not in err
+    steps = _truncate_newest_checkpoint(run_dir)
+    assert steps == [150, 300], steps
+
+    broken = tmp_path / "broken"                        # a copy with no readable checkpoint
+    shutil.copytree(run_dir, broken)
+    shutil.rmtree(broken / "checkpoints" / str(steps[0]))
+    before = _snapshot(broken)
+    proc = _run("online", broken, *online_args)
+    _assert_one_line_error(proc, "no readable checkpoint", "new --run_dir")
+    assert _snapshot(broken) == before
+
+    code, err = _interrupt("online", run_dir, online_args, signal.SIGKILL, 450,
+                           random.Random(2).uniform(0, 1.0))
+    assert code in (-signal.SIGKILL, 0), err[-2000:]
+    assert (run_dir / "unreadable_checkpoints" / str(steps[1])).is_dir()   # moved, not lost
+    if code:                                            # killed before it ended by itself
+        proc = _run("online", run_dir, *online_args)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "resuming from the checkpoint at round" in proc.stdout
+    _same_results(online_plain, run_dir)
+
+
+def test_run_with_other_flags_or_bad_input_leaves_a_started_run_alone(
+        online_args, online_plain, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(online_plain, run_dir)                 # a started run: not finished
+    (run_dir / "summary.json").unlink()
+    before = _snapshot(run_dir)
+    cases = [
+        (["--seed=1"], ["started with other settings", "seed"]),
+        (["--benchmark=nope"], ["unknown benchmark 'nope'"]),
+        (["--rounds=-5"], ["--rounds=-5", "positive"]),
+        (["--rounds=many"], ["--rounds=many"]),
+        (["--beta=-1"], ["--beta=-1.0", "negative"]),
+        (["--capacity=16"], ["--batch_size=32", "larger"]),
+        ([f"--teachers={tmp_path / 'none'}"], ["does not exist"]),
+        ([f"--from={tmp_path / 'none'}"], ["not a finished offline_transfer run"]),
+    ]
+    for extra, words in cases:
+        _assert_one_line_error(_run("online", run_dir, *online_args, *extra), *words)
+        assert _snapshot(run_dir) == before, extra
+
+
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    """A learning rate of 1e30 blows the teacher's networks up as soon as learning starts
+    (step 201, in the second epoch): the run stops naming the stage, step and task, and the
+    checkpoint of step 150 is the only one on disk."""
+    run_dir = tmp_path / "run"
+    args = [a for a in TEACHER_ARGS if not a.startswith("--start_steps")]
+    proc = _run("train_teachers", run_dir, *args, "--tasks=InvertedPendulum",
+                "--start_steps=200", "--lr=1e30")
+    assert proc.returncode == 3
+    _assert_one_line_error(proc, "non-finite", "teachers step", "task InvertedPendulum",
+                           "the last good checkpoint (step 150) is kept")
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["150"]
+    assert not (run_dir / "summary.json").exists()

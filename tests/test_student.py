@@ -45,8 +45,9 @@ def test_offline_round_changes_only_the_student(mini_env):
     s, t = _student(mini_env)
     t_before = jax.tree.map(np.asarray, t)
     state = s.init(jax.random.PRNGKey(1))
-    new = jax.jit(s.offline_round)(state, t)
+    new, losses = jax.jit(s.offline_round)(state, t)
     assert _leaves_equal(t, t_before)                       # teachers never change
+    assert losses.shape == (2, 3) and np.all(np.isfinite(losses))
     assert not _leaves_equal(new.actor_params, state.actor_params)
     assert not _leaves_equal(new.critic_params, state.critic_params)
     assert _leaves_equal(new.target_actor_params, state.target_actor_params)
@@ -110,7 +111,7 @@ def test_vmap_and_sequential_agree_exactly_for_one_task():
     v, t = _student(env, "vmap")
     q, _ = _student(env, "sequential")
     state = v.init(jax.random.PRNGKey(8))
-    run = lambda learner: jax.jit(learner.offline_epoch, static_argnums=2)(state, t, 3)
+    run = lambda learner: jax.jit(learner.offline_epoch, static_argnums=2)(state, t, 3)[0]
     a, b = run(v), run(q)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_array_equal(x, y)
@@ -119,10 +120,10 @@ def test_vmap_and_sequential_agree_exactly_for_one_task():
 def test_sequential_takes_one_step_per_task(mini_env):
     s, t = _student(mini_env, "sequential")
     state = s.init(jax.random.PRNGKey(9))
-    new = jax.jit(s.offline_round)(state, t)
+    new, _ = jax.jit(s.offline_round)(state, t)
     assert int(new.critic_opt_state[0].count) == 3 and int(new.actor_opt_state[0].count) == 3
     v, _ = _student(mini_env, "vmap")
-    new_v = jax.jit(v.offline_round)(state, t)
+    new_v, _ = jax.jit(v.offline_round)(state, t)
     assert int(new_v.critic_opt_state[0].count) == 1
 
 
@@ -146,9 +147,14 @@ def test_online_vmap_and_sequential_agree_exactly_for_one_task(idp_env):
     for mode in ("vmap", "sequential"):
         s, state, online, epoch = _online(idp_env, t, update=mode, warmup_rounds=1)
         out[mode] = epoch(online, t, 3)
-    a, b = out["vmap"], out["sequential"]
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-        np.testing.assert_array_equal(x, y)
+    for x, y in zip(jax.tree.leaves(out["vmap"]), jax.tree.leaves(out["sequential"])):
+        np.testing.assert_array_equal(x, y)                 # states and losses
+    a, losses = out["vmap"]
+    # Per-round losses [3, 2, K=1]: none in the warm-up round, the critic's in rounds 1-2,
+    # the actor's in round 2 only.
+    assert losses.shape == (3, 2, 1) and np.all(np.isfinite(losses))
+    assert losses[0].tolist() == [[0.0], [0.0]] and losses[1, 1, 0] == 0.0
+    assert losses[1, 0, 0] > 0 and losses[2, 0, 0] > 0 and losses[2, 1, 0] != 0
     assert _leaves_equal(t, t_before)                     # teachers never change
     assert int(a.round) == 3 and int(a.buffers[0].size[0]) == 3
     assert int(a.learner.steps) == 2                      # no update in the warm-up round
@@ -187,7 +193,7 @@ def test_without_her_one_task_trains_for_a_whole_episode(mini_env):
         round_ = jax.jit(s.offline_round)
         for r, idp_active in ((0, False), (episode - 1, False), (idp * episode, True)):
             at = state.replace(steps=jnp.asarray(r, state.steps.dtype))
-            same = _leaves_equal(round_(at, t).actor_params, round_(at, other).actor_params)
+            same = _leaves_equal(round_(at, t)[0].actor_params, round_(at, other)[0].actor_params)
             assert same == (not her and not idp_active), (her, r)
 
 
@@ -206,10 +212,10 @@ def test_epoch_functions_trace_once(idp_env):
     offline = counted("offline", s.offline_epoch)
     state = s.init(jax.random.PRNGKey(13))
     for _ in range(3):
-        state = offline(state, t, 2)
+        state, _ = offline(state, t, 2)
     online = counted("online", s.online_epoch)
     run = s.init_online(s.finish_offline(state), jax.random.PRNGKey(14), capacity=8)
     for _ in range(3):
-        run = online(run, t, 2)
+        run, _ = online(run, t, 2)
     assert traces == {"offline": 1, "online": 1}
     assert int(state.steps) == 6 and int(run.round) == 6

@@ -68,3 +68,50 @@ def test_throughput_prints_one_json_line():
 
 def test_throughput_bad_stage():
     _assert_one_line_error(run("throughput", "--stage=both"), "unknown --stage=both")
+
+
+def _copy_teachers(src, dst):
+    import shutil
+    shutil.copytree(src / "teachers", dst / "teachers")
+    return dst
+
+
+def _snapshot(root):
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_offline_batch_larger_than_the_data(tiny_teachers, tmp_path):
+    proc = run("offline_transfer", f"--teachers={tiny_teachers}", "--data=replay",
+               "--batch_size=5000", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "--batch_size=5000", "smallest D_k (600 transitions)")
+    assert not (tmp_path / "r").exists()
+
+
+def test_teachers_of_other_sizes(tiny_teachers, tmp_path):
+    teachers_ = _copy_teachers(tiny_teachers, tmp_path / "t")
+    meta_path = teachers_ / "teachers" / "InvertedDoublePendulum" / "teacher.json"
+    meta = json.loads(meta_path.read_text())
+    meta["obs_size"] = 5
+    meta_path.write_text(json.dumps(meta))
+    before = _snapshot(teachers_)
+    proc = run("offline_transfer", f"--teachers={teachers_}", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "has 5 obs", "InvertedDoublePendulum has 8")
+    assert not (tmp_path / "r").exists() and _snapshot(teachers_) == before
+
+
+def test_truncated_teacher_checkpoint(tiny_teachers, tmp_path):
+    teachers_ = _copy_teachers(tiny_teachers, tmp_path / "t")
+    for f in (teachers_ / "teachers" / "InvertedPendulum" / "state").rglob("*"):
+        if f.is_file() and f.stat().st_size > 0:
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    before = _snapshot(teachers_)
+    proc = run("offline_transfer", f"--teachers={teachers_}", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "cannot read the teacher checkpoint of InvertedPendulum")
+    assert not (tmp_path / "r").exists() and _snapshot(teachers_) == before
+
+
+def test_run_dir_under_a_file_is_not_writable(tmp_path):
+    (tmp_path / "file").write_text("keep me")
+    proc = run("train_teachers", f"--run_dir={tmp_path / 'file' / 'run'}")
+    _assert_one_line_error(proc, "is not writable")
+    assert (tmp_path / "file").read_text() == "keep me"

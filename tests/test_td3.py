@@ -33,7 +33,8 @@ def test_policy_delay_and_frozen_targets():
              "next_obs": jnp.ones((2, 4, 3)), "terminal": jnp.zeros((2, 4))}
     update = jax.jit(lambda s, b: td3.update(s, b, config))
     leaf = lambda p: np.asarray(jax.tree.leaves(p)[0])
-    s1, _ = update(state, batch)  # step 1: critic only
+    s1, losses = update(state, batch)  # step 1: critic only
+    assert losses.shape == (2, 2) and np.all(losses[0] > 0) and np.all(losses[1] == 0)
     np.testing.assert_array_equal(leaf(s1.actor_params), leaf(state.actor_params))
     np.testing.assert_array_equal(leaf(s1.target_critic_params), leaf(state.target_critic_params))
     assert not np.array_equal(leaf(s1.critic_params), leaf(state.critic_params))
@@ -66,4 +67,6 @@ def test_td3_solves_a_bandit_with_a_known_answer():
     np.testing.assert_allclose(best, target, atol=0.1)
     q = networks.q1(config.critic(), one.critic_params, jnp.ones((1, 3)), target[None])
     assert abs(float(q[0])) < 0.1
-    assert float(losses[-100:].mean()) < 0.01 * float(losses[:100].mean())
+    critic = losses[:, 0, 0]                            # losses [steps, critic/actor, task]
+    assert float(critic[-100:].mean()) < 0.01 * float(critic[:100].mean())
+    assert np.all(losses[0::2, 1] == 0) and np.all(losses[1::2, 1] != 0)   # actor every 2nd
