@@ -48,34 +48,6 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
-def random_teachers(groups, config, capacity: int, key) -> tuple:
-    """Teachers with random weights and full shards of random transitions, per task group."""
-    import jax
-    from ktmjax import td3, teachers
-    out = []
-    for group in groups:
-        key, k_init, k_data = jax.random.split(key, 3)
-        states = jax.vmap(lambda k: td3.init(k, group.obs_size, group.action_size, config))(
-            jax.random.split(k_init, group.size))
-        data = random_replay(group, capacity, k_data)
-        out.append(teachers.TeacherGroup(states.actor_params, states.critic_params, data))
-    return tuple(out)
-
-
-def random_replay(group, capacity: int, key):
-    import jax
-    import jax.numpy as jnp
-    from ktmjax import replay
-    buf = replay.init(group.size, capacity, group.obs_size, group.action_size)
-    keys = jax.random.split(key, 4)
-    return buf.replace(
-        obs=jax.random.normal(keys[0], buf.obs.shape), next_obs=jax.random.normal(
-            keys[1], buf.next_obs.shape),
-        action=jax.random.uniform(keys[2], buf.action.shape, minval=-1.0, maxval=1.0),
-        reward=jax.random.normal(keys[3], buf.reward.shape),
-        size=jnp.full((group.size,), capacity, jnp.int32))
-
-
 def main(_):
     common.require_choice("stage", FLAGS.stage, STAGES)
     from ktmjax import student
@@ -92,11 +64,11 @@ def main(_):
 
 def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capacity) -> dict:
     import jax
-    from ktmjax import envs, student, td3
+    from ktmjax import envs, replay, student, td3, teachers
     env = envs.MultiTaskEnv(envs.benchmark_tasks(benchmark))
     net = td3.TD3Config(hidden=tuple(hidden), batch_size=batch_size)
     key = jax.random.PRNGKey(0)
-    teacher_groups = random_teachers(env.groups, net, capacity, key)
+    teacher_groups = teachers.random_teachers(env.groups, net, capacity, key)
     learner = student.Student(env, (net,) * len(env.groups),
                               student.StudentConfig(net=net, update=update, warmup_rounds=0))
     state = learner.init(jax.random.PRNGKey(1))
@@ -104,7 +76,8 @@ def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capac
         one_round, epoch_fn = learner.offline_round, learner.offline_epoch
     else:
         state = learner.init_online(state, jax.random.PRNGKey(2), capacity, prefill=tuple(
-            random_replay(g, capacity, jax.random.PRNGKey(3 + i))
+            replay.random_full(g.size, capacity, g.obs_size, g.action_size,
+                               jax.random.PRNGKey(3 + i))
             for i, g in enumerate(env.groups)))
         one_round, epoch_fn = learner.online_round, learner.online_epoch
 

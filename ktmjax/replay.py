@@ -98,3 +98,16 @@ def prefill(buffer: Replay, data: Replay) -> Replay:
 
     return Replay(**{f: jax.vmap(fill)(getattr(buffer, f), getattr(data, f), data.size, kept)
                      for f in FIELDS}, position=kept % buffer.capacity, size=kept)
+
+
+def random_full(num_tasks: int, capacity: int, obs_size: int, action_size: int, key) -> Replay:
+    """A full Replay of random transitions (normal observations and rewards, uniform
+    actions in [-1, 1], no terminals): stand-in data for benchmarks and tests."""
+    buf = init(num_tasks, capacity, obs_size, action_size)
+    keys = jax.random.split(key, 4)
+    return buf.replace(
+        obs=jax.random.normal(keys[0], buf.obs.shape),
+        next_obs=jax.random.normal(keys[1], buf.next_obs.shape),
+        action=jax.random.uniform(keys[2], buf.action.shape, minval=-1.0, maxval=1.0),
+        reward=jax.random.normal(keys[3], buf.reward.shape),
+        size=jnp.full((num_tasks,), capacity, jnp.int32))

@@ -168,6 +168,20 @@ class TeacherGroup:
     data: replay.Replay     # D_k of each task: the teacher's saved replay
 
 
+def random_teachers(groups, config: td3.TD3Config, capacity: int, key) -> tuple:
+    """Untrained teachers (random TD3 weights) with full shards of random transitions, one
+    TeacherGroup per task group: stand-ins for benchmarks and tests, never for learning."""
+    out = []
+    for group in groups:
+        key, k_init, k_data = jax.random.split(key, 3)
+        states = jax.vmap(lambda k: td3.init(k, group.obs_size, group.action_size, config))(
+            jax.random.split(k_init, group.size))
+        data = replay.random_full(group.size, capacity, group.obs_size, group.action_size,
+                                  k_data)
+        out.append(TeacherGroup(states.actor_params, states.critic_params, data))
+    return tuple(out)
+
+
 def latest_run(benchmark: str, task_names, root: str = os.path.join("runs", "teachers")):
     """The newest finished train_teachers run under `root` for `benchmark` that has every
     task of `task_names`, or None."""

@@ -4,26 +4,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ktmjax import envs, layout, networks, replay, student, td3, teachers
+from ktmjax import envs, layout, networks, student, td3, teachers
 
 TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
 
 
 def _teacher_groups(env, seed=0, capacity=32):
     """Random TD3 teachers and random replays D_k for every group of `env`."""
-    groups = []
-    key = jax.random.PRNGKey(seed)
-    for group in env.groups:
-        key, k_init, k_data = jax.random.split(key, 3)
-        states = jax.vmap(lambda k: td3.init(k, group.obs_size, group.action_size, TINY))(
-            jax.random.split(k_init, group.size))
-        buf = replay.init(group.size, capacity, group.obs_size, group.action_size)
-        ks = jax.random.split(k_data, 2)
-        buf = buf.replace(obs=jax.random.normal(ks[0], buf.obs.shape),
-                          action=jax.random.uniform(ks[1], buf.action.shape, minval=-1, maxval=1),
-                          size=jnp.full((group.size,), capacity, jnp.int32))
-        groups.append(teachers.TeacherGroup(states.actor_params, states.critic_params, buf))
-    return tuple(groups), (TINY,) * len(env.groups)
+    return (teachers.random_teachers(env.groups, TINY, capacity, jax.random.PRNGKey(seed)),
+            (TINY,) * len(env.groups))
 
 
 @pytest.fixture(scope="module")
