@@ -127,6 +127,8 @@ def main(_):
         from ktmjax import envs, teachers
         teachers.find_teacher_dirs(cfg["teachers"], envs.benchmark_tasks(cfg["benchmark"]))
     runs.check_run_dir(cfg["run_dir"])
+    # A started run with other flags is refused before any teachers are trained.
+    runs.check_settings(cfg["run_dir"], cfg, ignore=() if cfg["teachers"] else ("teachers",))
     cfg["teachers"] = find_or_train_teachers(cfg)
     transfer(cfg)
 

@@ -29,6 +29,15 @@ def _flat_arrays(tree) -> dict:
             if getattr(leaf, "size", 1) > 0}
 
 
+def _free_path(path: str) -> str:
+    """`path`, or `path-1`, `path-2`, ... : the first that does not exist."""
+    candidate, n = path, 0
+    while os.path.exists(candidate):
+        n += 1
+        candidate = f"{path}-{n}"
+    return candidate
+
+
 class RunCheckpoints:
     """The full-state checkpoints of a run: `run_dir/checkpoints/<round>/`, newest two kept.
 
@@ -79,10 +88,10 @@ class RunCheckpoints:
                 unreadable.append((step, type(e).__name__))
                 continue
             for bad, why in unreadable:
+                target = _free_path(os.path.join(self.aside, str(bad)))
                 os.makedirs(self.aside, exist_ok=True)
-                os.replace(os.path.join(self.directory, str(bad)),
-                           os.path.join(self.aside, str(bad)))
-                say(f"the checkpoint at {bad} is unreadable ({why}): moved to {self.aside}; "
+                os.replace(os.path.join(self.directory, str(bad)), target)
+                say(f"the checkpoint at {bad} is unreadable ({why}): moved to {target}; "
                     f"using the one at {step}")
             if unreadable:
                 self.manager.reload()

@@ -106,10 +106,13 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
             elapsed = time.time() - start
             eta = elapsed / (done - first) * (total - done)
             print(f"[{prefix}] {unit} {done}/{total} | {n * per_unit_work / epoch_s:,.0f} "
-                  f"{rate_unit}/s | elapsed "
-                  f"{runs.format_duration(elapsed)} ETA {runs.format_duration(eta)} | eval return: "
-                  + ", ".join(f"{t}={r['return_mean']:.0f}" for t, r in summary.items()), flush=True)
+                  f"{rate_unit}/s | elapsed {runs.format_duration(elapsed)} ETA "
+                  f"{runs.format_duration(eta)} | eval return: "
+                  + ", ".join(f"{t}={r['return_mean']:.0f}" for t, r in summary.items()),
+                  flush=True)
             if stop and done < total:
+                if checkpoints is not None and saved != done:  # signalled after the save check
+                    checkpoints.save(done, state)
                 kept = "checkpoint saved" if checkpoints is not None else "nothing saved"
                 raise Interrupted(f"{stop[0]} received: stopped at {unit} {done}/{total} ({kept}); "
                                   "run the same command again to resume")

@@ -40,26 +40,34 @@ def check_run_dir(run_dir: str) -> str:
 RESUME_MAY_CHANGE = ("checkpoint_every", "run_dir")   # settings that do not change results
 
 
+def check_settings(run_dir: str, config: dict, ignore=()) -> bool:
+    """For a started run in `run_dir`, checks that `config` is the one it was started with
+    (but for RESUME_MAY_CHANGE and `ignore`); returns True when there is a started run."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        return False
+    try:
+        started = read_json(path)
+    except (OSError, ValueError):
+        raise UsageError(f"{path} is unreadable; give a new --run_dir") from None
+    started.pop("environment", None)
+    skip = set(RESUME_MAY_CHANGE) | set(ignore)
+    differ = sorted(k for k in set(started) | set(config)
+                    if k not in skip and started.get(k) != config.get(k))
+    if differ:
+        raise UsageError(f"--run_dir={run_dir} holds a run started with other settings "
+                         f"({', '.join(differ)}); repeat its flags to resume it, or give "
+                         "a new --run_dir")
+    return True
+
+
 def claim_run(run_dir: str, config: dict, environment: dict) -> bool:
     """Writes config.json (plus `environment`, from `environment_info`) for a new run; for a
-    started run, checks that `config` is the one it was started with (but for
-    RESUME_MAY_CHANGE). Returns True when resuming."""
-    path = os.path.join(run_dir, "config.json")
-    if os.path.isfile(path):
-        try:
-            started = read_json(path)
-        except (OSError, ValueError):
-            raise UsageError(f"{path} is unreadable; give a new --run_dir") from None
-        started.pop("environment", None)
-        differ = sorted(k for k in set(started) | set(config)
-                        if k not in RESUME_MAY_CHANGE and started.get(k) != config.get(k))
-        if differ:
-            raise UsageError(f"--run_dir={run_dir} holds a run started with other settings "
-                             f"({', '.join(differ)}); repeat its flags to resume it, or give "
-                             "a new --run_dir")
+    started run, checks its settings (`check_settings`). Returns True when resuming."""
+    if check_settings(run_dir, config):
         return True
     os.makedirs(run_dir, exist_ok=True)
-    write_json(path, {**config, "environment": environment})
+    write_json(os.path.join(run_dir, "config.json"), {**config, "environment": environment})
     return False
 
 

@@ -1,7 +1,8 @@
 """Runs that survive: a teacher run killed by SIGKILL at a random moment, and an online
 student run stopped by SIGTERM and then killed by SIGKILL at a random moment, re-run with
-the same command, end exactly as the same runs never interrupted; unreadable checkpoints are skipped or refused without touching the run;
-a non-finite loss stops a run and keeps its last good checkpoint.
+the same command, end exactly as the same runs never interrupted; unreadable checkpoints
+are skipped or refused without touching the run; a non-finite loss stops a run and keeps
+its last good checkpoint.
 
 Tiny sizes (16-wide nets, 100-step teacher episodes, a few hundred rounds) keep each command
 to seconds once compiled; the compiled functions come from the persistent cache after the
@@ -70,9 +71,8 @@ def test_teacher_run_killed_at_a_random_moment_ends_as_the_uninterrupted_one(tea
     run_dir = tmp_path / "run"
     code, err = _interrupt("train_teachers", run_dir, TEACHER_ARGS, signal.SIGKILL, 150,
                            random.Random(1).uniform(0, 2.0))
-    if code:                                            # killed before it ended by itself
-        assert code == -signal.SIGKILL, err[-2000:]
-        assert not (run_dir / "summary.json").exists()
+    assert code in (-signal.SIGKILL, 0), err[-2000:]
+    if not (run_dir / "summary.json").exists():         # killed before it ended by itself
         proc = _run("train_teachers", run_dir, *TEACHER_ARGS)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "resuming from the checkpoint at step" in proc.stdout
@@ -92,9 +92,15 @@ def online_plain(online_args, tmp_path_factory):
     return run_dir
 
 
+def _steps(run_dir):
+    folder = run_dir / "checkpoints"
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) \
+        if folder.is_dir() else []
+
+
 def _truncate_newest_checkpoint(run_dir):
     """Cuts every file of the newest checkpoint in half; returns the checkpoint steps."""
-    steps = sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
+    steps = _steps(run_dir)
     for f in (run_dir / "checkpoints" / str(steps[-1])).rglob("*"):
         if f.is_file() and f.stat().st_size > 0:
             f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
@@ -103,17 +109,21 @@ def _truncate_newest_checkpoint(run_dir):
 
 def test_online_run_stopped_corrupted_and_killed_ends_as_the_uninterrupted_one(
         online_args, online_plain, tmp_path):
-    """SIGTERM during the second epoch (it stops after round 300), the newest checkpoint
-    truncated, SIGKILL at a random moment after round 450 of the resumed run (which goes on
-    from round 150), then the run to its end: the same result as the
+    """SIGTERM once the first checkpoint exists (it stops after the epoch then running; again
+    if that left a single checkpoint), the newest checkpoint truncated, SIGKILL at a random
+    moment of the resumed run (which goes on from the older checkpoint), then the run to
+    its end: the same result as the
     uninterrupted run. On the way: with no readable checkpoint at all, a one-line error
     and the run dir byte for byte unchanged."""
     run_dir = tmp_path / "run"
-    code, err = _interrupt("online", run_dir, online_args, signal.SIGTERM, 150, 0)
-    assert code == 130 and "run the same command again to resume" in err, err[-2000:]
-    assert "Traceback" not in err
+    after = 150
+    while len(_steps(run_dir)) < 2:     # the signal may land right after a save: stop again
+        code, err = _interrupt("online", run_dir, online_args, signal.SIGTERM, after, 0)
+        assert code == 130 and "run the same command again to resume" in err, err[-2000:]
+        assert "Traceback" not in err
+        after = _steps(run_dir)[-1] + 150
     steps = _truncate_newest_checkpoint(run_dir)
-    assert steps == [150, 300], steps
+    assert steps[-1] <= 450, steps
 
     broken = tmp_path / "broken"                        # a copy with no readable checkpoint
     shutil.copytree(run_dir, broken)
@@ -123,11 +133,11 @@ def test_online_run_stopped_corrupted_and_killed_ends_as_the_uninterrupted_one(
     _assert_one_line_error(proc, "no readable checkpoint", "new --run_dir")
     assert _snapshot(broken) == before
 
-    code, err = _interrupt("online", run_dir, online_args, signal.SIGKILL, 450,
+    code, err = _interrupt("online", run_dir, online_args, signal.SIGKILL, steps[-1] + 150,
                            random.Random(2).uniform(0, 1.0))
     assert code in (-signal.SIGKILL, 0), err[-2000:]
-    assert (run_dir / "unreadable_checkpoints" / str(steps[1])).is_dir()   # moved, not lost
-    if code:                                            # killed before it ended by itself
+    assert (run_dir / "unreadable_checkpoints" / str(steps[-1])).is_dir()   # moved, not lost
+    if not (run_dir / "summary.json").exists():         # killed before it ended by itself
         proc = _run("online", run_dir, *online_args)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "resuming from the checkpoint at round" in proc.stdout

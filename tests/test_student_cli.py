@@ -115,3 +115,15 @@ def test_run_dir_under_a_file_is_not_writable(tmp_path):
     proc = run("train_teachers", f"--run_dir={tmp_path / 'file' / 'run'}")
     _assert_one_line_error(proc, "is not writable")
     assert (tmp_path / "file").read_text() == "keep me"
+
+
+def test_offline_started_run_with_other_flags_is_refused_before_teachers_are_trained(tmp_path):
+    """No --teachers and none on disk would train the mini teachers (17 minutes) first."""
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"benchmark": "mini", "seed": 7}))
+    before = (run_dir / "config.json").read_bytes()
+    proc = run("offline_transfer", f"--run_dir={run_dir}")
+    _assert_one_line_error(proc, "started with other settings", "seed")
+    assert (run_dir / "config.json").read_bytes() == before
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json"]
