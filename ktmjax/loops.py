@@ -99,8 +99,9 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
             index += 1
             summary = evaluation.summarize(tasks, np.asarray(evaluate(state, index)))
             metrics.add(stage, done, summary)
+            stopping = bool(stop) and done < total   # read once: a later signal waits an epoch
             if checkpoints is not None and (done % checkpoint_every == 0 or done == total
-                                            or stop):
+                                            or stopping):
                 checkpoints.save(done, state)
                 saved = done
             elapsed = time.time() - start
@@ -110,9 +111,7 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
                   f"{runs.format_duration(eta)} | eval return: "
                   + ", ".join(f"{t}={r['return_mean']:.0f}" for t, r in summary.items()),
                   flush=True)
-            if stop and done < total:
-                if checkpoints is not None and saved != done:  # signalled after the save check
-                    checkpoints.save(done, state)
+            if stopping:
                 kept = "checkpoint saved" if checkpoints is not None else "nothing saved"
                 raise Interrupted(f"{stop[0]} received: stopped at {unit} {done}/{total} ({kept}); "
                                   "run the same command again to resume")

@@ -18,6 +18,18 @@ TINY_TEACHER_ARGS = ["--benchmark=mini", "--steps=600", "--eval_every=150", "--h
                      "--eval_episodes=1", "--final_episodes=1"]
 
 
+def snapshot(root) -> dict:
+    """Every file under `root` with its bytes: compare two to see that nothing changed."""
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def truncate_files(folder) -> None:
+    """Cuts every non-empty file under `folder` in half (a truncated checkpoint)."""
+    for f in folder.rglob("*"):
+        if f.is_file() and f.stat().st_size > 0:
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+
 @pytest.fixture(scope="session")
 def tiny_teachers(tmp_path_factory):
     """A finished train_teachers run of the tiny teachers (about a minute, once)."""

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tests.conftest import TINY_TEACHER_ARGS as TEACHER_ARGS
+from tests.conftest import TINY_TEACHER_ARGS as TEACHER_ARGS, snapshot, truncate_files
 from tests.test_train_teachers import ROOT, _assert_one_line_error
 
 ONLINE_ARGS = ["--benchmark=mini", "--rounds=600", "--eval_every=150", "--warmup=100",
@@ -48,10 +48,6 @@ def _interrupt(module, run_dir, args, sig, after_checkpoint, delay):
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=300)
     return proc.returncode, err
-
-
-def _snapshot(run_dir):
-    return {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
 
 
 def _same_results(a, b):
@@ -101,9 +97,7 @@ def _steps(run_dir):
 def _truncate_newest_checkpoint(run_dir):
     """Cuts every file of the newest checkpoint in half; returns the checkpoint steps."""
     steps = _steps(run_dir)
-    for f in (run_dir / "checkpoints" / str(steps[-1])).rglob("*"):
-        if f.is_file() and f.stat().st_size > 0:
-            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    truncate_files(run_dir / "checkpoints" / str(steps[-1]))
     return steps
 
 
@@ -128,10 +122,10 @@ def test_online_run_stopped_corrupted_and_killed_ends_as_the_uninterrupted_one(
     broken = tmp_path / "broken"                        # a copy with no readable checkpoint
     shutil.copytree(run_dir, broken)
     shutil.rmtree(broken / "checkpoints" / str(steps[0]))
-    before = _snapshot(broken)
+    before = snapshot(broken)
     proc = _run("online", broken, *online_args)
     _assert_one_line_error(proc, "no readable checkpoint", "new --run_dir")
-    assert _snapshot(broken) == before
+    assert snapshot(broken) == before
 
     code, err = _interrupt("online", run_dir, online_args, signal.SIGKILL, steps[-1] + 150,
                            random.Random(2).uniform(0, 1.0))
@@ -149,7 +143,7 @@ def test_run_with_other_flags_or_bad_input_leaves_a_started_run_alone(
     run_dir = tmp_path / "run"
     shutil.copytree(online_plain, run_dir)                 # a started run: not finished
     (run_dir / "summary.json").unlink()
-    before = _snapshot(run_dir)
+    before = snapshot(run_dir)
     cases = [
         (["--seed=1"], ["started with other settings", "seed"]),
         (["--benchmark=nope"], ["unknown benchmark 'nope'"]),
@@ -162,7 +156,7 @@ def test_run_with_other_flags_or_bad_input_leaves_a_started_run_alone(
     ]
     for extra, words in cases:
         _assert_one_line_error(_run("online", run_dir, *online_args, *extra), *words)
-        assert _snapshot(run_dir) == before, extra
+        assert snapshot(run_dir) == before, extra
 
 
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from tests.conftest import snapshot, truncate_files
 from tests.test_train_teachers import ROOT, _assert_one_line_error
 
 
@@ -76,10 +77,6 @@ def _copy_teachers(src, dst):
     return dst
 
 
-def _snapshot(root):
-    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
 def test_offline_batch_larger_than_the_data(tiny_teachers, tmp_path):
     proc = run("offline_transfer", f"--teachers={tiny_teachers}", "--data=replay",
                "--batch_size=5000", f"--run_dir={tmp_path / 'r'}")
@@ -93,21 +90,19 @@ def test_teachers_of_other_sizes(tiny_teachers, tmp_path):
     meta = json.loads(meta_path.read_text())
     meta["obs_size"] = 5
     meta_path.write_text(json.dumps(meta))
-    before = _snapshot(teachers_)
+    before = snapshot(teachers_)
     proc = run("offline_transfer", f"--teachers={teachers_}", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "has 5 obs", "InvertedDoublePendulum has 8")
-    assert not (tmp_path / "r").exists() and _snapshot(teachers_) == before
+    assert not (tmp_path / "r").exists() and snapshot(teachers_) == before
 
 
 def test_truncated_teacher_checkpoint(tiny_teachers, tmp_path):
     teachers_ = _copy_teachers(tiny_teachers, tmp_path / "t")
-    for f in (teachers_ / "teachers" / "InvertedPendulum" / "state").rglob("*"):
-        if f.is_file() and f.stat().st_size > 0:
-            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
-    before = _snapshot(teachers_)
+    truncate_files(teachers_ / "teachers" / "InvertedPendulum" / "state")
+    before = snapshot(teachers_)
     proc = run("offline_transfer", f"--teachers={teachers_}", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "cannot read the teacher checkpoint of InvertedPendulum")
-    assert not (tmp_path / "r").exists() and _snapshot(teachers_) == before
+    assert not (tmp_path / "r").exists() and snapshot(teachers_) == before
 
 
 def test_run_dir_under_a_file_is_not_writable(tmp_path):
