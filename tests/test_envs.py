@@ -82,8 +82,9 @@ def test_registry_sizes_match_the_real_envs(name):
 
 
 def _rollout(step_fn, state, actions):
+    """Steps without resets (no episode ends in these few steps; no reset physics to compile)."""
     def body(s, a):
-        s, tr, ended = step_fn(s, a)
+        s, tr, ended = step_fn(s, a, False)
         return s, (tr.reward, tr.next_obs, ended)
     return jax.lax.scan(body, state, actions)
 

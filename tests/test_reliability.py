@@ -1,8 +1,8 @@
-"""Runs that survive: a teacher run killed by SIGKILL at a random moment, and an online
-student run stopped by SIGTERM and then killed by SIGKILL at a random moment, re-run with
-the same command, end exactly as the same runs never interrupted; unreadable checkpoints
-are skipped or refused without touching the run; a non-finite loss stops a run and keeps
-its last good checkpoint.
+"""Runs that survive: a teacher run killed by SIGKILL at three random moments, and an
+online student run stopped by SIGTERM and then killed by SIGKILL at two random moments,
+re-run with the same command, end exactly as the same runs never interrupted; unreadable
+checkpoints are skipped or refused without touching the run; a non-finite loss stops a run
+and keeps its last good checkpoint.
 
 Tiny sizes (16-wide nets, 100-step teacher episodes, a few hundred rounds) keep each command
 to seconds once compiled; the compiled functions come from the persistent cache after the
@@ -63,15 +63,31 @@ def teachers(tiny_teachers):
     return tiny_teachers
 
 
-def test_teacher_run_killed_at_a_random_moment_ends_as_the_uninterrupted_one(teachers, tmp_path):
-    run_dir = tmp_path / "run"
-    code, err = _interrupt("train_teachers", run_dir, TEACHER_ARGS, signal.SIGKILL, 150,
-                           random.Random(1).uniform(0, 2.0))
-    assert code in (-signal.SIGKILL, 0), err[-2000:]
+def _steps(run_dir):
+    folder = run_dir / "checkpoints"
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) \
+        if folder.is_dir() else []
+
+
+def _kill_at_random_moments(module, run_dir, args, kills, seed, every=150, total=600):
+    """SIGKILLs the run `kills` times, each at a random moment (0-1.5 s) after it saved one
+    checkpoint more than the run before it had, then runs the same command to its end."""
+    rng = random.Random(seed)
+    for _ in range(kills):
+        after = (_steps(run_dir) or [0])[-1] + every
+        if (run_dir / "summary.json").exists() or after > total:
+            break
+        code, err = _interrupt(module, run_dir, args, signal.SIGKILL, after, rng.uniform(0, 1.5))
+        assert code in (-signal.SIGKILL, 0), err[-2000:]
     if not (run_dir / "summary.json").exists():         # killed before it ended by itself
-        proc = _run("train_teachers", run_dir, *TEACHER_ARGS)
+        proc = _run(module, run_dir, *args)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        assert "resuming from the checkpoint at step" in proc.stdout
+        assert "resuming from the checkpoint at" in proc.stdout
+
+
+def test_teacher_run_killed_at_random_moments_ends_as_the_uninterrupted_one(teachers, tmp_path):
+    run_dir = tmp_path / "run"
+    _kill_at_random_moments("train_teachers", run_dir, TEACHER_ARGS, kills=3, seed=1)
     _same_results(teachers, run_dir)
 
 
@@ -88,12 +104,6 @@ def online_plain(online_args, tmp_path_factory):
     return run_dir
 
 
-def _steps(run_dir):
-    folder = run_dir / "checkpoints"
-    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) \
-        if folder.is_dir() else []
-
-
 def _truncate_newest_checkpoint(run_dir):
     """Cuts every file of the newest checkpoint in half; returns the checkpoint steps."""
     steps = _steps(run_dir)
@@ -105,9 +115,8 @@ def test_online_run_stopped_corrupted_and_killed_ends_as_the_uninterrupted_one(
         online_args, online_plain, tmp_path):
     """SIGTERM once the first checkpoint exists (it stops after the epoch then running; again
     if that left a single checkpoint), the newest checkpoint truncated, SIGKILL at a random
-    moment of the resumed run (which goes on from the older checkpoint), then the run to
-    its end: the same result as the
-    uninterrupted run. On the way: with no readable checkpoint at all, a one-line error
+    moment after each of its next two checkpoints (the first resumed run goes on from the
+    older checkpoint), then the run to its end: the same result as the uninterrupted run. On the way: with no readable checkpoint at all, a one-line error
     and the run dir byte for byte unchanged."""
     run_dir = tmp_path / "run"
     after = 150
@@ -127,14 +136,8 @@ def test_online_run_stopped_corrupted_and_killed_ends_as_the_uninterrupted_one(
     _assert_one_line_error(proc, "no readable checkpoint", "new --run_dir")
     assert snapshot(broken) == before
 
-    code, err = _interrupt("online", run_dir, online_args, signal.SIGKILL, steps[-1] + 150,
-                           random.Random(2).uniform(0, 1.0))
-    assert code in (-signal.SIGKILL, 0), err[-2000:]
+    _kill_at_random_moments("online", run_dir, online_args, kills=2, seed=2)
     assert (run_dir / "unreadable_checkpoints" / str(steps[-1])).is_dir()   # moved, not lost
-    if not (run_dir / "summary.json").exists():         # killed before it ended by itself
-        proc = _run("online", run_dir, *online_args)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        assert "resuming from the checkpoint at round" in proc.stdout
     _same_results(online_plain, run_dir)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from ktmjax.envs.robots import make_env
@@ -60,9 +61,17 @@ def stack_pytrees(trees: Sequence[Any]):
     for leaves, _ in flat[1:]:
         if len(leaves) != len(flat[0][0]):
             raise ValueError("models to stack differ in structure (not one topology)")
-    stacked = [jnp.stack([jnp.asarray(leaves[i]) for leaves, _ in flat])
+    # Stacked on the host: jnp.stack would compile one small program per leaf shape.
+    stacked = [jnp.asarray(np.stack([np.asarray(leaves[i]) for leaves, _ in flat]))
                for i in range(len(flat[0][0]))]
     return jax.tree_util.tree_unflatten(treedef, stacked)
+
+
+def _strongly_typed(tree):
+    """`tree` with every leaf strongly typed. Brax returns some floats (`reward`, `done`,
+    `info['time_out']`) weakly typed from a reset or a step and strongly typed from the
+    other, and an epoch whose input state changes weak types traces and compiles again."""
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.asarray(x).dtype), tree)
 
 
 @contextlib.contextmanager
@@ -89,6 +98,10 @@ class TaskGroup:
         envs = [make_env(t, backend) for t in tasks]
         self.env = envs[0]
         self.sys = stack_pytrees([e.sys for e in envs])
+        # One env's physics, jitted: traced once per process (the MJX trace is the slow part
+        # of start-up on a CPU) and reused by every program that steps or resets this group.
+        self._step_one = jax.jit(self._step_one)
+        self._reset_one = jax.jit(self._reset_one)
 
     @property
     def size(self) -> int:
@@ -98,16 +111,15 @@ class TaskGroup:
         key, reset_key = jax.random.split(key)
         with _using_sys(self.env, sys) as env:
             brax_state = env.reset(reset_key)
+        brax_state = _strongly_typed(brax_state)
         zero = jnp.zeros((), jnp.float32)
-        # Strongly typed float32 leaves: a weakly typed NaN here made every first epoch
-        # compile twice (the stepped state comes back strongly typed).
         nan = jnp.full((), jnp.nan, jnp.float32)
         return EnvState(brax_state, jnp.zeros((), jnp.int32), zero, nan, key)
 
-    def _step_one(self, sys, state: EnvState, action, auto_reset: bool):
+    def _step_one(self, sys, state: EnvState, action):
         action = jnp.clip(action, -1.0, 1.0)
         with _using_sys(self.env, sys) as env:
-            stepped = env.step(state.brax, action)
+            stepped = _strongly_typed(env.step(state.brax, action))
         finite = jnp.all(jnp.isfinite(stepped.obs)) & jnp.isfinite(stepped.reward)
         reward = jnp.where(finite, stepped.reward, 0.0)
         next_obs = jnp.where(finite, stepped.obs, state.brax.obs)
@@ -119,11 +131,12 @@ class TaskGroup:
                                 terminal.astype(jnp.float32))
         new = EnvState(stepped, t, episode_return,
                        jnp.where(ended, episode_return, state.last_return), state.key)
-        if auto_reset:
-            fresh = self._reset_one(sys, state.key)
-            fresh = fresh.replace(last_return=new.last_return)
-            new = jax.tree.map(lambda a, b: jnp.where(ended, a, b), fresh, new)
         return new, transition, ended
+
+    def _reset_if_ended(self, sys, state: EnvState, ended):
+        """A fresh episode (new random initial state) where `ended`, else `state`."""
+        fresh = self._reset_one(sys, state.key).replace(last_return=state.last_return)
+        return jax.tree.map(lambda a, b: jnp.where(ended, a, b), fresh, state)
 
     def reset(self, keys) -> EnvState:
         """keys: [G] PRNG keys -> EnvState with leading axis G."""
@@ -132,10 +145,15 @@ class TaskGroup:
     def step(self, state: EnvState, actions, auto_reset: bool = True):
         """One step of every task of the group: actions [G, action_size] in [-1, 1].
 
-        Returns (next EnvState, Transition, episode-ended flags [G]).
+        Returns (next EnvState, Transition, episode-ended flags [G]). With `auto_reset`,
+        ended episodes start again; the reset physics runs only in the steps where some
+        episode of the group ended (a `lax.cond`: episodes last hundreds of steps).
         """
-        return jax.vmap(lambda s, st, a: self._step_one(s, st, a, auto_reset))(
-            self.sys, state, actions)
+        new, transition, ended = jax.vmap(self._step_one)(self.sys, state, actions)
+        if auto_reset:
+            new = jax.lax.cond(jnp.any(ended), jax.vmap(self._reset_if_ended),
+                               lambda sys, s, e: s, self.sys, new, ended)
+        return new, transition, ended
 
 
 def group_tasks(tasks: Sequence[Task], backend: str = "mjx",
