@@ -145,3 +145,16 @@ def test_multitask_env_steps_groups_of_different_robots_in_one_call():
     assert transitions[0].next_obs.shape == (2, 4)
     assert transitions[1].next_obs.shape == (1, 8)
     assert np.all(np.asarray(transitions[0].reward) == 1.0)
+
+
+def test_reset_and_step_give_states_of_the_same_types():
+    """An epoch's input state comes from a reset at first and from a step after that: any
+    dtype or weak type that differs between the two makes every first epoch trace and
+    compile again (Brax's InvertedPendulum `reward`, `done` and `info['time_out']` did)."""
+    group = envs.TaskGroup(envs.benchmark_tasks("mini", ["InvertedPendulum"]), [0], "mjx")
+    reset = jax.eval_shape(group.reset, jax.random.split(jax.random.PRNGKey(0), 1))
+    stepped = jax.eval_shape(
+        lambda s: group.step(s, jnp.zeros((1, group.action_size)))[0], reset)
+    types = lambda tree: [(x.shape, x.dtype, x.weak_type) for x in jax.tree.leaves(tree)]
+    assert jax.tree.structure(reset) == jax.tree.structure(stepped)
+    assert types(reset) == types(stepped)
