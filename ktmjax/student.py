@@ -111,7 +111,7 @@ class Student:
     def init(self, key) -> td3.TD3State:
         state = jax.jit(td3.init, static_argnums=(1, 2, 3))(
             key, self.layout.obs_max, self.layout.action_max, self.config.net)
-        return jax.tree.map(jnp.copy, state)  # own buffers for every leaf (donation)
+        return td3.placed(state)
 
     # ---- acting -------------------------------------------------------------------------
 
@@ -267,7 +267,7 @@ class Student:
             buffers = tuple(replay.prefill(b, d) for b, d in zip(buffers, prefill))
         online = OnlineState(state, buffers, self.env.reset(env_key),
                              jnp.zeros((), jnp.int32), key)
-        return jax.tree.map(jnp.copy, online)
+        return td3.placed(online)
 
     def _act_and_store(self, online: OnlineState, key):
         """Every task steps once with pi(ŝ) + N(0, 0.1^2), clipped, sliced by f^k."""

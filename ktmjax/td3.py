@@ -73,6 +73,17 @@ def twin_regression_loss(q, target):
     return jnp.mean(jnp.sum(jnp.square(q - target), axis=0))
 
 
+def placed(tree):
+    """Every leaf of `tree` in a buffer of its own, committed to the default device.
+
+    Own buffers: epochs donate their input state, and an init may return one array twice
+    (targets start as the online networks). Committed: an epoch's outputs are, and jit keys
+    its compiled programs on the inputs' placement, so a first state that was not would
+    make the second epoch compile again.
+    """
+    return jax.device_put(jax.tree.map(jnp.copy, tree), jax.devices()[0])
+
+
 def soft_update(target, online, tau: float):
     """theta' <- tau * theta + (1 - tau) * theta'."""
     return jax.tree.map(lambda t, o: tau * o + (1.0 - tau) * t, target, online)

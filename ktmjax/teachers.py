@@ -56,9 +56,7 @@ class TeacherTrainer:
                    for g in self.env.groups)
 
     def init(self, key) -> TeacherTrainState:
-        # Targets start as the very arrays of the online networks: give every leaf its own
-        # buffer so the epoch can donate the state.
-        return jax.tree.map(jnp.copy, self._init(key))
+        return td3.placed(self._init(key))
 
     def _init_impl(self, key) -> TeacherTrainState:
         key, env_key = jax.random.split(key)

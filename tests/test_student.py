@@ -187,8 +187,10 @@ def test_without_her_one_task_trains_for_a_whole_episode(mini_env):
 
 
 def test_epoch_functions_trace_once(idp_env):
-    """Epoch after epoch, the jitted (donating) epoch functions never recompile."""
+    """Epoch after epoch, the jitted (donating) epoch functions never trace or compile again
+    (teachers placed on the device as a loaded checkpoint is)."""
     t, configs = _teacher_groups(idp_env)
+    t = jax.device_put(t, jax.devices()[0])
     s = student.Student(idp_env, configs, student.StudentConfig(net=TINY, warmup_rounds=1))
     traces = {"offline": 0, "online": 0}
 
@@ -207,4 +209,5 @@ def test_epoch_functions_trace_once(idp_env):
     for _ in range(3):
         run, _ = online(run, t, 2)
     assert traces == {"offline": 1, "online": 1}
+    assert offline._cache_size() == 1 and online._cache_size() == 1   # one compiled program
     assert int(state.steps) == 6 and int(run.round) == 6
