@@ -4,6 +4,8 @@ import os
 import jax
 import orbax.checkpoint as ocp
 
+from ktmjax import td3
+
 
 def save(path: str, tree) -> None:
     """Saves a pytree of arrays to the directory `path` (replacing what is there: a final
@@ -71,7 +73,9 @@ class RunCheckpoints:
             raise ValueError("the saved arrays are not those of this run's state")
         leaves, treedef = jax.tree.flatten(like)
         leaves = [saved.get(f"{i:05d}", leaf) for i, leaf in enumerate(leaves)]
-        return jax.tree.unflatten(treedef, leaves)
+        # On the device like a fresh state (orbax gives host arrays back): placed otherwise,
+        # the first epoch after a resume would compile once more.
+        return td3.placed(jax.tree.unflatten(treedef, leaves))
 
     def restore(self, like, say=print):
         """(step, state) of the newest readable checkpoint, shaped like `like`.
