@@ -1,5 +1,5 @@
-"""Runs that survive: a teacher run killed by SIGKILL at three random moments, and an
-online student run stopped by SIGTERM and then killed by SIGKILL at two random moments,
+"""Runs that survive: a teacher run killed by SIGKILL at up to three random moments, and an
+online student run stopped by SIGTERM and then killed by SIGKILL at up to two, each time
 re-run with the same command, end exactly as the same runs never interrupted; unreadable
 checkpoints are skipped or refused without touching the run; a non-finite loss stops a run
 and keeps its last good checkpoint.
