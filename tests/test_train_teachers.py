@@ -55,10 +55,11 @@ def test_run_dir_that_is_a_file_is_left_alone(tmp_path):
 
 @pytest.fixture(scope="module")
 def pendulum_run(tmp_path_factory):
-    """The README's learning check: an InvertedPendulum teacher from 30K env steps."""
+    """The README's learning check: an InvertedPendulum teacher from 30K env steps (64-wide
+    nets: 1000 from 20K steps on, in a third of the default 256-wide nets' time)."""
     run_dir = tmp_path_factory.mktemp("teachers") / "ip"
     proc = run_cli("--benchmark=mini", "--tasks=InvertedPendulum", "--steps=30000", "--seed=0",
-                   f"--run_dir={run_dir}", timeout=900)
+                   "--hidden=64,64", f"--run_dir={run_dir}", timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run_dir, proc
 
