@@ -135,7 +135,7 @@ def learn(cfg: dict) -> dict:
     from ktmjax import checkpoint, envs, evaluation, loops, runs, student, td3, teachers
 
     run_dir = cfg["run_dir"]
-    tasks = envs.benchmark_tasks(cfg["benchmark"])
+    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
     env = envs.MultiTaskEnv(tasks, cfg["backend"])
     teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
         cfg["teachers"], env.groups, cfg["teacher_critic"])
