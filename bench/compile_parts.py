@@ -22,7 +22,8 @@ import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ktmjax import envs, replay, student, td3, teachers  # noqa: E402
+from experiments import throughput  # noqa: E402
+from ktmjax import envs  # noqa: E402
 from ktmjax.envs import multitask  # noqa: E402
 
 PARTS = ("env", "env_noreset", "offline", "online", "online_noreset")
@@ -30,8 +31,8 @@ ROUNDS = 50
 
 
 def lowered(part: str):
-    env = envs.MultiTaskEnv(envs.benchmark_tasks("A"))
     if part in ("env", "env_noreset"):
+        env = envs.MultiTaskEnv(envs.benchmark_tasks("A"))
         states = env.reset(jax.random.PRNGKey(0))
         actions = tuple(jnp.zeros((g.size, g.action_size)) for g in env.groups)
 
@@ -42,19 +43,10 @@ def lowered(part: str):
     if part == "online_noreset":
         step = multitask.TaskGroup.step
         multitask.TaskGroup.step = lambda self, s, a, auto_reset=True: step(self, s, a, False)
-    net = td3.TD3Config(hidden=(400, 400), batch_size=256)
-    capacity = 1_000_000
-    teacher_groups = teachers.random_teachers(env.groups, net, capacity, jax.random.PRNGKey(0))
-    learner = student.Student(env, (net,) * len(env.groups),
-                              student.StudentConfig(net=net, warmup_rounds=0))
-    state = learner.init(jax.random.PRNGKey(1))
-    if part == "offline":
-        return jax.jit(learner.offline_epoch, static_argnums=2, donate_argnums=0).lower(
-            state, teacher_groups, ROUNDS)
-    state = learner.init_online(state, jax.random.PRNGKey(2), capacity, prefill=tuple(
-        replay.random_full(g.size, capacity, g.obs_size, g.action_size, jax.random.PRNGKey(3 + i))
-        for i, g in enumerate(env.groups)))
-    return jax.jit(learner.online_epoch, static_argnums=2, donate_argnums=0).lower(
+    stage = "offline" if part == "offline" else "online"
+    _, teacher_groups, state, _, epoch_fn = throughput.build(
+        stage, "vmap", "A", (400, 400), 256, 1_000_000)
+    return jax.jit(epoch_fn, static_argnums=2, donate_argnums=0).lower(
         state, teacher_groups, ROUNDS)
 
 

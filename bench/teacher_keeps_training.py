@@ -16,16 +16,14 @@ import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from experiments import train_teachers  # noqa: E402
 from ktmjax import checkpoint, envs, evaluation, runs, td3, teachers  # noqa: E402
 
 
 def main(run_dir, steps=10_000, every=2_000):
     runs.enable_compilation_cache()
     cfg = runs.read_json(os.path.join(run_dir, "config.json"))
-    config = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
-                           batch_size=cfg["batch_size"], gamma=cfg["gamma"], tau=cfg["tau"],
-                           exploration_noise=cfg["expl_noise"], policy_noise=cfg["policy_noise"],
-                           noise_clip=cfg["noise_clip"], policy_delay=cfg["policy_delay"])
+    config = train_teachers.td3_config(cfg)
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
     trainer = teachers.TeacherTrainer(tasks, config, cfg["capacity"], cfg["backend"],
                                       start_steps=0, episode_length=cfg["episode_length"])

@@ -62,7 +62,9 @@ def main(_):
                              FLAGS.repeats, hidden, FLAGS.batch_size, FLAGS.capacity)), flush=True)
 
 
-def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capacity) -> dict:
+def build(stage, update, benchmark, hidden, batch_size, capacity):
+    """The real round of `stage` at these sizes, with random teachers and full shards of
+    random transitions. Returns (env, teacher groups, state, round fn, epoch fn)."""
     import jax
     from ktmjax import envs, replay, student, td3, teachers
     env = envs.MultiTaskEnv(envs.benchmark_tasks(benchmark))
@@ -73,13 +75,18 @@ def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capac
                               student.StudentConfig(net=net, update=update, warmup_rounds=0))
     state = learner.init(jax.random.PRNGKey(1))
     if stage == "offline":
-        one_round, epoch_fn = learner.offline_round, learner.offline_epoch
-    else:
-        state = learner.init_online(state, jax.random.PRNGKey(2), capacity, prefill=tuple(
-            replay.random_full(g.size, capacity, g.obs_size, g.action_size,
-                               jax.random.PRNGKey(3 + i))
-            for i, g in enumerate(env.groups)))
-        one_round, epoch_fn = learner.online_round, learner.online_epoch
+        return env, teacher_groups, state, learner.offline_round, learner.offline_epoch
+    state = learner.init_online(state, jax.random.PRNGKey(2), capacity, prefill=tuple(
+        replay.random_full(g.size, capacity, g.obs_size, g.action_size,
+                           jax.random.PRNGKey(3 + i))
+        for i, g in enumerate(env.groups)))
+    return env, teacher_groups, state, learner.online_round, learner.online_epoch
+
+
+def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capacity) -> dict:
+    import jax
+    env, teacher_groups, state, one_round, epoch_fn = build(
+        stage, update, benchmark, hidden, batch_size, capacity)
 
     # FLOPs of one round, as XLA counts them (a round alone, not inside a loop).
     flops = jax.jit(one_round).lower(state, teacher_groups).compile().cost_analysis()

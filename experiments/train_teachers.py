@@ -101,19 +101,24 @@ def main(_):
     train(cfg)
 
 
-def train(cfg: dict) -> dict:
-    import jax
-    import numpy as np
-    from ktmjax import checkpoint, envs, evaluation, loops, runs, td3, teachers
-
-    run_dir = cfg["run_dir"]
-    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
-    config = td3.TD3Config(
+def td3_config(cfg: dict):
+    """The teachers' TD3 hyper-parameters from a run's settings (its config.json)."""
+    from ktmjax import td3
+    return td3.TD3Config(
         hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"], batch_size=cfg["batch_size"],
         gamma=cfg["gamma"], tau=cfg["tau"], exploration_noise=cfg["expl_noise"],
         policy_noise=cfg["policy_noise"], noise_clip=cfg["noise_clip"],
         policy_delay=cfg["policy_delay"])
-    trainer = teachers.TeacherTrainer(tasks, config, cfg["capacity"], cfg["backend"],
+
+
+def train(cfg: dict) -> dict:
+    import jax
+    import numpy as np
+    from ktmjax import checkpoint, envs, evaluation, loops, runs, teachers
+
+    run_dir = cfg["run_dir"]
+    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
+    trainer = teachers.TeacherTrainer(tasks, td3_config(cfg), cfg["capacity"], cfg["backend"],
                                       cfg["start_steps"], cfg["episode_length"])
     info = runs.environment_info()
     runs.claim_run(run_dir, cfg, info)
