@@ -45,6 +45,9 @@ flags.DEFINE_string("data", None, "D_k: replay = each teacher's saved training r
                     "(default for mini).")
 flags.DEFINE_integer("rollout_steps", None, "Env steps per task of --data=rollouts|both "
                      "(default 100000; mini 60000).")
+flags.DEFINE_float("critic_grad", 0.0, "Not in the paper: weight of an action-gradient term "
+                   "added to Eq. 1 (the student critic's dQ/da regresses the teacher's at D_k's "
+                   "actions; see docs/results.md). 0: the paper's Eq. 1.")
 common.define_student_flags(teacher_critic_default="target")
 
 DATA_SOURCES = ("replay", "rollouts", "both")
@@ -77,6 +80,7 @@ def resolve_config() -> dict:
         "rollout_steps": (FLAGS.rollout_steps if FLAGS.rollout_steps is not None
                           else defaults["rollout_steps"]),
         "teacher_critic": FLAGS.teacher_critic, "her": FLAGS.her,
+        "critic_grad": FLAGS.critic_grad,
     }
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
                  "final_episodes"):
@@ -84,6 +88,8 @@ def resolve_config() -> dict:
     cfg["checkpoint_every"] = common.resolve_checkpoint_every(
         FLAGS.checkpoint_every, cfg["eval_every"], cfg["benchmark"])
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
+    common.require(cfg["critic_grad"] >= 0,
+                   f"--critic_grad={cfg['critic_grad']} must not be negative")
     common.require_choice("data", cfg["data"], DATA_SOURCES)
     common.check_teacher_critic(cfg["teacher_critic"])
     common.require(cfg["rollout_steps"] >= cfg["batch_size"],
@@ -160,7 +166,7 @@ def transfer(cfg: dict) -> dict:
                         batch_size=cfg["batch_size"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"],
-        her=cfg["her"]))
+        her=cfg["her"], critic_grad_weight=cfg.get("critic_grad", 0.0)))
     info = runs.environment_info()
     runs.claim_run(run_dir, cfg, info)
     lay = learner.layout

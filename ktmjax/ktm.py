@@ -16,6 +16,17 @@ def critic_distillation_loss(student_q, teacher_q):
     return td3.twin_regression_loss(student_q, teacher_q)
 
 
+def critic_gradient_distillation_loss(student_dqda, teacher_dqda):
+    """Not in the paper: mean over the batch of the squared distance between the student's
+    and the teacher's action gradients, dQ/da of Q1 and Q2 summed over the action entries.
+
+    student_dqda, teacher_dqda: [2, N, A_max] (the teacher's padded with zeros). Eq. 1
+    matches values only; Eq. 5 follows the student critic's action gradient, which value
+    regression leaves unconstrained (docs/results.md). Added to Eq. 1 with a weight.
+    """
+    return jnp.mean(jnp.sum(jnp.square(student_dqda - teacher_dqda), axis=(0, 2)))
+
+
 def actor_distillation_loss(teacher_q1):
     """Eq. 2, as a loss to minimise: -mean(Q1^k(s, f^k(pi(ŝ)))).
 

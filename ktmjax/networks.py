@@ -52,6 +52,15 @@ class TwinCritic(nn.Module):
         return twin(self.hidden, name="twin")(obs, action)
 
 
+def q_and_action_grad(critic: TwinCritic, params, obs, action):
+    """(Q [2, N], dQ/da [2, N, A]): both twins' values and their gradients with respect to
+    each sample's own action (a sample's Q depends on its own action only, so the gradient
+    of the batch sum is every sample's gradient)."""
+    q, pullback = jax.vjp(lambda a: critic.apply(params, obs, a), action)
+    per_twin = jnp.eye(2, dtype=q.dtype)[:, :, None] * jnp.ones_like(q)[None]   # [2, 2, N]
+    return q, jax.vmap(lambda cotangent: pullback(cotangent)[0])(per_twin)
+
+
 def q1(critic: TwinCritic, params, obs, action):
     """Q1 alone (what the TD3 actor loss needs), without computing Q2."""
     first = jax.tree.map(lambda x: x[0], params["params"]["twin"])

@@ -39,6 +39,8 @@ class StudentConfig:
     target_noise: str = "gaussian"          # paper: N(0, 0.2^2) clipped 0.5; public code: U[0, 0.1)
     her: bool = True                        # False: the "w/o HER" ablation (one task per episode)
     warmup_rounds: int = 10_000             # online rounds acting with the student before updates
+    critic_settle_rounds: int = 0           # then rounds of critic-only TD updates (not the paper)
+    critic_grad_weight: float = 0.0         # offline: weight of dQ/da matching (not the paper)
 
     def __post_init__(self):
         if self.update not in UPDATE_MODES:
@@ -126,10 +128,17 @@ class Student:
 
     # ---- per-task losses ----------------------------------------------------------------
 
-    def _critic_distillation_one(self, critic_params, obs_hat, action_hat, teacher_q):
-        """Eq. 1 for one task's batch (student Q1, Q2 regress teacher Q1, Q2)."""
-        return ktm.critic_distillation_loss(
-            self.critic.apply(critic_params, obs_hat, action_hat), teacher_q)
+    def _critic_distillation_one(self, critic_params, obs_hat, action_hat, teacher_q,
+                                 teacher_dqda=None):
+        """Eq. 1 for one task's batch (student Q1, Q2 regress teacher Q1, Q2); with a
+        `critic_grad_weight`, plus that weight times the action-gradient matching loss."""
+        weight = self.config.critic_grad_weight
+        if not weight:
+            return ktm.critic_distillation_loss(
+                self.critic.apply(critic_params, obs_hat, action_hat), teacher_q)
+        q, dqda = networks.q_and_action_grad(self.critic, critic_params, obs_hat, action_hat)
+        return (ktm.critic_distillation_loss(q, teacher_q)
+                + weight * ktm.critic_gradient_distillation_loss(dqda, teacher_dqda))
 
     def _actor_distillation_one(self, g, actor_params, obs_hat, obs, teacher_critic_params):
         """Eq. 2 for one task's batch: through the frozen teacher Q1 at f^k(pi(ŝ))."""
@@ -141,17 +150,25 @@ class Student:
     # ---- offline knowledge transfer (Eq. 1-2) ---------------------------------------------
 
     def _offline_batches(self, teachers, key):
-        """Per group: raw batch from D_k, padded ŝ and â, and the teacher's (Q1, Q2)."""
+        """Per group: raw batch from D_k, padded ŝ and â, the teacher's (Q1, Q2) and, with
+        a `critic_grad_weight`, their action gradients padded to A_max."""
         keys = jax.random.split(key, len(self.groups))
         out = []
         for g, (teacher, k) in enumerate(zip(teachers, keys)):
             batch = replay.sample(teacher.data, k, self.config.net.batch_size)
-            teacher_q = jax.vmap(self.teacher_critics[g].apply)(
-                teacher.critic_params, batch["obs"], batch["action"])        # [G, 2, N]
             out.append(dict(obs=batch["obs"],
                             obs_hat=layout.pad_obs(batch["obs"], self.layout.obs_max),
-                            action_hat=layout.pad_action(batch["action"], self.layout.action_max),
-                            teacher_q=jax.lax.stop_gradient(teacher_q)))
+                            action_hat=layout.pad_action(batch["action"], self.layout.action_max)))
+            if self.config.critic_grad_weight:
+                teacher_q, dqda = jax.vmap(partial(networks.q_and_action_grad,
+                                                   self.teacher_critics[g]))(
+                    teacher.critic_params, batch["obs"], batch["action"])  # [G, 2, N(, a_k)]
+                out[-1]["teacher_dqda"] = jax.lax.stop_gradient(
+                    layout.pad_action(dqda, self.layout.action_max))
+            else:
+                teacher_q = jax.vmap(self.teacher_critics[g].apply)(
+                    teacher.critic_params, batch["obs"], batch["action"])    # [G, 2, N]
+            out[-1]["teacher_q"] = jax.lax.stop_gradient(teacher_q)
         return out
 
     def _update_parts(self, batches, teachers):
@@ -232,7 +249,8 @@ class Student:
         do_actor = state.steps % self.config.offline_actor_delay == 0
         state, losses = self._optimizer_steps(
             state, self._update_parts(batches, teachers), self._active_task(state.steps), do_actor,
-            self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q"),
+            self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q")
+            + (("teacher_dqda",) if self.config.critic_grad_weight else ()),
             lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs"))
         return state.replace(steps=state.steps + 1, key=key), losses
 
@@ -330,13 +348,22 @@ class Student:
 
     def _online_update(self, learner: td3.TD3State, teachers, batches, round_):
         """Eq. 4 on every task's batch; every `policy_delay`-th round Eq. 5 and soft targets.
+
+        During the `critic_settle_rounds` after the warm-up the actor stays put: the
+        policy-delay rounds only move the targets, so the critic learns by TD what the
+        actor is worth before Eq. 5 follows its gradient.
         Returns (learner, per-task losses [2, K]: Eq. 4 and Eq. 5)."""
-        do_actor = (learner.steps + 1) % self.config.net.policy_delay == 0
+        delay_round = (learner.steps + 1) % self.config.net.policy_delay == 0
+        settled = round_ >= self.config.warmup_rounds + self.config.critic_settle_rounds
         learner, losses = self._optimizer_steps(
-            learner, self._update_parts(batches, teachers), self._active_task(round_), do_actor,
+            learner, self._update_parts(batches, teachers), self._active_task(round_),
+            delay_round & settled,
             self._td_critic_one, ("obs_hat", "action_hat", "y"),
             lambda g, s: partial(self._guided_actor_one, g, s.critic_params),
             ("obs_hat", "obs", "mask"), after_actor=self._soft_targets)
+        if self.config.critic_settle_rounds:
+            learner = jax.lax.cond(delay_round & ~settled, self._soft_targets, lambda s: s,
+                                   learner)
         return learner.replace(steps=learner.steps + 1), losses
 
     def _soft_targets(self, s: td3.TD3State) -> td3.TD3State:

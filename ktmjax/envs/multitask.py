@@ -7,8 +7,12 @@ is pure: `reset(keys[G]) -> EnvState[G]`, `step(EnvState[G], actions[G, A]) ->
 (EnvState[G], Transition[G])`, so an extra batch axis (e.g. evaluation episodes) is one
 more `jax.vmap` away.
 
-Episodes last `episode_length` steps and reset themselves (with a fresh random initial
-state). A time-limit end is not a terminal state. Non-finite physics ends the episode:
+Episodes last `episode_length` steps and restart themselves. A new episode starts from
+the next of `start_pool` random initial states that every env carries (drawn at reset,
+used in turn, cycling if a stretch of steps ends more episodes than that); the host
+draws new ones between epochs with `MultiTaskEnv.refill_starts`. So a program that steps
+the envs never holds the reset physics (Brax's reset runs a full `mjx.forward`, about 15 s
+of XLA compile per program on a CPU). A time-limit end is not a terminal state. Non-finite physics ends the episode:
 its transition is stored as terminal with zero reward and the previous observation as
 the next one, so a NaN never reaches the replay buffer.
 """
@@ -24,6 +28,7 @@ from ktmjax.envs.robots import make_env
 from ktmjax.envs.tasks import Task
 
 EPISODE_LENGTH = 1000
+START_POOL = 16
 
 
 @struct.dataclass
@@ -33,7 +38,9 @@ class EnvState:
     t: jax.Array              # steps taken in the current episode
     episode_return: jax.Array  # return so far of the current episode
     last_return: jax.Array    # return of the last finished episode (NaN before the first)
-    key: jax.Array            # PRNG key for the next reset
+    starts: Any               # brax.envs.State [P]: initial states of the next episodes
+    next_start: jax.Array     # episodes started from `starts` so far
+    key: jax.Array            # PRNG key for the next draw of `starts`
 
     @property
     def obs(self):
@@ -89,12 +96,13 @@ class TaskGroup:
     """Tasks of one family, stepped under one vmap over their stacked physics models."""
 
     def __init__(self, tasks: Sequence[Task], indices: Sequence[int], backend: str,
-                 episode_length: int = EPISODE_LENGTH):
+                 episode_length: int = EPISODE_LENGTH, start_pool: int = START_POOL):
         self.tasks = tuple(tasks)
         self.indices = tuple(indices)      # positions of these tasks in the benchmark
         self.obs_size = tasks[0].obs_size
         self.action_size = tasks[0].action_size
         self.episode_length = episode_length
+        self.start_pool = start_pool
         envs = [make_env(t, backend) for t in tasks]
         self.env = envs[0]
         self.sys = stack_pytrees([e.sys for e in envs])
@@ -108,13 +116,16 @@ class TaskGroup:
         return len(self.tasks)
 
     def _reset_one(self, sys, key):
-        key, reset_key = jax.random.split(key)
+        """A first episode and `start_pool` initial states for the next ones, all random."""
+        key, *reset_keys = jax.random.split(key, self.start_pool + 2)
         with _using_sys(self.env, sys) as env:
-            brax_state = env.reset(reset_key)
-        brax_state = _strongly_typed(brax_state)
+            braxes = _strongly_typed(jax.vmap(env.reset)(jnp.stack(reset_keys)))
+        first = jax.tree.map(lambda x: x[0], braxes)
+        starts = jax.tree.map(lambda x: x[1:], braxes)
         zero = jnp.zeros((), jnp.float32)
         nan = jnp.full((), jnp.nan, jnp.float32)
-        return EnvState(brax_state, jnp.zeros((), jnp.int32), zero, nan, key)
+        return EnvState(first, jnp.zeros((), jnp.int32), zero, nan, starts,
+                        jnp.zeros((), jnp.int32), key)
 
     def _step_one(self, sys, state: EnvState, action):
         action = jnp.clip(action, -1.0, 1.0)
@@ -129,14 +140,18 @@ class TaskGroup:
         ended = terminal | (t >= self.episode_length)
         transition = Transition(state.brax.obs, action, reward, next_obs,
                                 terminal.astype(jnp.float32))
-        new = EnvState(stepped, t, episode_return,
-                       jnp.where(ended, episode_return, state.last_return), state.key)
+        new = state.replace(brax=stepped, t=t, episode_return=episode_return,
+                            last_return=jnp.where(ended, episode_return, state.last_return))
         return new, transition, ended
 
-    def _reset_if_ended(self, sys, state: EnvState, ended):
-        """A fresh episode (new random initial state) where `ended`, else `state`."""
-        fresh = self._reset_one(sys, state.key).replace(last_return=state.last_return)
-        return jax.tree.map(lambda a, b: jnp.where(ended, a, b), fresh, state)
+    @staticmethod
+    def _restart_if_ended(state: EnvState, ended):
+        """Where `ended`, a new episode from the next initial state of the pool."""
+        start = jax.tree.map(lambda x: x[state.next_start % x.shape[0]], state.starts)
+        pick = lambda new, old: jnp.where(ended, new, old)
+        return state.replace(brax=jax.tree.map(pick, start, state.brax),
+                             t=pick(0, state.t), episode_return=pick(0.0, state.episode_return),
+                             next_start=pick(state.next_start + 1, state.next_start))
 
     def reset(self, keys) -> EnvState:
         """keys: [G] PRNG keys -> EnvState with leading axis G."""
@@ -146,18 +161,18 @@ class TaskGroup:
         """One step of every task of the group: actions [G, action_size] in [-1, 1].
 
         Returns (next EnvState, Transition, episode-ended flags [G]). With `auto_reset`,
-        ended episodes start again; the reset physics runs only in the steps where some
-        episode of the group ended (a `lax.cond`: episodes last hundreds of steps).
+        ended episodes start again from their pool of initial states (a `lax.cond`: only in
+        the steps where some episode of the group ended).
         """
         new, transition, ended = jax.vmap(self._step_one)(self.sys, state, actions)
         if auto_reset:
-            new = jax.lax.cond(jnp.any(ended), jax.vmap(self._reset_if_ended),
-                               lambda sys, s, e: s, self.sys, new, ended)
+            new = jax.lax.cond(jnp.any(ended), jax.vmap(self._restart_if_ended),
+                               lambda s, e: s, new, ended)
         return new, transition, ended
 
 
 def group_tasks(tasks: Sequence[Task], backend: str = "mjx",
-                episode_length: int = EPISODE_LENGTH):
+                episode_length: int = EPISODE_LENGTH, start_pool: int = START_POOL):
     """Splits a benchmark's tasks into TaskGroups by family (first-seen order)."""
     order = []
     members = {}
@@ -167,25 +182,35 @@ def group_tasks(tasks: Sequence[Task], backend: str = "mjx",
             order.append(key)
             members[key] = []
         members[key].append(i)
-    return [TaskGroup([tasks[i] for i in members[k]], members[k], backend, episode_length)
-            for k in order]
+    return [TaskGroup([tasks[i] for i in members[k]], members[k], backend, episode_length,
+                      start_pool) for k in order]
 
 
 class MultiTaskEnv:
     """All K tasks of a benchmark; `step` advances each of them once."""
 
     def __init__(self, tasks: Sequence[Task], backend: str = "mjx",
-                 episode_length: int = EPISODE_LENGTH):
+                 episode_length: int = EPISODE_LENGTH, start_pool: int = START_POOL):
         self.tasks = tuple(tasks)
-        self.groups = group_tasks(tasks, backend, episode_length)
+        self.groups = group_tasks(tasks, backend, episode_length, start_pool)
         # Jitted: run eagerly, an MJX reset dispatches hundreds of tiny programs (a minute
-        # of start-up on a CPU); inside other jitted code this costs nothing.
-        self.reset = jax.jit(self._reset)
+        # of start-up on a CPU); inside other jitted code this costs nothing. `reset` and
+        # `refill_starts` share this one compiled program.
+        self._reset_groups = jax.jit(
+            lambda keys: tuple(g.reset(k) for g, k in zip(self.groups, keys)))
 
-    def _reset(self, key):
+    def reset(self, key):
         """One EnvState per group (leading task axis), every task reset with its own key."""
         keys = jax.random.split(key, len(self.tasks))
-        return tuple(g.reset(keys[jnp.asarray(g.indices)]) for g in self.groups)
+        return self._reset_groups(tuple(keys[jnp.asarray(g.indices)] for g in self.groups))
+
+    def refill_starts(self, states):
+        """`states` with new random initial states for their coming episodes, drawn with
+        each env's own key. Run it on the host between epochs: the epochs then never
+        compile the reset physics."""
+        fresh = self._reset_groups(tuple(s.key for s in states))
+        return tuple(s.replace(starts=f.starts, next_start=f.next_start, key=f.key)
+                     for s, f in zip(states, fresh))
 
     def step(self, states, actions, auto_reset: bool = True):
         """states/actions: one entry per group. Returns (states, transitions, ended)."""
