@@ -5,7 +5,8 @@
 Builds one program at the sizes of `experiments.throughput` (K=8 HalfCheetahs, 2x400 nets,
 batch 256, 1e6-transition shards; 50 rounds per epoch) and prints the seconds of XLA
 compilation (the persistent compilation cache is not used):
-- env: 50 env steps of the 8 tasks with auto-reset (the reset branch compiled too);
+- env: 50 env steps of the 8 tasks with auto-reset (ended episodes restart from the
+  envs' pools of initial states);
 - env_noreset: the same without auto-reset;
 - offline / online: the student's offline and online epoch functions;
 - online_noreset: the online epoch with auto-reset switched off (a diagnostic only: the

@@ -1,11 +1,18 @@
-"""How far a trained teacher's actor is from the argmax of its own critics.
+"""How well a critic can guide an actor: the argmax of Q1 and its action gradient.
 
-    python bench/teacher_critic_consistency.py runs/teachers/<run>/teachers/<Task>
+    python bench/teacher_critic_consistency.py runs/teachers/<run>/teachers/<Task> [RUN_DIR ...]
 
-For 2048 states of the teacher's replay, scans a grid of 81 actions per action dimension
-(1-D actions only) and prints, for the online and the target critic, the mean distance
-between the grid argmax of Q1 and the teacher's action, and the mean Q1 the actor leaves
-on the table. A critic whose argmax sits far from the actor makes a poor guide for Eq. 2.
+For 2048 states of the teacher's replay, scans a grid of 81 actions (1-D actions only) and
+prints, for the teacher's online and target critics and for the critic of each student
+RUN_DIR (an offline_transfer or online run whose student has the teacher's sizes: on
+`mini`, InvertedDoublePendulum's), one row:
+- `|argmax-actor|`: mean distance between the grid argmax of Q1 and the teacher's action;
+- `max-Q(actor)`: mean Q1 the teacher's actor leaves on the table;
+- `dQ/da` and `corr`: mean |dQ1/da| at the teacher's action, and its correlation over the
+  states with the teacher target critic's (the critic the student distils);
+- `Q rmse`: root mean square of Q1(actor) minus the target critic's.
+A critic whose argmax sits far from the actor, or whose action gradient does not follow
+the teacher's, makes a poor guide for Eq. 2 and Eq. 5.
 """
 import json
 import os
@@ -15,10 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax import checkpoint, td3
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ktmjax import checkpoint, networks, td3  # noqa: E402
 
 
-def main(task_dir: str) -> None:
+def main(task_dir: str, *run_dirs: str) -> None:
     meta = json.load(open(os.path.join(task_dir, "teacher.json")))
     if meta["action_size"] != 1:
         sys.exit("error: only teachers of 1-D actions are supported by this scan")
@@ -30,16 +39,28 @@ def main(task_dir: str) -> None:
     obs = jnp.asarray(data["obs"][rows])
     grid = jnp.linspace(-1.0, 1.0, 81)
     critic, actor = config.critic(), config.actor(1)
-    action = actor.apply(state.actor_params, obs)[:, 0]
-    for name in ("critic_params", "target_critic_params"):
-        params = getattr(state, name)
+    action = actor.apply(state.actor_params, obs)
+
+    def measures(params):
         q = jax.vmap(lambda a: critic.apply(params, obs, jnp.full((obs.shape[0], 1), a))[0])(grid)
-        best = grid[jnp.argmax(q, axis=0)]
-        q_actor = critic.apply(params, obs, action[:, None])[0]
-        print(f"{meta['task']} {name}: mean |argmax Q1 - actor| = "
-              f"{float(jnp.mean(jnp.abs(best - action))):.3f}, mean max Q1 - Q1(actor) = "
-              f"{float(jnp.mean(q.max(axis=0) - q_actor)):.3f}")
+        q_actor, dqda = networks.q_and_action_grad(critic, params, obs, action)
+        return grid[jnp.argmax(q, axis=0)], q.max(axis=0) - q_actor[0], q_actor[0], dqda[0, :, 0]
+
+    critics = [("teacher online", state.critic_params),
+               ("teacher target", state.target_critic_params)]
+    for run in run_dirs:
+        student = checkpoint.load(os.path.join(run, "student", "state"), like)
+        critics.append((f"student {run}", student.critic_params))
+    _, _, ref_q, ref_grad = measures(state.target_critic_params)
+    for name, params in critics:
+        best, gap, q_actor, grad = measures(params)
+        print(f"{meta['task']} {name}: |argmax-actor| {float(jnp.mean(jnp.abs(best - action[:, 0]))):.3f}"
+              f", max-Q(actor) {float(jnp.mean(gap)):.3f}, dQ/da {float(jnp.mean(jnp.abs(grad))):.3f}"
+              f", corr {float(jnp.corrcoef(grad, ref_grad)[0, 1]):.3f}"
+              f", Q rmse {float(jnp.sqrt(jnp.mean(jnp.square(q_actor - ref_q)))):.2f}", flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])

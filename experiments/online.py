@@ -38,9 +38,6 @@ flags.DEFINE_bool("empty_buffers", True, "Start the online shards D'_k empty (th
                   "replays D_k.")
 flags.DEFINE_integer("warmup", None, "Rounds acting with the student before updates start "
                      "(default 10000; mini 1000).")
-flags.DEFINE_integer("critic_settle", 0, "Not in the paper: rounds after the warm-up in which "
-                     "only the critic learns (TD, Eq. 3-4, its targets following it) before Eq. 5 "
-                     "starts moving the actor. 0 (default): the paper's schedule.")
 common.define_student_flags(teacher_critic_default=None)
 flags.DEFINE_integer("capacity", 1_000_000, "Online replay capacity per task (capped at what the run "
                      "fills: --rounds, plus the teachers' replays with --noempty_buffers).")
@@ -93,7 +90,6 @@ def resolve_config() -> dict:
         "fresh_optimizers": FLAGS.fresh_optimizers, "empty_buffers": FLAGS.empty_buffers,
         "her": FLAGS.her,
         "warmup": FLAGS.warmup if FLAGS.warmup is not None else defaults["warmup"],
-        "critic_settle": FLAGS.critic_settle,
         "capacity": FLAGS.capacity, "hidden": hidden, "lr": FLAGS.lr,
         "batch_size": FLAGS.batch_size, "policy_delay": FLAGS.policy_delay,
         "eval_every": FLAGS.eval_every if FLAGS.eval_every is not None else defaults["eval_every"],
@@ -111,8 +107,6 @@ def resolve_config() -> dict:
                    f"--batch_size={cfg['batch_size']} is larger than the online replay "
                    f"(--capacity={cfg['capacity']}); lower it")
     common.require(cfg["warmup"] >= 0, f"--warmup={cfg['warmup']} must not be negative")
-    common.require(cfg["critic_settle"] >= 0,
-                   f"--critic_settle={cfg['critic_settle']} must not be negative")
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
     common.check_teacher_critic(cfg["teacher_critic"])
     # Teachers last: every flag is checked before the disk is searched.
@@ -149,8 +143,7 @@ def learn(cfg: dict) -> dict:
                         batch_size=cfg["batch_size"], policy_delay=cfg["policy_delay"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=cfg["update"], alpha=cfg["alpha"], beta=cfg["beta"],
-        target_noise=cfg["target_noise"], warmup_rounds=cfg["warmup"], her=cfg["her"],
-        critic_settle_rounds=cfg.get("critic_settle", 0)))
+        target_noise=cfg["target_noise"], warmup_rounds=cfg["warmup"], her=cfg["her"]))
     key = jax.random.PRNGKey(cfg["seed"])
     init_key, online_key = jax.random.split(key)
     state = learner.init(init_key)
@@ -180,7 +173,7 @@ def learn(cfg: dict) -> dict:
     start = time.time()
     online = loops.run_epochs(
         online, total=cfg["rounds"], epoch_size=cfg["eval_every"],
-        epoch=lambda s, n: epoch(s, teacher_groups, n),
+        epoch=lambda s, n: epoch(learner.refill_starts(s), teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s.learner),
                                        jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="online", prefix="online",

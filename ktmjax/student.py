@@ -39,7 +39,6 @@ class StudentConfig:
     target_noise: str = "gaussian"          # paper: N(0, 0.2^2) clipped 0.5; public code: U[0, 0.1)
     her: bool = True                        # False: the "w/o HER" ablation (one task per episode)
     warmup_rounds: int = 10_000             # online rounds acting with the student before updates
-    critic_settle_rounds: int = 0           # then rounds of critic-only TD updates (not the paper)
     critic_grad_weight: float = 0.0         # offline: weight of dQ/da matching (not the paper)
 
     def __post_init__(self):
@@ -287,6 +286,10 @@ class Student:
                              jnp.zeros((), jnp.int32), key)
         return td3.placed(online)
 
+    def refill_starts(self, online: OnlineState) -> OnlineState:
+        """New initial states for the envs' coming episodes (on the host, between epochs)."""
+        return online.replace(envs=self.env.refill_starts(online.envs))
+
     def _act_and_store(self, online: OnlineState, key):
         """Every task steps once with pi(ŝ) + N(0, 0.1^2), clipped, sliced by f^k."""
         keys = jax.random.split(key, len(self.groups))
@@ -348,22 +351,13 @@ class Student:
 
     def _online_update(self, learner: td3.TD3State, teachers, batches, round_):
         """Eq. 4 on every task's batch; every `policy_delay`-th round Eq. 5 and soft targets.
-
-        During the `critic_settle_rounds` after the warm-up the actor stays put: the
-        policy-delay rounds only move the targets, so the critic learns by TD what the
-        actor is worth before Eq. 5 follows its gradient.
         Returns (learner, per-task losses [2, K]: Eq. 4 and Eq. 5)."""
-        delay_round = (learner.steps + 1) % self.config.net.policy_delay == 0
-        settled = round_ >= self.config.warmup_rounds + self.config.critic_settle_rounds
+        do_actor = (learner.steps + 1) % self.config.net.policy_delay == 0
         learner, losses = self._optimizer_steps(
-            learner, self._update_parts(batches, teachers), self._active_task(round_),
-            delay_round & settled,
+            learner, self._update_parts(batches, teachers), self._active_task(round_), do_actor,
             self._td_critic_one, ("obs_hat", "action_hat", "y"),
             lambda g, s: partial(self._guided_actor_one, g, s.critic_params),
             ("obs_hat", "obs", "mask"), after_actor=self._soft_targets)
-        if self.config.critic_settle_rounds:
-            learner = jax.lax.cond(delay_round & ~settled, self._soft_targets, lambda s: s,
-                                   learner)
         return learner.replace(steps=learner.steps + 1), losses
 
     def _soft_targets(self, s: td3.TD3State) -> td3.TD3State:

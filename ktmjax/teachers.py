@@ -105,8 +105,11 @@ class TeacherTrainer:
         return jax.lax.scan(self._train_step, state, None, length=num_steps)
 
     def epoch(self, state: TeacherTrainState, num_steps: int):
-        """`num_steps` training steps of every task (the input state is donated). Returns
-        (state, losses [num_steps, 2, K]: each task's critic and actor loss per step)."""
+        """`num_steps` training steps of every task (the input state is donated), the envs
+        first drawing new initial states for the epoch's episodes. Returns (state, losses
+        [num_steps, 2, K]: each task's critic and actor loss per step)."""
+        envs = self.env.refill_starts(tuple(gs.env for gs in state.groups))
+        state = state.replace(groups=tuple(gs.replace(env=e) for gs, e in zip(state.groups, envs)))
         return self._epoch(state, num_steps)
 
     def policy_apply(self, g, actor_params, obs):

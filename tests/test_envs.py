@@ -135,6 +135,29 @@ def test_episodes_reset_and_nan_physics_ends_an_episode():
     assert np.isfinite(np.asarray(new.obs)).all()  # reset to a fresh episode
 
 
+def test_episodes_restart_from_the_pool_of_starts_and_refill_draws_new_ones():
+    env = envs.MultiTaskEnv(envs.benchmark_tasks("mini", ["InvertedPendulum"]),
+                            episode_length=3, start_pool=2)
+    states = env.reset(jax.random.PRNGKey(0))
+    pool = np.asarray(states[0].starts.obs[0])                  # [2, 4]
+    assert not np.allclose(pool[0], pool[1])                    # random initial states
+    step = jax.jit(env.step)
+    restarts = []
+    for _ in range(9):
+        states, _, ended = step(states, (jnp.zeros((1, 1)),))
+        if bool(ended[0][0]):
+            restarts.append(np.asarray(states[0].obs[0]))
+    # Three episodes ended: they restart from starts 0, 1 and (the pool cycling) 0 again.
+    assert len(restarts) == 3
+    for got, want in zip(restarts, (pool[0], pool[1], pool[0])):
+        np.testing.assert_array_equal(got, want)
+    refilled = env.refill_starts(states)
+    assert not np.allclose(np.asarray(refilled[0].starts.obs[0]), pool)
+    assert int(refilled[0].next_start[0]) == 0
+    np.testing.assert_array_equal(refilled[0].obs, states[0].obs)  # the running episode stays
+    assert int(refilled[0].t[0]) == int(states[0].t[0])
+
+
 def test_multitask_env_steps_groups_of_different_robots_in_one_call():
     tasks = envs.benchmark_tasks("mini")
     env = envs.MultiTaskEnv(tasks)
