@@ -49,6 +49,10 @@ def main(task_dir: str, *run_dirs: str) -> None:
     critics = [("teacher online", state.critic_params),
                ("teacher target", state.target_critic_params)]
     for run in run_dirs:
+        sizes = json.load(open(os.path.join(run, "config.json"))).get("hidden")
+        if tuple(sizes or ()) != config.hidden:
+            sys.exit(f"error: the student of {run} has hidden sizes {sizes}, the teacher "
+                     f"{list(config.hidden)}; compare students of the teacher's sizes")
         student = checkpoint.load(os.path.join(run, "student", "state"), like)
         critics.append((f"student {run}", student.critic_params))
     _, _, ref_q, ref_grad = measures(state.target_critic_params)

@@ -11,6 +11,7 @@ targets are hard-copied. Writes config.json, metrics.csv, learning_curve.png,
 results.md, summary.json (with each task's teacher return and ratio) and student/state
 (orbax) to --run_dir.
 """
+import math
 import os
 import subprocess
 import sys
@@ -88,8 +89,8 @@ def resolve_config() -> dict:
     cfg["checkpoint_every"] = common.resolve_checkpoint_every(
         FLAGS.checkpoint_every, cfg["eval_every"], cfg["benchmark"])
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
-    common.require(cfg["critic_grad"] >= 0,
-                   f"--critic_grad={cfg['critic_grad']} must not be negative")
+    common.require(math.isfinite(cfg["critic_grad"]) and cfg["critic_grad"] >= 0,
+                   f"--critic_grad={cfg['critic_grad']} must be finite and not negative")
     common.require_choice("data", cfg["data"], DATA_SOURCES)
     common.check_teacher_critic(cfg["teacher_critic"])
     common.require(cfg["rollout_steps"] >= cfg["batch_size"],

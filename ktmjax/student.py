@@ -12,6 +12,7 @@ replay) and updates the student on all K tasks:
 A round is pure and jittable; an epoch is one `lax.scan` over rounds.
 """
 import dataclasses
+import math
 from functools import partial
 from typing import Sequence
 
@@ -44,6 +45,9 @@ class StudentConfig:
     def __post_init__(self):
         if self.update not in UPDATE_MODES:
             raise ValueError(f"unknown update mode {self.update!r}; known: {', '.join(UPDATE_MODES)}")
+        if not (math.isfinite(self.critic_grad_weight) and self.critic_grad_weight >= 0):
+            raise ValueError(f"critic_grad_weight={self.critic_grad_weight} must be finite and "
+                             "not negative")
         if self.target_noise not in TARGET_NOISE_MODES:
             raise ValueError(f"unknown target noise {self.target_noise!r}; known: "
                              f"{', '.join(TARGET_NOISE_MODES)}")
@@ -128,16 +132,17 @@ class Student:
     # ---- per-task losses ----------------------------------------------------------------
 
     def _critic_distillation_one(self, critic_params, obs_hat, action_hat, teacher_q,
-                                 teacher_dqda=None):
+                                 teacher_dqda=None, mask=None):
         """Eq. 1 for one task's batch (student Q1, Q2 regress teacher Q1, Q2); with a
-        `critic_grad_weight`, plus that weight times the action-gradient matching loss."""
+        `critic_grad_weight`, plus that weight times the action-gradient matching loss on
+        the task's own action entries (`mask`, g^k)."""
         weight = self.config.critic_grad_weight
         if not weight:
             return ktm.critic_distillation_loss(
                 self.critic.apply(critic_params, obs_hat, action_hat), teacher_q)
         q, dqda = networks.q_and_action_grad(self.critic, critic_params, obs_hat, action_hat)
         return (ktm.critic_distillation_loss(q, teacher_q)
-                + weight * ktm.critic_gradient_distillation_loss(dqda, teacher_dqda))
+                + weight * ktm.critic_gradient_distillation_loss(dqda * mask, teacher_dqda))
 
     def _actor_distillation_one(self, g, actor_params, obs_hat, obs, teacher_critic_params):
         """Eq. 2 for one task's batch: through the frozen teacher Q1 at f^k(pi(ŝ))."""
@@ -152,6 +157,7 @@ class Student:
         """Per group: raw batch from D_k, padded ŝ and â, the teacher's (Q1, Q2) and, with
         a `critic_grad_weight`, their action gradients padded to A_max."""
         keys = jax.random.split(key, len(self.groups))
+        masks = self.layout.action_masks()
         out = []
         for g, (teacher, k) in enumerate(zip(teachers, keys)):
             batch = replay.sample(teacher.data, k, self.config.net.batch_size)
@@ -164,6 +170,8 @@ class Student:
                     teacher.critic_params, batch["obs"], batch["action"])  # [G, 2, N(, a_k)]
                 out[-1]["teacher_dqda"] = jax.lax.stop_gradient(
                     layout.pad_action(dqda, self.layout.action_max))
+                out[-1]["mask"] = jnp.broadcast_to(jnp.asarray(masks[self.groups[g].indices[0]]),
+                                                   (self.groups[g].size, masks.shape[1]))
             else:
                 teacher_q = jax.vmap(self.teacher_critics[g].apply)(
                     teacher.critic_params, batch["obs"], batch["action"])    # [G, 2, N]
@@ -249,7 +257,7 @@ class Student:
         state, losses = self._optimizer_steps(
             state, self._update_parts(batches, teachers), self._active_task(state.steps), do_actor,
             self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q")
-            + (("teacher_dqda",) if self.config.critic_grad_weight else ()),
+            + (("teacher_dqda", "mask") if self.config.critic_grad_weight else ()),
             lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs"))
         return state.replace(steps=state.steps + 1, key=key), losses
 

@@ -56,11 +56,12 @@ class TeacherTrainer:
                    for g in self.env.groups)
 
     def init(self, key) -> TeacherTrainState:
-        return td3.placed(self._init(key))
-
-    def _init_impl(self, key) -> TeacherTrainState:
+        # The envs are reset outside `_init`: the reset program is then the one that every
+        # epoch's `refill_starts` runs, compiled once.
         key, env_key = jax.random.split(key)
-        env_states = self.env.reset(env_key)
+        return td3.placed(self._init(key, self.env.reset(env_key)))
+
+    def _init_impl(self, key, env_states) -> TeacherTrainState:
         groups = []
         for group, env_state in zip(self.env.groups, env_states):
             key, init_key = jax.random.split(key)
@@ -293,8 +294,9 @@ def rollout_data(env: MultiTaskEnv, teacher_groups: Sequence[TeacherGroup],
     """D_k built from teacher rollouts instead of the teacher's training replay.
 
     Every task's teacher acts for `steps` env steps (its deterministic action plus
-    N(0, noise^2), clipped), episodes resetting themselves; returns the groups with their
-    `data` replaced by these transitions.
+    N(0, noise^2), clipped), episodes restarting themselves (one program, no refills: they
+    cycle through each env's pool of initial states); returns the groups with their `data`
+    replaced by these transitions.
     """
     def run(groups, key):
         env_key, key = jax.random.split(key)

@@ -77,8 +77,9 @@ def test_action_gradient_distillation_by_hand(mini_env):
         want = jax.vmap(jax.grad(partial(one_q, raw, TINY.critic(), twin), argnums=1))(
             b["obs"], b["action_hat"][:, :1])
         np.testing.assert_allclose(b["teacher_dqda"][twin], want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(b["mask"], np.ones(1))     # IDP: 1 action of A_max 1
     loss = s._critic_distillation_one(state.critic_params, b["obs_hat"], b["action_hat"],
-                                      b["teacher_q"], b["teacher_dqda"])
+                                      b["teacher_q"], b["teacher_dqda"], b["mask"])
     q = s.critic.apply(state.critic_params, b["obs_hat"], b["action_hat"])
     grads = np.stack([jax.vmap(jax.grad(partial(one_q, state.critic_params, s.critic, twin),
                                         argnums=1))(b["obs_hat"], b["action_hat"])
@@ -234,7 +235,8 @@ def test_epoch_functions_trace_once(idp_env):
     online = counted("online", s.online_epoch)
     run = s.init_online(s.finish_offline(state), jax.random.PRNGKey(14), capacity=8)
     for _ in range(3):
-        run, _ = online(run, t, 2)
+        run, _ = online(s.refill_starts(run), t, 2)    # as experiments/online.py runs them
     assert traces == {"offline": 1, "online": 1}
     assert offline._cache_size() == 1 and online._cache_size() == 1   # one compiled program
+    assert idp_env._reset_groups._cache_size() == 1   # the refills reuse the reset program
     assert int(state.steps) == 6 and int(run.round) == 6

@@ -102,6 +102,8 @@ class TaskGroup:
         self.obs_size = tasks[0].obs_size
         self.action_size = tasks[0].action_size
         self.episode_length = episode_length
+        if start_pool < 1:
+            raise ValueError(f"start_pool={start_pool}: an env needs at least one initial state")
         self.start_pool = start_pool
         envs = [make_env(t, backend) for t in tasks]
         self.env = envs[0]
@@ -202,13 +204,18 @@ class MultiTaskEnv:
     def reset(self, key):
         """One EnvState per group (leading task axis), every task reset with its own key."""
         keys = jax.random.split(key, len(self.tasks))
-        return self._reset_groups(tuple(keys[jnp.asarray(g.indices)] for g in self.groups))
+        return self._reset_on_device(tuple(keys[jnp.asarray(g.indices)] for g in self.groups))
+
+    def _reset_on_device(self, keys):
+        # Committed to the device, as the keys of a stepped state are: jit compiles a program
+        # per argument placement, and `refill_starts` must reuse the program of `reset`.
+        return self._reset_groups(jax.device_put(keys, jax.devices()[0]))
 
     def refill_starts(self, states):
         """`states` with new random initial states for their coming episodes, drawn with
         each env's own key. Run it on the host between epochs: the epochs then never
         compile the reset physics."""
-        fresh = self._reset_groups(tuple(s.key for s in states))
+        fresh = self._reset_on_device(tuple(s.key for s in states))
         return tuple(s.replace(starts=f.starts, next_start=f.next_start, key=f.key)
                      for s, f in zip(states, fresh))
 
