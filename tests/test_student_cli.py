@@ -46,6 +46,13 @@ def test_online_bad_flags(tmp_path, args, words):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("value", ["-1", "inf"])
+def test_offline_bad_critic_grad(tmp_path, value):
+    proc = run("offline_transfer", f"--critic_grad={value}", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "--critic_grad=", "finite and not negative")
+    assert not (tmp_path / "r").exists()
+
+
 def test_online_from_a_run_of_another_benchmark(tmp_path):
     offline = tmp_path / "off"
     (offline / "student" / "state").mkdir(parents=True)
