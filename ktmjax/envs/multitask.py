@@ -121,7 +121,9 @@ class TaskGroup:
         """A first episode and `start_pool` initial states for the next ones, all random."""
         key, *reset_keys = jax.random.split(key, self.start_pool + 2)
         with _using_sys(self.env, sys) as env:
-            braxes = _strongly_typed(jax.vmap(env.reset)(jnp.stack(reset_keys)))
+            # lax.map, not vmap: Python traces Brax's reset once, unbatched (a vmap of it
+            # traces several seconds longer on a CPU); resets are rare, so sequential is fine.
+            braxes = _strongly_typed(jax.lax.map(env.reset, jnp.stack(reset_keys)))
         first = jax.tree.map(lambda x: x[0], braxes)
         starts = jax.tree.map(lambda x: x[1:], braxes)
         zero = jnp.zeros((), jnp.float32)
