@@ -129,6 +129,11 @@ class Student:
         """What `evaluation.make_evaluator` passes to `policy_apply`, one entry per group."""
         return (state.actor_params,) * len(self.groups)
 
+    def _group_mask(self, g):
+        """g^k of group g's tasks (they share their action size): [A_max] and [G, A_max]."""
+        mask = jnp.asarray(self.layout.action_masks()[self.groups[g].indices[0]])
+        return mask, jnp.broadcast_to(mask, (self.groups[g].size, mask.shape[0]))
+
     # ---- per-task losses ----------------------------------------------------------------
 
     def _critic_distillation_one(self, critic_params, obs_hat, action_hat, teacher_q,
@@ -157,7 +162,6 @@ class Student:
         """Per group: raw batch from D_k, padded ŝ and â, the teacher's (Q1, Q2) and, with
         a `critic_grad_weight`, their action gradients padded to A_max."""
         keys = jax.random.split(key, len(self.groups))
-        masks = self.layout.action_masks()
         out = []
         for g, (teacher, k) in enumerate(zip(teachers, keys)):
             batch = replay.sample(teacher.data, k, self.config.net.batch_size)
@@ -170,8 +174,7 @@ class Student:
                     teacher.critic_params, batch["obs"], batch["action"])  # [G, 2, N(, a_k)]
                 out[-1]["teacher_dqda"] = jax.lax.stop_gradient(
                     layout.pad_action(dqda, self.layout.action_max))
-                out[-1]["mask"] = jnp.broadcast_to(jnp.asarray(masks[self.groups[g].indices[0]]),
-                                                   (self.groups[g].size, masks.shape[1]))
+                out[-1]["mask"] = self._group_mask(g)[1]
             else:
                 teacher_q = jax.vmap(self.teacher_critics[g].apply)(
                     teacher.critic_params, batch["obs"], batch["action"])    # [G, 2, N]
@@ -324,13 +327,12 @@ class Student:
     def _online_batches(self, online: OnlineState, key):
         """Per group: padded ŝ, â, ŝ', raw s, r, done, and the Eq. 3 TD target y."""
         keys = jax.random.split(key, 2 * len(self.groups))
-        masks = self.layout.action_masks()
         out = []
         for g, group in enumerate(self.groups):
             batch = replay.sample(online.buffers[g], keys[2 * g], self.config.net.batch_size)
             obs_hat = layout.pad_obs(batch["obs"], self.layout.obs_max)
             next_hat = layout.pad_obs(batch["next_obs"], self.layout.obs_max)
-            mask = jnp.asarray(masks[group.indices[0]])
+            mask, group_masks = self._group_mask(g)
             next_action = self.actor.apply(online.learner.target_actor_params, next_hat)
             next_action = jnp.clip(next_action + self._target_noise(keys[2 * g + 1],
                                                                      next_action.shape), -1.0, 1.0)
@@ -341,7 +343,7 @@ class Student:
                 batch["reward"], batch["terminal"], next_q)                      # [G, N]
             out.append(dict(obs=batch["obs"], obs_hat=obs_hat, y=y,
                             action_hat=layout.pad_action(batch["action"], self.layout.action_max),
-                            mask=jnp.broadcast_to(mask, (group.size, mask.shape[0]))))
+                            mask=group_masks))
         return out
 
     def _td_critic_one(self, critic_params, obs_hat, action_hat, y):
