@@ -43,8 +43,9 @@ def main(task_dir: str, *run_dirs: str) -> None:
 
     def measures(params):
         q = jax.vmap(lambda a: critic.apply(params, obs, jnp.full((obs.shape[0], 1), a))[0])(grid)
-        q_actor, dqda = networks.q_and_action_grad(critic, params, obs, action)
-        return grid[jnp.argmax(q, axis=0)], q.max(axis=0) - q_actor[0], q_actor[0], dqda[0, :, 0]
+        q_actor = networks.q1(critic, params, obs, action)
+        dqda = networks.q1_action_grad(critic, params, obs, action)
+        return grid[jnp.argmax(q, axis=0)], q.max(axis=0) - q_actor, q_actor, dqda[:, 0]
 
     critics = [("teacher online", state.critic_params),
                ("teacher target", state.target_critic_params)]

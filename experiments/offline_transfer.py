@@ -47,8 +47,8 @@ flags.DEFINE_string("data", None, "D_k: replay = each teacher's saved training r
 flags.DEFINE_integer("rollout_steps", None, "Env steps per task of --data=rollouts|both "
                      "(default 100000; mini 60000).")
 flags.DEFINE_float("critic_grad", 0.0, "Not in the paper: weight of an action-gradient term "
-                   "added to Eq. 1 (the student critic's dQ/da regresses the teacher's at D_k's "
-                   "actions; see docs/results.md). 0: the paper's Eq. 1.")
+                   "added to Eq. 1 (the student critic's dQ1/da regresses the teacher's at "
+                   "the teacher's own action pi^k(s); see docs/results.md). 0: the paper's Eq. 1.")
 common.define_student_flags(teacher_critic_default="target")
 
 DATA_SOURCES = ("replay", "rollouts", "both")

@@ -18,13 +18,15 @@ def critic_distillation_loss(student_q, teacher_q):
 
 def critic_gradient_distillation_loss(student_dqda, teacher_dqda):
     """Not in the paper: mean over the batch of the squared distance between the student's
-    and the teacher's action gradients, dQ/da of Q1 and Q2 summed over the action entries.
+    and the teacher's dQ1/da, summed over the action entries.
 
-    student_dqda, teacher_dqda: [2, N, A_max] (the teacher's padded with zeros). Eq. 1
-    matches values only; Eq. 5 follows the student critic's action gradient, which value
-    regression leaves unconstrained (docs/results.md). Added to Eq. 1 with a weight.
+    student_dqda, teacher_dqda: [N, A_max] (the teacher's padded with zeros), taken at the
+    teacher's own action pi^k(s). Eq. 1 matches values only, and on the trained policy's
+    states the action-dependent part of Q is too small for value regression to get its
+    slope right; Eq. 5 follows exactly that slope of the student's Q1 near the policy's
+    action (docs/results.md). Added to Eq. 1 with a weight.
     """
-    return jnp.mean(jnp.sum(jnp.square(student_dqda - teacher_dqda), axis=(0, 2)))
+    return jnp.mean(jnp.sum(jnp.square(student_dqda - teacher_dqda), axis=-1))
 
 
 def actor_distillation_loss(teacher_q1):

@@ -52,13 +52,10 @@ class TwinCritic(nn.Module):
         return twin(self.hidden, name="twin")(obs, action)
 
 
-def q_and_action_grad(critic: TwinCritic, params, obs, action):
-    """(Q [2, N], dQ/da [2, N, A]): both twins' values and their gradients with respect to
-    each sample's own action (a sample's Q depends on its own action only, so the gradient
-    of the batch sum is every sample's gradient)."""
-    q, pullback = jax.vjp(lambda a: critic.apply(params, obs, a), action)
-    per_twin = jnp.eye(2, dtype=q.dtype)[:, :, None] * jnp.ones_like(q)[None]   # [2, 2, N]
-    return q, jax.vmap(lambda cotangent: pullback(cotangent)[0])(per_twin)
+def q1_action_grad(critic: TwinCritic, params, obs, action):
+    """dQ1/da [N, A]: each sample's gradient with respect to its own action (a sample's Q1
+    depends on its own action only, so the gradient of the batch sum is every sample's)."""
+    return jax.grad(lambda a: jnp.sum(q1(critic, params, obs, a)))(action)
 
 
 def q1(critic: TwinCritic, params, obs, action):

@@ -104,6 +104,7 @@ class Student:
         self.actor = config.net.actor(self.layout.action_max)
         self.critic = config.net.critic()
         self.tx = config.net.optimizer()
+        self.teacher_configs = tuple(teacher_configs)
         self.teacher_critics = tuple(c.critic() for c in teacher_configs)
         # (group, position in group) of every task, in benchmark order.
         self.task_order = sorted(
@@ -137,17 +138,17 @@ class Student:
     # ---- per-task losses ----------------------------------------------------------------
 
     def _critic_distillation_one(self, critic_params, obs_hat, action_hat, teacher_q,
-                                 teacher_dqda=None, mask=None):
+                                 teacher_action_hat=None, teacher_dqda=None, mask=None):
         """Eq. 1 for one task's batch (student Q1, Q2 regress teacher Q1, Q2); with a
-        `critic_grad_weight`, plus that weight times the action-gradient matching loss on
-        the task's own action entries (`mask`, g^k)."""
+        `critic_grad_weight`, plus that weight times the matching of dQ1/da at the teacher's
+        own action (`teacher_action_hat`, padded) on the task's action entries (`mask`, g^k)."""
+        loss = ktm.critic_distillation_loss(
+            self.critic.apply(critic_params, obs_hat, action_hat), teacher_q)
         weight = self.config.critic_grad_weight
         if not weight:
-            return ktm.critic_distillation_loss(
-                self.critic.apply(critic_params, obs_hat, action_hat), teacher_q)
-        q, dqda = networks.q_and_action_grad(self.critic, critic_params, obs_hat, action_hat)
-        return (ktm.critic_distillation_loss(q, teacher_q)
-                + weight * ktm.critic_gradient_distillation_loss(dqda * mask, teacher_dqda))
+            return loss
+        dqda = networks.q1_action_grad(self.critic, critic_params, obs_hat, teacher_action_hat)
+        return loss + weight * ktm.critic_gradient_distillation_loss(dqda * mask, teacher_dqda)
 
     def _actor_distillation_one(self, g, actor_params, obs_hat, obs, teacher_critic_params):
         """Eq. 2 for one task's batch: through the frozen teacher Q1 at f^k(pi(ŝ))."""
@@ -160,7 +161,8 @@ class Student:
 
     def _offline_batches(self, teachers, key):
         """Per group: raw batch from D_k, padded ŝ and â, the teacher's (Q1, Q2) and, with
-        a `critic_grad_weight`, their action gradients padded to A_max."""
+        a `critic_grad_weight`, the teacher's own action pi^k(s) and its dQ1^k/da there,
+        both padded to A_max, and g^k."""
         keys = jax.random.split(key, len(self.groups))
         out = []
         for g, (teacher, k) in enumerate(zip(teachers, keys)):
@@ -168,16 +170,18 @@ class Student:
             out.append(dict(obs=batch["obs"],
                             obs_hat=layout.pad_obs(batch["obs"], self.layout.obs_max),
                             action_hat=layout.pad_action(batch["action"], self.layout.action_max)))
+            teacher_q = jax.vmap(self.teacher_critics[g].apply)(
+                teacher.critic_params, batch["obs"], batch["action"])        # [G, 2, N]
             if self.config.critic_grad_weight:
-                teacher_q, dqda = jax.vmap(partial(networks.q_and_action_grad,
-                                                   self.teacher_critics[g]))(
-                    teacher.critic_params, batch["obs"], batch["action"])  # [G, 2, N(, a_k)]
-                out[-1]["teacher_dqda"] = jax.lax.stop_gradient(
-                    layout.pad_action(dqda, self.layout.action_max))
-                out[-1]["mask"] = self._group_mask(g)[1]
-            else:
-                teacher_q = jax.vmap(self.teacher_critics[g].apply)(
-                    teacher.critic_params, batch["obs"], batch["action"])    # [G, 2, N]
+                size, config = self.groups[g].action_size, self.teacher_configs[g]
+                action = jax.vmap(lambda p, o: td3.policy(p, o, size, config))(
+                    teacher.actor_params, batch["obs"])                      # [G, N, a_k]
+                dqda = jax.vmap(partial(networks.q1_action_grad, self.teacher_critics[g]))(
+                    teacher.critic_params, batch["obs"], action)
+                pad = partial(layout.pad_action, action_max=self.layout.action_max)
+                out[-1].update(teacher_action_hat=jax.lax.stop_gradient(pad(action)),
+                               teacher_dqda=jax.lax.stop_gradient(pad(dqda)),
+                               mask=self._group_mask(g)[1])
             out[-1]["teacher_q"] = jax.lax.stop_gradient(teacher_q)
         return out
 
@@ -260,7 +264,8 @@ class Student:
         state, losses = self._optimizer_steps(
             state, self._update_parts(batches, teachers), self._active_task(state.steps), do_actor,
             self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q")
-            + (("teacher_dqda", "mask") if self.config.critic_grad_weight else ()),
+            + (("teacher_action_hat", "teacher_dqda", "mask")
+               if self.config.critic_grad_weight else ()),
             lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs"))
         return state.replace(steps=state.steps + 1, key=key), losses
 

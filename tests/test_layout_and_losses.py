@@ -30,12 +30,11 @@ def test_ktm_losses_by_hand():
     teacher_q = jnp.array([[2.0, 2.0], [1.0, 5.0]])
     # Eq. 1: ((2-1)^2 + (1-3)^2 + (2-2)^2 + (5-5)^2) / 2
     assert float(ktm.critic_distillation_loss(student_q, teacher_q)) == pytest.approx(2.5)
-    # Beyond the paper: action gradients [2, N, A]; the mean over N of the sum over the twins
-    # and the action entries.
-    student_g = jnp.array([[[1.0], [0.0]], [[3.0], [1.0]]])
-    teacher_g = jnp.array([[[0.0], [2.0]], [[3.0], [1.0]]])
+    # Beyond the paper: dQ1/da [N, A]; the mean over N of the sum over the action entries.
+    student_g = jnp.array([[1.0, 0.0], [3.0, 1.0]])
+    teacher_g = jnp.array([[0.0, 2.0], [3.0, 1.0]])
     assert float(ktm.critic_gradient_distillation_loss(student_g, teacher_g)) == pytest.approx(
-        ((1 - 0) ** 2 + (3 - 3) ** 2 + (0 - 2) ** 2 + (1 - 1) ** 2) / 2)
+        ((1 - 0) ** 2 + (0 - 2) ** 2 + (3 - 3) ** 2 + (1 - 1) ** 2) / 2)
     # Eq. 2: -mean(Q1^k)
     assert float(ktm.actor_distillation_loss(jnp.array([1.0, 3.0]))) == pytest.approx(-2.0)
     # Eq. 5: -mean(alpha * Q1^k + beta * Q1)

@@ -64,28 +64,31 @@ def test_critic_distillation_loss_by_hand(mini_env):
 
 
 def test_action_gradient_distillation_by_hand(mini_env):
-    """With critic_grad_weight w, the critic loss is Eq. 1 + w * mean ||dQ/da - dQ^k/da||^2,
-    both gradients taken sample by sample (checked against jax.grad of one sample)."""
+    """With critic_grad_weight w, the critic loss is Eq. 1 + w * mean ||dQ1/da - dQ1^k/da||^2,
+    both gradients taken at the teacher's own action pi^k(s), sample by sample (checked
+    against jax.grad of one sample)."""
     t, configs = _teacher_groups(mini_env)
     s = student.Student(mini_env, configs,
                         student.StudentConfig(net=TINY, critic_grad_weight=0.5))
     state = s.init(jax.random.PRNGKey(2))
     b = jax.tree.map(lambda x: x[0], s._offline_batches(t, jax.random.PRNGKey(3))[1])
-    one_q = lambda params, critic, twin, o, a: critic.apply(params, o[None], a[None])[twin, 0]
-    raw = jax.tree.map(lambda x: x[0], t[1].critic_params)
-    for twin in (0, 1):
-        want = jax.vmap(jax.grad(partial(one_q, raw, TINY.critic(), twin), argnums=1))(
-            b["obs"], b["action_hat"][:, :1])
-        np.testing.assert_allclose(b["teacher_dqda"][twin], want, rtol=1e-5, atol=1e-6)
+    one_q1 = lambda params, critic, o, a: critic.apply(params, o[None], a[None])[0, 0]
+    raw = lambda tree: jax.tree.map(lambda x: x[0], tree)
+    teacher_action = TINY.actor(1).apply(raw(t[1].actor_params), b["obs"])
+    np.testing.assert_allclose(b["teacher_action_hat"], teacher_action, rtol=1e-6)
+    assert not np.allclose(b["teacher_action_hat"], b["action_hat"])   # not D_k's actions
+    want = jax.vmap(jax.grad(partial(one_q1, raw(t[1].critic_params), TINY.critic()),
+                             argnums=1))(b["obs"], teacher_action)
+    np.testing.assert_allclose(b["teacher_dqda"], want, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(b["mask"], np.ones(1))     # IDP: 1 action of A_max 1
     loss = s._critic_distillation_one(state.critic_params, b["obs_hat"], b["action_hat"],
-                                      b["teacher_q"], b["teacher_dqda"], b["mask"])
+                                      b["teacher_q"], b["teacher_action_hat"],
+                                      b["teacher_dqda"], b["mask"])
     q = s.critic.apply(state.critic_params, b["obs_hat"], b["action_hat"])
-    grads = np.stack([jax.vmap(jax.grad(partial(one_q, state.critic_params, s.critic, twin),
-                                        argnums=1))(b["obs_hat"], b["action_hat"])
-                      for twin in (0, 1)])
+    grads = jax.vmap(jax.grad(partial(one_q1, state.critic_params, s.critic), argnums=1))(
+        b["obs_hat"], b["teacher_action_hat"])
     by_hand = (np.mean(np.sum((np.asarray(b["teacher_q"]) - np.asarray(q)) ** 2, axis=0))
-               + 0.5 * np.mean(np.sum((np.asarray(b["teacher_dqda"]) - grads) ** 2, axis=(0, 2))))
+               + 0.5 * np.mean(np.sum((np.asarray(b["teacher_dqda"]) - grads) ** 2, axis=-1)))
     assert float(loss) == pytest.approx(by_hand, rel=1e-5)
 
 
