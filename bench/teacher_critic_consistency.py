@@ -1,8 +1,9 @@
 """How well a critic can guide an actor: the argmax of Q1 and its action gradient.
 
-    python bench/teacher_critic_consistency.py runs/teachers/<run>/teachers/<Task> [RUN_DIR ...]
+    python bench/teacher_critic_consistency.py runs/teachers/<run>/teachers/<Task> [--last=N] [RUN_DIR ...]
 
-For 2048 states of the teacher's replay, scans a grid of 81 actions (1-D actions only) and
+For 2048 states of the teacher's replay (with --last=N, of its newest N transitions only:
+the trained teacher's own states, where the online stage acts), scans a grid of 81 actions (1-D actions only) and
 prints, for the teacher's online and target critics and for the critic of each student
 RUN_DIR (an offline_transfer or online run whose student has the teacher's sizes: on
 `mini`, InvertedDoublePendulum's), one row:
@@ -27,7 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ktmjax import checkpoint, networks, td3  # noqa: E402
 
 
-def main(task_dir: str, *run_dirs: str) -> None:
+def main(task_dir: str, *args: str) -> None:
+    last = [int(a.split("=", 1)[1]) for a in args if a.startswith("--last=")]
+    run_dirs = [a for a in args if not a.startswith("--last=")]
     meta = json.load(open(os.path.join(task_dir, "teacher.json")))
     if meta["action_size"] != 1:
         sys.exit("error: only teachers of 1-D actions are supported by this scan")
@@ -35,7 +38,8 @@ def main(task_dir: str, *run_dirs: str) -> None:
     like = td3.init(jax.random.PRNGKey(0), meta["obs_size"], 1, config)
     state = checkpoint.load(os.path.join(task_dir, "state"), like)
     data = checkpoint.load(os.path.join(task_dir, "replay"))
-    rows = np.random.RandomState(0).randint(0, data["obs"].shape[0], 2048)
+    size = data["obs"].shape[0]
+    rows = np.random.RandomState(0).randint(size - min(last + [size]), size, 2048)
     obs = jnp.asarray(data["obs"][rows])
     grid = jnp.linspace(-1.0, 1.0, 81)
     critic, actor = config.critic(), config.actor(1)
