@@ -29,8 +29,13 @@ from ktmjax import checkpoint, networks, td3  # noqa: E402
 
 
 def main(task_dir: str, *args: str) -> None:
-    last = [int(a.split("=", 1)[1]) for a in args if a.startswith("--last=")]
-    run_dirs = [a for a in args if not a.startswith("--last=")]
+    options = [a for a in args if a.startswith("--")]
+    run_dirs = [a for a in args if not a.startswith("--")]
+    last = [a.split("=", 1)[1] for a in options if a.startswith("--last=")]
+    if len(options) != len(last) or len(last) > 1 or not all(n.isdigit() and int(n) > 0
+                                                               for n in last):
+        sys.exit(f"error: options {' '.join(options)}: the one option is --last=N, N > 0")
+    last = [int(n) for n in last]
     meta = json.load(open(os.path.join(task_dir, "teacher.json")))
     if meta["action_size"] != 1:
         sys.exit("error: only teachers of 1-D actions are supported by this scan")

@@ -40,7 +40,7 @@ class StudentConfig:
     target_noise: str = "gaussian"          # paper: N(0, 0.2^2) clipped 0.5; public code: U[0, 0.1)
     her: bool = True                        # False: the "w/o HER" ablation (one task per episode)
     warmup_rounds: int = 10_000             # online rounds acting with the student before updates
-    critic_grad_weight: float = 0.0         # offline: weight of dQ/da matching (not the paper)
+    critic_grad_weight: float = 0.0         # offline: weight of dQ1/da matching at pi^k(s) (not the paper)
 
     def __post_init__(self):
         if self.update not in UPDATE_MODES:
@@ -105,7 +105,7 @@ class Student:
         self.critic = config.net.critic()
         self.tx = config.net.optimizer()
         self.teacher_configs = tuple(teacher_configs)
-        self.teacher_critics = tuple(c.critic() for c in teacher_configs)
+        self.teacher_critics = tuple(c.critic() for c in self.teacher_configs)
         # (group, position in group) of every task, in benchmark order.
         self.task_order = sorted(
             ((i, g, j) for g, group in enumerate(self.groups) for j, i in enumerate(group.indices)))
