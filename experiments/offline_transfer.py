@@ -167,7 +167,7 @@ def transfer(cfg: dict) -> dict:
                         batch_size=cfg["batch_size"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"],
-        her=cfg["her"], critic_grad_weight=cfg.get("critic_grad", 0.0)))
+        her=cfg["her"], critic_grad_weight=cfg["critic_grad"]))
     info = runs.environment_info()
     runs.claim_run(run_dir, cfg, info)
     lay = learner.layout

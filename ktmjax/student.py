@@ -167,11 +167,12 @@ class Student:
         out = []
         for g, (teacher, k) in enumerate(zip(teachers, keys)):
             batch = replay.sample(teacher.data, k, self.config.net.batch_size)
-            out.append(dict(obs=batch["obs"],
-                            obs_hat=layout.pad_obs(batch["obs"], self.layout.obs_max),
-                            action_hat=layout.pad_action(batch["action"], self.layout.action_max)))
             teacher_q = jax.vmap(self.teacher_critics[g].apply)(
                 teacher.critic_params, batch["obs"], batch["action"])        # [G, 2, N]
+            out.append(dict(obs=batch["obs"],
+                            obs_hat=layout.pad_obs(batch["obs"], self.layout.obs_max),
+                            action_hat=layout.pad_action(batch["action"], self.layout.action_max),
+                            teacher_q=jax.lax.stop_gradient(teacher_q)))
             if self.config.critic_grad_weight:
                 size, config = self.groups[g].action_size, self.teacher_configs[g]
                 action = jax.vmap(lambda p, o: td3.policy(p, o, size, config))(
@@ -182,7 +183,6 @@ class Student:
                 out[-1].update(teacher_action_hat=jax.lax.stop_gradient(pad(action)),
                                teacher_dqda=jax.lax.stop_gradient(pad(dqda)),
                                mask=self._group_mask(g)[1])
-            out[-1]["teacher_q"] = jax.lax.stop_gradient(teacher_q)
         return out
 
     def _update_parts(self, batches, teachers):
