@@ -1,9 +1,11 @@
 """How well a critic can guide an actor: the argmax of Q1 and its action gradient.
 
-    python bench/teacher_critic_consistency.py runs/teachers/<run>/teachers/<Task> [--last=N] [RUN_DIR ...]
+    python bench/teacher_critic_consistency.py runs/teachers/<run>/teachers/<Task> [--last=N | --rollouts=N] [RUN_DIR ...]
 
-For 2048 states of the teacher's replay (with --last=N, of its newest N transitions only:
-the trained teacher's own states, where the online stage acts), scans a grid of 81 actions (1-D actions only) and
+For 2048 states of the teacher's replay (with --last=N, of its newest N transitions only;
+with --rollouts=N, of N steps of fresh rollouts of the finished teacher with N(0, 0.1^2)
+exploration noise: the states where the online stage acts, as the offline
+student starts out as the teacher), scans a grid of 81 actions (1-D actions only) and
 prints, for the teacher's online and target critics and for the critic of each student
 RUN_DIR (an offline_transfer or online run whose student has the teacher's sizes: on
 `mini`, InvertedDoublePendulum's), one row:
@@ -28,23 +30,41 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ktmjax import checkpoint, networks, td3  # noqa: E402
 
 
+def _rollout_states(task_dir: str, task: str, steps: int) -> dict:
+    """{"obs": [steps, s]}: the states of `steps` env steps of the finished teacher acting
+    with N(0, 0.1^2) exploration noise (teachers.rollout_data, as offline --data=both)."""
+    from ktmjax import envs, runs, teachers
+    runs.enable_compilation_cache()
+    teachers_dir = os.path.dirname(os.path.dirname(os.path.abspath(task_dir)))
+    benchmark = json.load(open(os.path.join(teachers_dir, "config.json")))["benchmark"]
+    env = envs.MultiTaskEnv(envs.benchmark_tasks(benchmark, [task]))
+    groups, configs, _ = teachers.load_teachers(teachers_dir, env.groups)
+    rolled = teachers.rollout_data(env, groups, configs, steps, jax.random.PRNGKey(12345))
+    return {"obs": np.asarray(rolled[0].rollouts.obs[0])}
+
+
 def main(task_dir: str, *args: str) -> None:
     options = [a for a in args if a.startswith("--")]
     run_dirs = [a for a in args if not a.startswith("--")]
-    last = [a.split("=", 1)[1] for a in options if a.startswith("--last=")]
-    if len(options) != len(last) or len(last) > 1 or not all(n.isdigit() and int(n) > 0
-                                                               for n in last):
-        sys.exit(f"error: options {' '.join(options)}: the one option is --last=N, N > 0")
-    last = [int(n) for n in last]
+    values = [a.split("=", 1) for a in options]
+    if (len(values) > 1 or any(len(v) != 2 or v[0] not in ("--last", "--rollouts")
+                               or not v[1].isdigit() or int(v[1]) < 1 for v in values)):
+        sys.exit(f"error: options {' '.join(options)}: one of --last=N or --rollouts=N, "
+                 "N > 0")
+    option, count = (values[0][0], int(values[0][1])) if values else (None, 0)
     meta = json.load(open(os.path.join(task_dir, "teacher.json")))
     if meta["action_size"] != 1:
         sys.exit("error: only teachers of 1-D actions are supported by this scan")
     config = td3.TD3Config(hidden=tuple(meta["hidden"]))
     like = td3.init(jax.random.PRNGKey(0), meta["obs_size"], 1, config)
     state = checkpoint.load(os.path.join(task_dir, "state"), like)
-    data = checkpoint.load(os.path.join(task_dir, "replay"))
+    if option == "--rollouts":
+        data = _rollout_states(task_dir, meta["task"], count)
+    else:
+        data = checkpoint.load(os.path.join(task_dir, "replay"))
     size = data["obs"].shape[0]
-    rows = np.random.RandomState(0).randint(size - min(last + [size]), size, 2048)
+    first = size - count if option == "--last" else 0
+    rows = np.random.RandomState(0).randint(max(first, 0), size, 2048)
     obs = jnp.asarray(data["obs"][rows])
     grid = jnp.linspace(-1.0, 1.0, 81)
     critic, actor = config.critic(), config.actor(1)

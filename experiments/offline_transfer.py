@@ -48,7 +48,8 @@ flags.DEFINE_integer("rollout_steps", None, "Env steps per task of --data=rollou
                      "(default 100000; mini 60000).")
 flags.DEFINE_float("critic_grad", 0.0, "Not in the paper: weight of an action-gradient term "
                    "added to Eq. 1 (the student critic's dQ1/da regresses the teacher's at "
-                   "the teacher's own action pi^k(s); see docs/results.md). 0: the paper's Eq. 1.")
+                   "the teacher's own action pi^k(s), on states of the teacher's rollouts, so "
+                   "it needs --data=rollouts|both; see docs/results.md). 0: the paper's Eq. 1.")
 common.define_student_flags(teacher_critic_default="target")
 
 DATA_SOURCES = ("replay", "rollouts", "both")
@@ -92,6 +93,9 @@ def resolve_config() -> dict:
     common.require(math.isfinite(cfg["critic_grad"]) and cfg["critic_grad"] >= 0,
                    f"--critic_grad={cfg['critic_grad']} must be finite and not negative")
     common.require_choice("data", cfg["data"], DATA_SOURCES)
+    common.require(not cfg["critic_grad"] or cfg["data"] != "replay",
+                   f"--critic_grad={cfg['critic_grad']} matches slopes on the teachers' rollout "
+                   "states; use it with --data=both or --data=rollouts")
     common.check_teacher_critic(cfg["teacher_critic"])
     common.require(cfg["rollout_steps"] >= cfg["batch_size"],
                    f"--rollout_steps={cfg['rollout_steps']} must be at least --batch_size")

@@ -138,16 +138,19 @@ class Student:
     # ---- per-task losses ----------------------------------------------------------------
 
     def _critic_distillation_one(self, critic_params, obs_hat, action_hat, teacher_q,
-                                 teacher_action_hat=None, teacher_dqda=None, mask=None):
+                                 slope_obs_hat=None, teacher_action_hat=None, teacher_dqda=None,
+                                 mask=None):
         """Eq. 1 for one task's batch (student Q1, Q2 regress teacher Q1, Q2); with a
         `critic_grad_weight`, plus that weight times the matching of dQ1/da at the teacher's
-        own action (`teacher_action_hat`, padded) on the task's action entries (`mask`, g^k)."""
+        own action (`teacher_action_hat`, padded) on states of the teacher's rollouts
+        (`slope_obs_hat`, padded), on the task's action entries (`mask`, g^k)."""
         loss = ktm.critic_distillation_loss(
             self.critic.apply(critic_params, obs_hat, action_hat), teacher_q)
         weight = self.config.critic_grad_weight
         if not weight:
             return loss
-        dqda = networks.q1_action_grad(self.critic, critic_params, obs_hat, teacher_action_hat)
+        dqda = networks.q1_action_grad(self.critic, critic_params, slope_obs_hat,
+                                       teacher_action_hat)
         return loss + weight * ktm.critic_gradient_distillation_loss(dqda * mask, teacher_dqda)
 
     def _actor_distillation_one(self, g, actor_params, obs_hat, obs, teacher_critic_params):
@@ -161,8 +164,9 @@ class Student:
 
     def _offline_batches(self, teachers, key):
         """Per group: raw batch from D_k, padded ŝ and â, the teacher's (Q1, Q2) and, with
-        a `critic_grad_weight`, the teacher's own action pi^k(s) and its dQ1^k/da there,
-        both padded to A_max, and g^k."""
+        a `critic_grad_weight`, a batch of states from the teacher's rollouts (padded), the
+        teacher's own action pi^k(s) there and its dQ1^k/da at it, both padded to A_max,
+        and g^k."""
         keys = jax.random.split(key, len(self.groups))
         out = []
         for g, (teacher, k) in enumerate(zip(teachers, keys)):
@@ -174,13 +178,19 @@ class Student:
                             action_hat=layout.pad_action(batch["action"], self.layout.action_max),
                             teacher_q=jax.lax.stop_gradient(teacher_q)))
             if self.config.critic_grad_weight:
+                if teacher.rollouts is None:
+                    raise ValueError("critic_grad_weight needs the teachers' rollouts "
+                                     "(teachers.rollout_data) for its states")
+                obs = replay.sample(teacher.rollouts, jax.random.fold_in(k, 1),
+                                    self.config.net.batch_size)["obs"]       # [G, N, s_k]
                 size, config = self.groups[g].action_size, self.teacher_configs[g]
                 action = jax.vmap(lambda p, o: td3.policy(p, o, size, config))(
-                    teacher.actor_params, batch["obs"])                      # [G, N, a_k]
+                    teacher.actor_params, obs)                               # [G, N, a_k]
                 dqda = jax.vmap(partial(networks.q1_action_grad, self.teacher_critics[g]))(
-                    teacher.critic_params, batch["obs"], action)
+                    teacher.critic_params, obs, action)
                 pad = partial(layout.pad_action, action_max=self.layout.action_max)
-                out[-1].update(teacher_action_hat=jax.lax.stop_gradient(pad(action)),
+                out[-1].update(slope_obs_hat=layout.pad_obs(obs, self.layout.obs_max),
+                               teacher_action_hat=jax.lax.stop_gradient(pad(action)),
                                teacher_dqda=jax.lax.stop_gradient(pad(dqda)),
                                mask=self._group_mask(g)[1])
         return out
@@ -264,7 +274,7 @@ class Student:
         state, losses = self._optimizer_steps(
             state, self._update_parts(batches, teachers), self._active_task(state.steps), do_actor,
             self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q")
-            + (("teacher_action_hat", "teacher_dqda", "mask")
+            + (("slope_obs_hat", "teacher_action_hat", "teacher_dqda", "mask")
                if self.config.critic_grad_weight else ()),
             lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs"))
         return state.replace(steps=state.steps + 1, key=key), losses

@@ -168,6 +168,9 @@ class TeacherGroup:
     actor_params: dict
     critic_params: dict     # the critic the student learns through (see load_teachers)
     data: replay.Replay     # D_k of each task: the teacher's saved replay
+    # The teacher's own rollouts (`rollout_data`; None without them): the states where the
+    # offline --critic_grad term matches action slopes (the online stage's states).
+    rollouts: Optional[replay.Replay] = None
 
 
 def random_teachers(groups, config: td3.TD3Config, capacity: int, key) -> tuple:
@@ -296,7 +299,7 @@ def rollout_data(env: MultiTaskEnv, teacher_groups: Sequence[TeacherGroup],
     Every task's teacher acts for `steps` env steps (its deterministic action plus
     N(0, noise^2), clipped), episodes restarting themselves (one program, no refills: they
     cycle through each env's pool of initial states); returns the groups with their `data`
-    replaced by these transitions.
+    and `rollouts` replaced by these transitions.
     """
     def run(groups, key):
         env_key, key = jax.random.split(key)
@@ -320,4 +323,4 @@ def rollout_data(env: MultiTaskEnv, teacher_groups: Sequence[TeacherGroup],
         return buffers
 
     buffers = jax.jit(run)(tuple(teacher_groups), key)
-    return tuple(t.replace(data=b) for t, b in zip(teacher_groups, buffers))
+    return tuple(t.replace(data=b, rollouts=b) for t, b in zip(teacher_groups, buffers))

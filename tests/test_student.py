@@ -65,28 +65,35 @@ def test_critic_distillation_loss_by_hand(mini_env):
 
 def test_action_gradient_distillation_by_hand(mini_env):
     """With critic_grad_weight w, the critic loss is Eq. 1 + w * mean ||dQ1/da - dQ1^k/da||^2,
-    both gradients taken at the teacher's own action pi^k(s), sample by sample (checked
-    against jax.grad of one sample)."""
+    both gradients taken at the teacher's own action pi^k(s) on states of the teacher's
+    rollouts, sample by sample (checked against jax.grad of one sample)."""
     t, configs = _teacher_groups(mini_env)
     s = student.Student(mini_env, configs,
                         student.StudentConfig(net=TINY, critic_grad_weight=0.5))
+    with pytest.raises(ValueError, match="rollouts"):
+        s._offline_batches(t, jax.random.PRNGKey(3))
+    rolled = teachers.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
+    t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
     state = s.init(jax.random.PRNGKey(2))
     b = jax.tree.map(lambda x: x[0], s._offline_batches(t, jax.random.PRNGKey(3))[1])
     one_q1 = lambda params, critic, o, a: critic.apply(params, o[None], a[None])[0, 0]
     raw = lambda tree: jax.tree.map(lambda x: x[0], tree)
-    teacher_action = TINY.actor(1).apply(raw(t[1].actor_params), b["obs"])
+    states = np.asarray(b["slope_obs_hat"])
+    rollout_states = np.asarray(raw(t[1].rollouts.obs))
+    assert all((rollout_states == row).all(-1).any() for row in states)   # rollout states
+    assert not np.allclose(states, b["obs_hat"])                          # not D_k's batch
+    teacher_action = TINY.actor(1).apply(raw(t[1].actor_params), states)
     np.testing.assert_allclose(b["teacher_action_hat"], teacher_action, rtol=1e-6, atol=1e-6)
-    assert not np.allclose(b["teacher_action_hat"], b["action_hat"])   # not D_k's actions
     want = jax.vmap(jax.grad(partial(one_q1, raw(t[1].critic_params), TINY.critic()),
-                             argnums=1))(b["obs"], teacher_action)
+                             argnums=1))(states, teacher_action)
     np.testing.assert_allclose(b["teacher_dqda"], want, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(b["mask"], np.ones(1))     # IDP: 1 action of A_max 1
     loss = s._critic_distillation_one(state.critic_params, b["obs_hat"], b["action_hat"],
-                                      b["teacher_q"], b["teacher_action_hat"],
-                                      b["teacher_dqda"], b["mask"])
+                                      b["teacher_q"], b["slope_obs_hat"],
+                                      b["teacher_action_hat"], b["teacher_dqda"], b["mask"])
     q = s.critic.apply(state.critic_params, b["obs_hat"], b["action_hat"])
     grads = jax.vmap(jax.grad(partial(one_q1, state.critic_params, s.critic), argnums=1))(
-        b["obs_hat"], b["teacher_action_hat"])
+        states, b["teacher_action_hat"])
     by_hand = (np.mean(np.sum((np.asarray(b["teacher_q"]) - np.asarray(q)) ** 2, axis=0))
                + 0.5 * np.mean(np.sum((np.asarray(b["teacher_dqda"]) - grads) ** 2, axis=-1)))
     assert float(loss) == pytest.approx(by_hand, rel=1e-5)

@@ -53,6 +53,13 @@ def test_offline_bad_critic_grad(tmp_path, value):
     assert not (tmp_path / "r").exists()
 
 
+def test_offline_critic_grad_needs_rollouts(tmp_path):
+    proc = run("offline_transfer", "--critic_grad=1", "--data=replay",
+               f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "--critic_grad=1", "--data=both")
+    assert not (tmp_path / "r").exists()
+
+
 def test_online_from_a_run_of_another_benchmark(tmp_path):
     offline = tmp_path / "off"
     (offline / "student" / "state").mkdir(parents=True)
