@@ -32,7 +32,8 @@ flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
 flags.DEFINE_string("update", "vmap", "vmap: one optimiser step per round on the mean of the "
                     "K task losses; sequential: K steps per round, one per task (public code).")
 flags.DEFINE_string("hidden", None, "Student hidden widths (default 400,400; mini 256,256).")
-flags.DEFINE_float("lr", 3e-4, "Adam learning rate of the student.")
+flags.DEFINE_float("lr", None, "Adam learning rate of the student (default 3e-4, the "
+                   "paper's; mini 1e-3).")
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("offline_actor_delay", 1, "Rounds per actor update (public code: 1).")
 flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; mini 2000).")
@@ -46,20 +47,21 @@ flags.DEFINE_string("data", None, "D_k: replay = each teacher's saved training r
                     "(default for mini).")
 flags.DEFINE_integer("rollout_steps", None, "Env steps per task of --data=rollouts|both "
                      "(default 100000; mini 60000).")
-flags.DEFINE_float("critic_grad", 0.0, "Not in the paper: weight of an action-gradient term "
+flags.DEFINE_float("critic_grad", None, "Not in the paper: weight of an action-gradient term "
                    "added to Eq. 1 (the student critic's dQ1/da regresses the teacher's at "
                    "the teacher's own action pi^k(s), on states of the teacher's rollouts, so "
-                   "it needs --data=rollouts|both; see docs/results.md). 0: the paper's Eq. 1.")
+                   "it needs --data=rollouts|both; see docs/results.md). 0: the paper's Eq. 1, "
+                   "the default for A and B, and with --data=replay; mini 30.")
 common.define_student_flags(teacher_critic_default="target")
 
 DATA_SOURCES = ("replay", "rollouts", "both")
 DEFAULTS = {
     "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000),
+              rollout_steps=100_000, lr=3e-4, critic_grad=0.0),
     "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000),
+              rollout_steps=100_000, lr=3e-4, critic_grad=0.0),
     "mini": dict(rounds=10_000, hidden="256,256", eval_every=2_000, data="both",
-                 rollout_steps=60_000),
+                 rollout_steps=60_000, lr=1e-3, critic_grad=30.0),
 }
 
 
@@ -74,7 +76,8 @@ def resolve_config() -> dict:
         "teachers": FLAGS.teachers, "seed": FLAGS.seed, "update": FLAGS.update,
         "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
         "hidden": list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")),
-        "lr": FLAGS.lr, "batch_size": FLAGS.batch_size,
+        "lr": FLAGS.lr if FLAGS.lr is not None else defaults["lr"],
+        "batch_size": FLAGS.batch_size,
         "offline_actor_delay": FLAGS.offline_actor_delay,
         "eval_every": FLAGS.eval_every if FLAGS.eval_every is not None else defaults["eval_every"],
         "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
@@ -90,9 +93,11 @@ def resolve_config() -> dict:
     cfg["checkpoint_every"] = common.resolve_checkpoint_every(
         FLAGS.checkpoint_every, cfg["eval_every"], cfg["benchmark"])
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
+    common.require_choice("data", cfg["data"], DATA_SOURCES)
+    if cfg["critic_grad"] is None:   # the slope term needs rollout states: off on replay alone
+        cfg["critic_grad"] = defaults["critic_grad"] if cfg["data"] != "replay" else 0.0
     common.require(math.isfinite(cfg["critic_grad"]) and cfg["critic_grad"] >= 0,
                    f"--critic_grad={cfg['critic_grad']} must be finite and not negative")
-    common.require_choice("data", cfg["data"], DATA_SOURCES)
     common.require(not cfg["critic_grad"] or cfg["data"] != "replay",
                    f"--critic_grad={cfg['critic_grad']} matches slopes on the teachers' rollout "
                    "states; use it with --data=both or --data=rollouts")
@@ -179,7 +184,9 @@ def transfer(cfg: dict) -> dict:
           f"{lay.obs_max} obs / {lay.action_max} actions; teachers from {cfg['teachers']} "
           f"({cfg['teacher_critic']} critics); "
           f"{cfg['rounds']} rounds, update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
-          f"student nets {cfg['hidden']}, "
+          f"student nets {cfg['hidden']}, lr {cfg['lr']:g}"
+          + (f", --critic_grad={cfg['critic_grad']:g} (not the paper's Eq. 1 alone)"
+             if cfg["critic_grad"] else "") + ", "
           f"device {info['device']}; run dir {run_dir}", flush=True)
 
     state = learner.init(jax.random.PRNGKey(cfg["seed"]))
