@@ -51,7 +51,8 @@ flags.DEFINE_float("critic_grad", None, "Not in the paper: weight of an action-g
                    "added to Eq. 1 (the student critic's dQ1/da regresses the teacher's at "
                    "the teacher's own action pi^k(s), on states of the teacher's rollouts, so "
                    "it needs --data=rollouts|both; see docs/results.md). 0: the paper's Eq. 1, "
-                   "the default for A and B, and with --data=replay; mini 30.")
+                   "the default for A and B, and with --data=replay; mini 30 (its lr stays 1e-3 "
+                   "with --data=replay).")
 common.define_student_flags(teacher_critic_default="target")
 
 DATA_SOURCES = ("replay", "rollouts", "both")
@@ -101,6 +102,8 @@ def resolve_config() -> dict:
     common.require(not cfg["critic_grad"] or cfg["data"] != "replay",
                    f"--critic_grad={cfg['critic_grad']} matches slopes on the teachers' rollout "
                    "states; use it with --data=both or --data=rollouts")
+    if cfg["critic_grad"]:   # the term's states since session 8 (D_k's batch before): a run
+        cfg["critic_grad_states"] = "rollouts"   # started with the old term is not resumed
     common.check_teacher_critic(cfg["teacher_critic"])
     common.require(cfg["rollout_steps"] >= cfg["batch_size"],
                    f"--rollout_steps={cfg['rollout_steps']} must be at least --batch_size")
@@ -167,7 +170,9 @@ def transfer(cfg: dict) -> dict:
         if cfg["data"] == "both":
             rolled = tuple(r.replace(data=replay.concat(t.data, r.data))
                            for t, r in zip(teacher_groups, rolled))
-        teacher_groups = rolled
+        # Only the --critic_grad term reads the rollouts apart from D_k: keep no second copy.
+        teacher_groups = tuple(r if cfg["critic_grad"] else r.replace(rollouts=None)
+                               for r in rolled)
     smallest = min(int(t.data.size.min()) for t in teacher_groups)
     if smallest < cfg["batch_size"]:
         raise runs.UsageError(f"--batch_size={cfg['batch_size']} is larger than the smallest "

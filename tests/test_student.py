@@ -99,6 +99,23 @@ def test_action_gradient_distillation_by_hand(mini_env):
     assert float(loss) == pytest.approx(by_hand, rel=1e-5)
 
 
+def test_offline_round_with_the_slope_term(mini_env):
+    """Jitted over every group (K=3, two groups): with critic_grad_weight > 0 each task's
+    critic loss is Eq. 1 plus non-negative slope terms, so at least Eq. 1 from the same
+    start and batch, and above it; the actor loss (Eq. 2) is unchanged."""
+    t, configs = _teacher_groups(mini_env)
+    rolled = teachers.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
+    t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
+    losses = {}
+    for weight in (0.0, 0.5):
+        s = student.Student(mini_env, configs,
+                            student.StudentConfig(net=TINY, critic_grad_weight=weight))
+        _, losses[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
+    assert np.all(np.isfinite(losses[0.5]))
+    assert np.all(losses[0.5][0] > losses[0.0][0])
+    np.testing.assert_allclose(losses[0.5][1], losses[0.0][1], rtol=1e-6)
+
+
 def test_actor_distillation_follows_the_teacher_q1(mini_env):
     """Eq. 2: the actor loss is -mean(teacher Q1(s, f^k(pi(ŝ)))) and its gradient reaches
     only the student actor."""

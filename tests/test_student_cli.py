@@ -54,9 +54,13 @@ def test_offline_bad_critic_grad(tmp_path, value):
 
 
 def test_offline_critic_grad_needs_rollouts(tmp_path):
-    proc = run("offline_transfer", "--critic_grad=1", "--data=replay",
+    none = f"--teachers={tmp_path / 'none'}"
+    proc = run("offline_transfer", "--critic_grad=1", "--data=replay", none,
                f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "--critic_grad=1", "--data=both")
+    # mini's default weight is turned off by --data=replay: the flags pass, the teachers not.
+    proc = run("offline_transfer", "--data=replay", none, f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "does not exist")
     assert not (tmp_path / "r").exists()
 
 
