@@ -53,16 +53,22 @@ flags.DEFINE_float("critic_grad", None, "Not in the paper: weight of an action-g
                    "it needs --data=rollouts|both; see docs/results.md). 0: the paper's Eq. 1, "
                    "the default for A and B, and with --data=replay; mini 30 (its lr stays 1e-3 "
                    "with --data=replay).")
+flags.DEFINE_float("actor_match", None, "Not in the paper: weight of a term added to Eq. 2 "
+                   "that pulls the student's action f^k(pi(ŝ)) towards the teacher actor's "
+                   "pi^k(s) on D_k's states (squared distance), for teachers whose critic's best "
+                   "action is not their own (docs/results.md). 0: the paper's Eq. 2, the "
+                   "default for A and B; mini 1000.")
 common.define_student_flags(teacher_critic_default="target")
 
 DATA_SOURCES = ("replay", "rollouts", "both")
 DEFAULTS = {
     "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000, lr=3e-4, critic_grad=0.0),
+              rollout_steps=100_000, lr=3e-4, critic_grad=0.0, actor_match=0.0),
     "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000, lr=3e-4, critic_grad=0.0),
+              rollout_steps=100_000, lr=3e-4, critic_grad=0.0, actor_match=0.0),
     "mini": dict(rounds=10_000, hidden="256,256", eval_every=2_000, data="both",
-                 rollout_steps=60_000, lr=1e-3, critic_grad=30.0),
+                 rollout_steps=60_000, lr=1e-3, critic_grad=30.0,
+                 actor_match=1000.0),
 }
 
 
@@ -87,6 +93,8 @@ def resolve_config() -> dict:
                           else defaults["rollout_steps"]),
         "teacher_critic": FLAGS.teacher_critic, "her": FLAGS.her,
         "critic_grad": FLAGS.critic_grad,
+        "actor_match": (FLAGS.actor_match if FLAGS.actor_match is not None
+                        else defaults["actor_match"]),
     }
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
                  "final_episodes"):
@@ -102,6 +110,8 @@ def resolve_config() -> dict:
     common.require(not cfg["critic_grad"] or cfg["data"] != "replay",
                    f"--critic_grad={cfg['critic_grad']} matches slopes on the teachers' rollout "
                    "states; use it with --data=both or --data=rollouts")
+    common.require(math.isfinite(cfg["actor_match"]) and cfg["actor_match"] >= 0,
+                   f"--actor_match={cfg['actor_match']} must be finite and not negative")
     if cfg["critic_grad"]:   # the term's states since session 8 (D_k's batch before): a run
         cfg["critic_grad_states"] = "rollouts"   # started with the old term is not resumed
     common.check_teacher_critic(cfg["teacher_critic"])
@@ -181,7 +191,8 @@ def transfer(cfg: dict) -> dict:
                         batch_size=cfg["batch_size"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"],
-        her=cfg["her"], critic_grad_weight=cfg["critic_grad"]))
+        her=cfg["her"], critic_grad_weight=cfg["critic_grad"],
+        actor_match_weight=cfg["actor_match"]))
     info = runs.environment_info()
     runs.claim_run(run_dir, cfg, info)
     lay = learner.layout
@@ -191,7 +202,9 @@ def transfer(cfg: dict) -> dict:
           f"{cfg['rounds']} rounds, update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
           f"student nets {cfg['hidden']}, lr {cfg['lr']:g}"
           + (f", --critic_grad={cfg['critic_grad']:g} (not the paper's Eq. 1 alone)"
-             if cfg["critic_grad"] else "") + ", "
+             if cfg["critic_grad"] else "")
+          + (f", --actor_match={cfg['actor_match']:g} (not the paper's Eq. 2 alone)"
+             if cfg["actor_match"] else "") + ", "
           f"device {info['device']}; run dir {run_dir}", flush=True)
 
     state = learner.init(jax.random.PRNGKey(cfg["seed"]))

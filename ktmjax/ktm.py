@@ -38,6 +38,19 @@ def actor_distillation_loss(teacher_q1):
     return -jnp.mean(teacher_q1)
 
 
+def actor_matching_loss(student_action, teacher_action):
+    """Not in the paper: mean over the batch of the squared distance between the student's
+    sliced action f^k(pi(ŝ)) and the teacher actor's pi^k(s), summed over the action
+    entries. student_action, teacher_action: [N, a_k].
+
+    Eq. 2 moves the student actor towards the teacher critic's best action, which is the
+    teacher's own action only where that critic agrees with its actor; with teachers
+    trained briefly (`mini`: 60,000 steps) it may not (docs/results.md). Added to Eq. 2
+    with a weight.
+    """
+    return jnp.mean(jnp.sum(jnp.square(student_action - teacher_action), axis=-1))
+
+
 def guided_actor_loss(teacher_q1, student_q1, alpha: float, beta: float):
     """Eq. 5, as a loss to minimise: -mean(alpha * Q1^k(s, f^k(pi(ŝ))) + beta * Q1(ŝ, g^k(pi(ŝ)))).
 

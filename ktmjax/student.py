@@ -41,13 +41,15 @@ class StudentConfig:
     her: bool = True                        # False: the "w/o HER" ablation (one task per episode)
     warmup_rounds: int = 10_000             # online rounds acting with the student before updates
     critic_grad_weight: float = 0.0         # offline: weight of dQ1/da matching at pi^k(s) (not the paper)
+    actor_match_weight: float = 0.0         # offline: weight of matching pi^k(s) in Eq. 2 (not the paper)
 
     def __post_init__(self):
         if self.update not in UPDATE_MODES:
             raise ValueError(f"unknown update mode {self.update!r}; known: {', '.join(UPDATE_MODES)}")
-        if not (math.isfinite(self.critic_grad_weight) and self.critic_grad_weight >= 0):
-            raise ValueError(f"critic_grad_weight={self.critic_grad_weight} must be finite and "
-                             "not negative")
+        for name in ("critic_grad_weight", "actor_match_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}={value} must be finite and not negative")
         if self.target_noise not in TARGET_NOISE_MODES:
             raise ValueError(f"unknown target noise {self.target_noise!r}; known: "
                              f"{', '.join(TARGET_NOISE_MODES)}")
@@ -153,12 +155,19 @@ class Student:
                                        teacher_action_hat)
         return loss + weight * ktm.critic_gradient_distillation_loss(dqda * mask, teacher_dqda)
 
-    def _actor_distillation_one(self, g, actor_params, obs_hat, obs, teacher_critic_params):
-        """Eq. 2 for one task's batch: through the frozen teacher Q1 at f^k(pi(ŝ))."""
+    def _actor_distillation_one(self, g, actor_params, obs_hat, obs, *rest):
+        """Eq. 2 for one task's batch: through the frozen teacher Q1 at f^k(pi(ŝ)); with an
+        `actor_match_weight`, plus that weight times the matching of the teacher's own
+        action there. `rest`: ([teacher_action,] teacher critic params)."""
+        *teacher_action, teacher_critic_params = rest
         action = layout.slice_action(self.actor.apply(actor_params, obs_hat),
                                      self.groups[g].action_size)
-        return ktm.actor_distillation_loss(
+        loss = ktm.actor_distillation_loss(
             networks.q1(self.teacher_critics[g], teacher_critic_params, obs, action))
+        if not self.config.actor_match_weight:
+            return loss
+        return loss + self.config.actor_match_weight * ktm.actor_matching_loss(
+            action, teacher_action[0])
 
     # ---- offline knowledge transfer (Eq. 1-2) ---------------------------------------------
 
@@ -177,15 +186,18 @@ class Student:
                             obs_hat=layout.pad_obs(batch["obs"], self.layout.obs_max),
                             action_hat=layout.pad_action(batch["action"], self.layout.action_max),
                             teacher_q=jax.lax.stop_gradient(teacher_q)))
+            size, config = self.groups[g].action_size, self.teacher_configs[g]
+            teacher_policy = jax.vmap(lambda p, o: td3.policy(p, o, size, config))
+            if self.config.actor_match_weight:
+                out[-1]["teacher_action"] = jax.lax.stop_gradient(
+                    teacher_policy(teacher.actor_params, batch["obs"]))       # [G, N, a_k]
             if self.config.critic_grad_weight:
                 if teacher.rollouts is None:
                     raise ValueError("critic_grad_weight needs the teachers' rollouts "
                                      "(teachers.rollout_data) for its states")
                 obs = replay.sample(teacher.rollouts, jax.random.fold_in(k, 1),
                                     self.config.net.batch_size)["obs"]       # [G, N, s_k]
-                size, config = self.groups[g].action_size, self.teacher_configs[g]
-                action = jax.vmap(lambda p, o: td3.policy(p, o, size, config))(
-                    teacher.actor_params, obs)                               # [G, N, a_k]
+                action = teacher_policy(teacher.actor_params, obs)           # [G, N, a_k]
                 dqda = jax.vmap(partial(networks.q1_action_grad, self.teacher_critics[g]))(
                     teacher.critic_params, obs, action)
                 pad = partial(layout.pad_action, action_max=self.layout.action_max)
@@ -276,7 +288,8 @@ class Student:
             self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q")
             + (("slope_obs_hat", "teacher_action_hat", "teacher_dqda", "mask")
                if self.config.critic_grad_weight else ()),
-            lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs"))
+            lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs")
+            + (("teacher_action",) if self.config.actor_match_weight else ()))
         return state.replace(steps=state.steps + 1, key=key), losses
 
     def offline_epoch(self, state: td3.TD3State, teachers, num_rounds: int):

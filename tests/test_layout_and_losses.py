@@ -36,6 +36,7 @@ def test_ktm_losses_by_hand():
     assert float(ktm.critic_gradient_distillation_loss(student_g, teacher_g)) == pytest.approx(
         ((1 - 0) ** 2 + (0 - 2) ** 2 + (3 - 3) ** 2 + (1 - 1) ** 2) / 2)
     # Eq. 2: -mean(Q1^k)
+    assert float(ktm.actor_matching_loss(student_g, teacher_g)) == pytest.approx(2.5)
     assert float(ktm.actor_distillation_loss(jnp.array([1.0, 3.0]))) == pytest.approx(-2.0)
     # Eq. 5: -mean(alpha * Q1^k + beta * Q1)
     loss = ktm.guided_actor_loss(jnp.array([1.0, 3.0]), jnp.array([10.0, 20.0]), 0.5, 2.0)

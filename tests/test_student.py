@@ -134,6 +134,34 @@ def test_actor_distillation_follows_the_teacher_q1(mini_env):
     assert float(s._actor_distillation_one(0, stepped, b["obs_hat"], b["obs"], tc)) < float(loss)
 
 
+def test_actor_matching_term_by_hand(mini_env):
+    """With actor_match_weight w, the offline actor loss is Eq. 2 + w * mean ||f^k(pi(ŝ)) -
+    pi^k(s)||^2 on D_k's batch, the teacher's action from its own actor; in a jitted round
+    (K=3) the critic loss is unchanged and only the actor's loss grows."""
+    t, configs = _teacher_groups(mini_env)
+    s = student.Student(mini_env, configs,
+                        student.StudentConfig(net=TINY, actor_match_weight=2.0))
+    state = s.init(jax.random.PRNGKey(4))
+    b = jax.tree.map(lambda x: x[0], s._offline_batches(t, jax.random.PRNGKey(5))[0])
+    raw = lambda tree: jax.tree.map(lambda x: x[0], tree)
+    teacher_action = TINY.actor(1).apply(raw(t[0].actor_params), b["obs"])
+    np.testing.assert_allclose(b["teacher_action"], teacher_action, rtol=1e-6, atol=1e-6)
+    tc = raw(t[0].critic_params)
+    loss = s._actor_distillation_one(0, state.actor_params, b["obs_hat"], b["obs"],
+                                     b["teacher_action"], tc)
+    action = s.actor.apply(state.actor_params, b["obs_hat"])[:, :1]
+    by_hand = (-np.mean(np.asarray(networks.q1(TINY.critic(), tc, b["obs"], action)))
+               + 2.0 * np.mean(np.sum((np.asarray(action) - teacher_action) ** 2, axis=-1)))
+    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    losses = {}
+    for weight in (0.0, 2.0):
+        s = student.Student(mini_env, configs,
+                            student.StudentConfig(net=TINY, actor_match_weight=weight))
+        _, losses[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
+    np.testing.assert_allclose(losses[2.0][0], losses[0.0][0], rtol=1e-6)
+    assert np.all(losses[2.0][1] > losses[0.0][1])
+
+
 def test_padded_state_and_masked_action_slots_change_nothing(mini_env):
     s, _ = _student(mini_env)
     state = s.init(jax.random.PRNGKey(6))

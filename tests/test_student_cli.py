@@ -46,10 +46,11 @@ def test_online_bad_flags(tmp_path, args, words):
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("value", ["-1", "inf"])
-def test_offline_bad_critic_grad(tmp_path, value):
-    proc = run("offline_transfer", f"--critic_grad={value}", f"--run_dir={tmp_path / 'r'}")
-    _assert_one_line_error(proc, "--critic_grad=", "finite and not negative")
+@pytest.mark.parametrize("flag,value", [("critic_grad", "-1"), ("critic_grad", "inf"),
+                                        ("actor_match", "-1")])
+def test_offline_bad_term_weights(tmp_path, flag, value):
+    proc = run("offline_transfer", f"--{flag}={value}", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, f"--{flag}=", "finite and not negative")
     assert not (tmp_path / "r").exists()
 
 
