@@ -93,9 +93,12 @@ def resolve_config() -> dict:
                           else defaults["rollout_steps"]),
         "teacher_critic": FLAGS.teacher_critic, "her": FLAGS.her,
         "critic_grad": FLAGS.critic_grad,
-        "actor_match": (FLAGS.actor_match if FLAGS.actor_match is not None
-                        else defaults["actor_match"]),
     }
+    actor_match = FLAGS.actor_match if FLAGS.actor_match is not None else defaults["actor_match"]
+    common.require(math.isfinite(actor_match) and actor_match >= 0,
+                   f"--actor_match={actor_match:g} must be finite and not negative")
+    if actor_match:   # stored only when on: runs started before the flag still resume
+        cfg["actor_match"] = actor_match
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
                  "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
@@ -110,8 +113,6 @@ def resolve_config() -> dict:
     common.require(not cfg["critic_grad"] or cfg["data"] != "replay",
                    f"--critic_grad={cfg['critic_grad']} matches slopes on the teachers' rollout "
                    "states; use it with --data=both or --data=rollouts")
-    common.require(math.isfinite(cfg["actor_match"]) and cfg["actor_match"] >= 0,
-                   f"--actor_match={cfg['actor_match']} must be finite and not negative")
     if cfg["critic_grad"]:   # the term's states since session 8 (D_k's batch before): a run
         cfg["critic_grad_states"] = "rollouts"   # started with the old term is not resumed
     common.check_teacher_critic(cfg["teacher_critic"])
@@ -192,7 +193,7 @@ def transfer(cfg: dict) -> dict:
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"],
         her=cfg["her"], critic_grad_weight=cfg["critic_grad"],
-        actor_match_weight=cfg["actor_match"]))
+        actor_match_weight=cfg.get("actor_match", 0.0)))
     info = runs.environment_info()
     runs.claim_run(run_dir, cfg, info)
     lay = learner.layout
@@ -204,7 +205,7 @@ def transfer(cfg: dict) -> dict:
           + (f", --critic_grad={cfg['critic_grad']:g} (not the paper's Eq. 1 alone)"
              if cfg["critic_grad"] else "")
           + (f", --actor_match={cfg['actor_match']:g} (not the paper's Eq. 2 alone)"
-             if cfg["actor_match"] else "") + ", "
+             if cfg.get("actor_match") else "") + ", "
           f"device {info['device']}; run dir {run_dir}", flush=True)
 
     state = learner.init(jax.random.PRNGKey(cfg["seed"]))

@@ -153,13 +153,14 @@ def test_actor_matching_term_by_hand(mini_env):
     by_hand = (-np.mean(np.asarray(networks.q1(TINY.critic(), tc, b["obs"], action)))
                + 2.0 * np.mean(np.sum((np.asarray(action) - teacher_action) ** 2, axis=-1)))
     assert float(loss) == pytest.approx(by_hand, rel=1e-5)
-    losses = {}
-    for weight in (0.0, 2.0):
-        s = student.Student(mini_env, configs,
-                            student.StudentConfig(net=TINY, actor_match_weight=weight))
-        _, losses[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
-    np.testing.assert_allclose(losses[2.0][0], losses[0.0][0], rtol=1e-6)
-    assert np.all(losses[2.0][1] > losses[0.0][1])
+    for update in student.UPDATE_MODES:
+        losses = {}
+        for weight in (0.0, 2.0):
+            s = student.Student(mini_env, configs, student.StudentConfig(
+                net=TINY, update=update, actor_match_weight=weight))
+            _, losses[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
+        np.testing.assert_allclose(losses[2.0][0], losses[0.0][0], rtol=1e-6)
+        assert np.all(losses[2.0][1] > losses[0.0][1])
 
 
 def test_padded_state_and_masked_action_slots_change_nothing(mini_env):
