@@ -1,4 +1,5 @@
 """What every ktmjax command shares: quiet start-up, one-line errors, the compile cache."""
+import math
 import os
 import sys
 
@@ -62,6 +63,12 @@ def define_student_flags(teacher_critic_default):
                         "The teacher Q the student learns through: target = the teacher's "
                         "Polyak-averaged target critic (it agrees with the teacher's actor; "
                         "see docs/results.md), online = its last critic (the public code).")
+
+
+def require_term_weight(flag: str, value: float) -> None:
+    """The weight of a term added to a paper equation must be finite and not negative."""
+    require(math.isfinite(value) and value >= 0,
+            f"--{flag}={value:g} must be finite and not negative")
 
 
 def check_teacher_critic(name: str) -> str:

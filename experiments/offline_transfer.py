@@ -11,7 +11,6 @@ targets are hard-copied. Writes config.json, metrics.csv, learning_curve.png,
 results.md, summary.json (with each task's teacher return and ratio) and student/state
 (orbax) to --run_dir.
 """
-import math
 import os
 import subprocess
 import sys
@@ -72,12 +71,6 @@ DEFAULTS = {
 }
 
 
-def _require_term_weight(flag: str, value: float) -> None:
-    """The weight of a term added to Eq. 1 or Eq. 2 must be finite and not negative."""
-    common.require(math.isfinite(value) and value >= 0,
-                   f"--{flag}={value:g} must be finite and not negative")
-
-
 def resolve_config() -> dict:
     from ktmjax import envs, student
     common.check_benchmark(FLAGS.benchmark)
@@ -101,7 +94,7 @@ def resolve_config() -> dict:
         "critic_grad": FLAGS.critic_grad,
     }
     actor_match = FLAGS.actor_match if FLAGS.actor_match is not None else defaults["actor_match"]
-    _require_term_weight("actor_match", actor_match)
+    common.require_term_weight("actor_match", actor_match)
     if actor_match:   # stored only when on: runs started before the flag still resume
         cfg["actor_match"] = actor_match
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
@@ -113,7 +106,7 @@ def resolve_config() -> dict:
     common.require_choice("data", cfg["data"], DATA_SOURCES)
     if cfg["critic_grad"] is None:   # the slope term needs rollout states: off on replay alone
         cfg["critic_grad"] = defaults["critic_grad"] if cfg["data"] != "replay" else 0.0
-    _require_term_weight("critic_grad", cfg["critic_grad"])
+    common.require_term_weight("critic_grad", cfg["critic_grad"])
     common.require(not cfg["critic_grad"] or cfg["data"] != "replay",
                    f"--critic_grad={cfg['critic_grad']} matches slopes on the teachers' rollout "
                    "states; use it with --data=both or --data=rollouts")

@@ -39,6 +39,11 @@ flags.DEFINE_bool("empty_buffers", True, "Start the online shards D'_k empty (th
 flags.DEFINE_integer("warmup", None, "Rounds acting with the student before updates start "
                      "(default 10000; mini 1000).")
 common.define_student_flags(teacher_critic_default=None)
+flags.DEFINE_float("actor_match", None, "Not in the paper: weight of a term added to Eq. 5's "
+                   "teacher term (so also times --alpha) that pulls the student's action "
+                   "f^k(pi(ŝ)) towards the teacher actor's pi^k(s) on D'_k's states (squared "
+                   "distance), as offline_transfer --actor_match does for Eq. 2 "
+                   "(docs/results.md). 0: the paper's Eq. 5, the default for A and B; mini 1000.")
 flags.DEFINE_integer("capacity", 1_000_000, "Online replay capacity per task (capped at what the run "
                      "fills: --rounds, plus the teachers' replays with --noempty_buffers).")
 flags.DEFINE_string("hidden", None, "Student widths for a fresh student (default 400,400; "
@@ -53,9 +58,12 @@ flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_string("backend", "mjx", "Physics backend.")
 
 DEFAULTS = {
-    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000),
-    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000),
-    "mini": dict(rounds=10_000, hidden="256,256", eval_every=1_000, warmup=1_000),
+    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000,
+             actor_match=0.0),
+    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000,
+             actor_match=0.0),
+    "mini": dict(rounds=10_000, hidden="256,256", eval_every=1_000, warmup=1_000,
+                 actor_match=1000.0),
 }
 
 
@@ -98,6 +106,10 @@ def resolve_config() -> dict:
         "teacher_critic": (FLAGS.teacher_critic or (offline_cfg or {}).get("teacher_critic")
                            or "target"),
     }
+    actor_match = FLAGS.actor_match if FLAGS.actor_match is not None else defaults["actor_match"]
+    common.require_term_weight("actor_match", actor_match)
+    if actor_match:   # stored only when on: runs started before the flag still resume
+        cfg["actor_match"] = actor_match
     for name in ("rounds", "capacity", "batch_size", "policy_delay", "eval_every",
                  "eval_episodes", "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
@@ -143,7 +155,8 @@ def learn(cfg: dict) -> dict:
                         batch_size=cfg["batch_size"], policy_delay=cfg["policy_delay"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=cfg["update"], alpha=cfg["alpha"], beta=cfg["beta"],
-        target_noise=cfg["target_noise"], warmup_rounds=cfg["warmup"], her=cfg["her"]))
+        target_noise=cfg["target_noise"], warmup_rounds=cfg["warmup"], her=cfg["her"],
+        actor_match_weight=cfg.get("actor_match", 0.0)))
     key = jax.random.PRNGKey(cfg["seed"])
     init_key, online_key = jax.random.split(key)
     state = learner.init(init_key)
@@ -160,7 +173,10 @@ def learn(cfg: dict) -> dict:
     info = runs.environment_info()
     runs.claim_run(run_dir, cfg, info)
     print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, alpha={cfg['alpha']} "
-          f"beta={cfg['beta']}, start: {cfg['from'] or 'fresh student (w/o Offline)'}; "
+          f"beta={cfg['beta']}"
+          + (f", --actor_match={cfg['actor_match']:g} (not the paper's Eq. 5 alone)"
+             if cfg.get("actor_match") else "") + ", start: "
+          f"{cfg['from'] or 'fresh student (w/o Offline)'}; "
           f"teachers from {cfg['teachers']} ({cfg['teacher_critic']} critics); "
           f"{cfg['rounds']} rounds (warm-up {cfg['warmup']}), "
           f"update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, device {info['device']}; "

@@ -41,7 +41,8 @@ class StudentConfig:
     her: bool = True                        # False: the "w/o HER" ablation (one task per episode)
     warmup_rounds: int = 10_000             # online rounds acting with the student before updates
     critic_grad_weight: float = 0.0         # offline: weight of dQ1/da matching at pi^k(s) (not the paper)
-    actor_match_weight: float = 0.0         # offline: weight of matching pi^k(s) in Eq. 2 (not the paper)
+    actor_match_weight: float = 0.0         # matching pi^k(s) in Eq. 2 and in Eq. 5's alpha term
+                                            # (not the paper)
 
     def __post_init__(self):
         if self.update not in UPDATE_MODES:
@@ -164,10 +165,24 @@ class Student:
                                      self.groups[g].action_size)
         loss = ktm.actor_distillation_loss(
             networks.q1(self.teacher_critics[g], teacher_critic_params, obs, action))
+        return loss + self._actor_matching(action, teacher_action)
+
+    def _actor_matching(self, action, teacher_action):
+        """`actor_match_weight` times the matching of the teacher actor's action (0 when the
+        weight is 0: `teacher_action` is then an empty list, else [pi^k(s)])."""
         if not self.config.actor_match_weight:
-            return loss
-        return loss + self.config.actor_match_weight * ktm.actor_matching_loss(
-            action, teacher_action[0])
+            return 0.0
+        return self.config.actor_match_weight * ktm.actor_matching_loss(action, teacher_action[0])
+
+    def _matching_fields(self) -> tuple:
+        """The batch field the actor losses take for `_actor_matching`, if any."""
+        return ("teacher_action",) if self.config.actor_match_weight else ()
+
+    def _teacher_actions(self, g, teacher, obs):
+        """pi^k(s) of group g's frozen teachers on raw states [G, N, s_k] -> [G, N, a_k]."""
+        size, config = self.groups[g].action_size, self.teacher_configs[g]
+        return jax.lax.stop_gradient(jax.vmap(lambda p, o: td3.policy(p, o, size, config))(
+            teacher.actor_params, obs))
 
     # ---- offline knowledge transfer (Eq. 1-2) ---------------------------------------------
 
@@ -186,23 +201,20 @@ class Student:
                             obs_hat=layout.pad_obs(batch["obs"], self.layout.obs_max),
                             action_hat=layout.pad_action(batch["action"], self.layout.action_max),
                             teacher_q=jax.lax.stop_gradient(teacher_q)))
-            size, config = self.groups[g].action_size, self.teacher_configs[g]
-            teacher_policy = jax.vmap(lambda p, o: td3.policy(p, o, size, config))
             if self.config.actor_match_weight:
-                out[-1]["teacher_action"] = jax.lax.stop_gradient(
-                    teacher_policy(teacher.actor_params, batch["obs"]))       # [G, N, a_k]
+                out[-1]["teacher_action"] = self._teacher_actions(g, teacher, batch["obs"])
             if self.config.critic_grad_weight:
                 if teacher.rollouts is None:
                     raise ValueError("critic_grad_weight needs the teachers' rollouts "
                                      "(teachers.rollout_data) for its states")
                 obs = replay.sample(teacher.rollouts, jax.random.fold_in(k, 1),
                                     self.config.net.batch_size)["obs"]       # [G, N, s_k]
-                action = teacher_policy(teacher.actor_params, obs)           # [G, N, a_k]
+                action = self._teacher_actions(g, teacher, obs)             # [G, N, a_k]
                 dqda = jax.vmap(partial(networks.q1_action_grad, self.teacher_critics[g]))(
                     teacher.critic_params, obs, action)
                 pad = partial(layout.pad_action, action_max=self.layout.action_max)
                 out[-1].update(slope_obs_hat=layout.pad_obs(obs, self.layout.obs_max),
-                               teacher_action_hat=jax.lax.stop_gradient(pad(action)),
+                               teacher_action_hat=pad(action),
                                teacher_dqda=jax.lax.stop_gradient(pad(dqda)),
                                mask=self._group_mask(g)[1])
         return out
@@ -288,8 +300,8 @@ class Student:
             self._critic_distillation_one, ("obs_hat", "action_hat", "teacher_q")
             + (("slope_obs_hat", "teacher_action_hat", "teacher_dqda", "mask")
                if self.config.critic_grad_weight else ()),
-            lambda g, s: partial(self._actor_distillation_one, g), ("obs_hat", "obs")
-            + (("teacher_action",) if self.config.actor_match_weight else ()))
+            lambda g, s: partial(self._actor_distillation_one, g),
+            ("obs_hat", "obs") + self._matching_fields())
         return state.replace(steps=state.steps + 1, key=key), losses
 
     def offline_epoch(self, state: td3.TD3State, teachers, num_rounds: int):
@@ -352,11 +364,12 @@ class Student:
         return jnp.clip(net.policy_noise * jax.random.normal(key, shape),
                         -net.noise_clip, net.noise_clip)
 
-    def _online_batches(self, online: OnlineState, key):
-        """Per group: padded ŝ, â, ŝ', raw s, r, done, and the Eq. 3 TD target y."""
+    def _online_batches(self, online: OnlineState, teachers, key):
+        """Per group: padded ŝ, â, raw s, g^k, the Eq. 3 TD target y and, with an
+        `actor_match_weight`, the teacher actor's pi^k(s)."""
         keys = jax.random.split(key, 2 * len(self.groups))
         out = []
-        for g, group in enumerate(self.groups):
+        for g, (group, teacher) in enumerate(zip(self.groups, teachers)):
             batch = replay.sample(online.buffers[g], keys[2 * g], self.config.net.batch_size)
             obs_hat = layout.pad_obs(batch["obs"], self.layout.obs_max)
             next_hat = layout.pad_obs(batch["next_obs"], self.layout.obs_max)
@@ -372,20 +385,25 @@ class Student:
             out.append(dict(obs=batch["obs"], obs_hat=obs_hat, y=y,
                             action_hat=layout.pad_action(batch["action"], self.layout.action_max),
                             mask=group_masks))
+            if self.config.actor_match_weight:
+                out[-1]["teacher_action"] = self._teacher_actions(g, teacher, batch["obs"])
         return out
 
     def _td_critic_one(self, critic_params, obs_hat, action_hat, y):
         """Eq. 4 for one task's batch."""
         return td3.twin_regression_loss(self.critic.apply(critic_params, obs_hat, action_hat), y)
 
-    def _guided_actor_one(self, g, critic_params, actor_params, obs_hat, obs, mask,
-                          teacher_critic_params):
-        """Eq. 5 for one task's batch: alpha * teacher Q1^k + beta * own Q1 (masked by g^k)."""
+    def _guided_actor_one(self, g, critic_params, actor_params, obs_hat, obs, mask, *rest):
+        """Eq. 5 for one task's batch: alpha * teacher Q1^k + beta * own Q1 (masked by g^k);
+        with an `actor_match_weight`, the teacher term also holds the matching of the teacher's
+        own action (weighted by alpha too). `rest`: ([teacher_action,] teacher critic params)."""
+        *teacher_action, teacher_critic_params = rest
         padded = self.actor.apply(actor_params, obs_hat)
-        teacher_q1 = networks.q1(self.teacher_critics[g], teacher_critic_params, obs,
-                                 layout.slice_action(padded, self.groups[g].action_size))
+        action = layout.slice_action(padded, self.groups[g].action_size)
+        teacher_q1 = networks.q1(self.teacher_critics[g], teacher_critic_params, obs, action)
         own_q1 = networks.q1(self.critic, critic_params, obs_hat, layout.mask_action(padded, mask))
-        return ktm.guided_actor_loss(teacher_q1, own_q1, self.config.alpha, self.config.beta)
+        return (ktm.guided_actor_loss(teacher_q1, own_q1, self.config.alpha, self.config.beta)
+                + self.config.alpha * self._actor_matching(action, teacher_action))
 
     def _online_update(self, learner: td3.TD3State, teachers, batches, round_):
         """Eq. 4 on every task's batch; every `policy_delay`-th round Eq. 5 and soft targets.
@@ -395,7 +413,7 @@ class Student:
             learner, self._update_parts(batches, teachers), self._active_task(round_), do_actor,
             self._td_critic_one, ("obs_hat", "action_hat", "y"),
             lambda g, s: partial(self._guided_actor_one, g, s.critic_params),
-            ("obs_hat", "obs", "mask"), after_actor=self._soft_targets)
+            ("obs_hat", "obs", "mask") + self._matching_fields(), after_actor=self._soft_targets)
         return learner.replace(steps=learner.steps + 1), losses
 
     def _soft_targets(self, s: td3.TD3State) -> td3.TD3State:
@@ -412,8 +430,8 @@ class Student:
         online = online.replace(envs=envs_out, buffers=buffers, key=key)
 
         def update(learner):
-            return self._online_update(learner, teachers, self._online_batches(online, batch_key),
-                                       online.round)
+            batches = self._online_batches(online, teachers, batch_key)
+            return self._online_update(learner, teachers, batches, online.round)
 
         learner, losses = jax.lax.cond(
             online.round >= self.config.warmup_rounds, update,

@@ -238,16 +238,50 @@ def test_online_vmap_and_sequential_agree_exactly_for_one_task(idp_env):
     assert int(a.learner.actor_opt_state[0].count) == 1
 
 
-def test_online_alpha_zero_ignores_the_teacher(idp_env):
+@pytest.mark.parametrize("actor_match", [0.0, 2.0])
+def test_online_alpha_zero_ignores_the_teacher(idp_env, actor_match):
+    """alpha=0 drops the whole teacher term of Eq. 5, its actor-matching part included."""
     t1, _ = _teacher_groups(idp_env, seed=1)
     t2, _ = _teacher_groups(idp_env, seed=2)
     # Same replay data, different teacher networks.
     t2 = tuple(g2.replace(data=g1.data) for g1, g2 in zip(t1, t2))
-    s, state, online, epoch = _online(idp_env, t1, alpha=0.0, beta=1.0, warmup_rounds=0)
+    s, state, online, epoch = _online(idp_env, t1, alpha=0.0, beta=1.0, warmup_rounds=0,
+                                      actor_match_weight=actor_match)
     a = epoch(online, t1, 2)
     b = epoch(jax.tree.map(jnp.copy, online), t2, 2)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_array_equal(x, y)
+
+
+def test_online_actor_matching_term_by_hand(idp_env):
+    """With actor_match_weight w, Eq. 5's loss gains alpha * w * mean ||f^k(pi(ŝ)) -
+    pi^k(s)||^2 on D'_k's batch, the teacher's action from its own actor; in a jitted epoch
+    the critic losses are unchanged and the actor's grows."""
+    t, _ = _teacher_groups(idp_env)
+    alpha, beta, w = 0.5, 1.0, 2.0
+    s, _, online, epoch = _online(idp_env, t, alpha=alpha, beta=beta, warmup_rounds=100,
+                                  actor_match_weight=w)
+    online, _ = epoch(online, t, 4)                       # warm-up only: fills D'_k
+    b = jax.tree.map(lambda x: x[0], s._online_batches(online, t, jax.random.PRNGKey(12))[0])
+    raw = lambda tree: jax.tree.map(lambda x: x[0], tree)
+    teacher_action = TINY.actor(1).apply(raw(t[0].actor_params), b["obs"])
+    np.testing.assert_allclose(b["teacher_action"], teacher_action, rtol=1e-6, atol=1e-6)
+    params, tc = online.learner, raw(t[0].critic_params)
+    loss = s._guided_actor_one(0, params.critic_params, params.actor_params, b["obs_hat"],
+                               b["obs"], b["mask"], b["teacher_action"], tc)
+    action = s.actor.apply(params.actor_params, b["obs_hat"])
+    by_hand = (-np.mean(alpha * np.asarray(networks.q1(TINY.critic(), tc, b["obs"], action))
+                        + beta * np.asarray(networks.q1(s.critic, params.critic_params,
+                                                        b["obs_hat"], action)))
+               + alpha * w * np.mean(np.sum((np.asarray(action) - teacher_action) ** 2, -1)))
+    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    losses = {}
+    for weight in (0.0, w):
+        s, _, online, epoch = _online(idp_env, t, alpha=alpha, warmup_rounds=1,
+                                      actor_match_weight=weight)
+        losses[weight] = epoch(online, t, 3)[1]
+    np.testing.assert_allclose(losses[w][:, 0], losses[0.0][:, 0], rtol=1e-6)
+    assert losses[w][2, 1, 0] > losses[0.0][2, 1, 0]
 
 
 def test_without_her_one_task_trains_for_a_whole_episode(mini_env):

@@ -39,6 +39,7 @@ def test_teachers_for_other_tasks(tmp_path):
     (["--alpha=-1"], ["--alpha=-1.0", "negative"]),
     (["--rounds=0"], ["--rounds=0", "positive"]),
     (["--update=parallel"], ["--update=parallel", "vmap, sequential"]),
+    (["--actor_match=-1"], ["--actor_match=-1", "finite and not negative"]),
 ])
 def test_online_bad_flags(tmp_path, args, words):
     proc = run("online", *args, f"--run_dir={tmp_path / 'r'}")
