@@ -13,7 +13,9 @@ RUN_DIR (an offline_transfer or online run whose student has the teacher's sizes
 - `max-Q(actor)`: mean Q1 the teacher's actor leaves on the table;
 - `dQ/da` and `corr`: mean |dQ1/da| at the teacher's action, and its correlation over the
   states with the teacher target critic's (the critic the student distils);
-- `Q rmse`: root mean square of Q1(actor) minus the target critic's.
+- `Q rmse`: root mean square of Q1(actor) minus the target critic's;
+- for a student, `|student-actor|`: the mean distance between its own action and the
+  teacher's on those states (what --actor_match pulls down).
 A critic whose argmax sits far from the actor, or whose action gradient does not follow
 the teacher's, makes a poor guide for Eq. 2 and Eq. 5.
 """
@@ -84,14 +86,17 @@ def main(task_dir: str, *args: str) -> None:
             sys.exit(f"error: the student of {run} has hidden sizes {sizes}, the teacher "
                      f"{list(config.hidden)}; compare students of the teacher's sizes")
         student = checkpoint.load(os.path.join(run, "student", "state"), like)
-        critics.append((f"student {run}", student.critic_params))
+        own = actor.apply(student.actor_params, obs)
+        critics.append((f"student {run}", student.critic_params,
+                        f", |student-actor| {float(jnp.mean(jnp.abs(own - action))):.4f}"))
     _, _, ref_q, ref_grad = measures(state.target_critic_params)
-    for name, params in critics:
+    for name, params, *extra in critics:
         best, gap, q_actor, grad = measures(params)
         print(f"{meta['task']} {name}: |argmax-actor| {float(jnp.mean(jnp.abs(best - action[:, 0]))):.3f}"
               f", max-Q(actor) {float(jnp.mean(gap)):.3f}, dQ/da {float(jnp.mean(jnp.abs(grad))):.3f}"
               f", corr {float(jnp.corrcoef(grad, ref_grad)[0, 1]):.3f}"
-              f", Q rmse {float(jnp.sqrt(jnp.mean(jnp.square(q_actor - ref_q)))):.2f}", flush=True)
+              f", Q rmse {float(jnp.sqrt(jnp.mean(jnp.square(q_actor - ref_q)))):.2f}"
+              + "".join(extra), flush=True)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ def require(condition: bool, message: str) -> None:
 def define_student_flags(teacher_critic_default):
     """The flags both student stages (offline_transfer, online) take alike."""
     from absl import flags
+    flags.DEFINE_string("tasks", "", "Comma-separated subset of the benchmark's tasks the "
+                        "student learns (default all; the online stage: the --from run's).")
     flags.DEFINE_bool("her", True, "Hierarchical replay: every round trains every task; --noher "
                       "is the paper's \"w/o HER\" ablation (one task per episode, then the next; "
                       "online, all envs still step every round).")
@@ -80,6 +82,17 @@ def require_choice(flag: str, value: str, choices) -> str:
     """`value` of --flag must be one of `choices`; else a one-line error listing them."""
     require(value in choices, f"unknown --{flag}={value}; known: {', '.join(choices)}")
     return value
+
+
+def resolve_tasks(benchmark: str, text: str) -> list:
+    """--tasks: a comma-separated subset of the benchmark's task names (empty: all of them),
+    returned in benchmark order; an unknown or repeated name is a one-line error."""
+    from ktmjax import envs
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return [t.name for t in envs.benchmark_tasks(benchmark, names)]
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def check_benchmark(name: str) -> str:

@@ -78,7 +78,7 @@ def resolve_config() -> dict:
     defaults = DEFAULTS[FLAGS.benchmark]
     cfg = {
         "benchmark": FLAGS.benchmark,
-        "tasks": [t.name for t in envs.benchmark_tasks(FLAGS.benchmark)],
+        "tasks": common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks),
         "teachers": FLAGS.teachers, "seed": FLAGS.seed, "update": FLAGS.update,
         "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
         "hidden": list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")),
@@ -139,7 +139,8 @@ def find_or_train_teachers(cfg: dict) -> str:
     run_dir = os.path.join("runs", "teachers",
                            f"mini-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
     proc = subprocess.run([sys.executable, "-m", "experiments.train_teachers", "--benchmark=mini",
-                           f"--seed={cfg['seed']}", f"--run_dir={run_dir}"])
+                           f"--tasks={','.join(cfg['tasks'])}", f"--seed={cfg['seed']}",
+                           f"--run_dir={run_dir}"])
     if proc.returncode != 0:
         raise common.UsageError(f"training the mini teachers into {run_dir} failed "
                                 f"(exit {proc.returncode})")
@@ -152,7 +153,8 @@ def main(_):
     # Check the teachers before anything is written.
     if cfg["teachers"]:
         from ktmjax import envs, teachers
-        teachers.find_teacher_dirs(cfg["teachers"], envs.benchmark_tasks(cfg["benchmark"]))
+        teachers.find_teacher_dirs(cfg["teachers"],
+                                   envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"]))
     runs.check_run_dir(cfg["run_dir"])
     # A started run with other flags is refused before any teachers are trained.
     runs.check_settings(cfg["run_dir"], cfg, ignore=() if cfg["teachers"] else ("teachers",))
@@ -166,7 +168,7 @@ def transfer(cfg: dict) -> dict:
     from ktmjax import checkpoint, envs, evaluation, loops, replay, runs, student, td3, teachers
 
     run_dir = cfg["run_dir"]
-    tasks = envs.benchmark_tasks(cfg["benchmark"])
+    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
     env = envs.MultiTaskEnv(tasks, cfg["backend"])
     teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
         cfg["teachers"], env.groups, cfg["teacher_critic"])

@@ -68,14 +68,14 @@ DEFAULTS = {
 
 
 def resolve_config() -> dict:
-    from ktmjax import envs, runs, student, teachers
+    from ktmjax import runs, student, teachers
     common.check_benchmark(FLAGS.benchmark)
     common.require(FLAGS.alpha >= 0 and FLAGS.beta >= 0,
                    f"--alpha={FLAGS.alpha} and --beta={FLAGS.beta} must not be negative")
     common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     common.require_choice("target_noise", FLAGS.target_noise, student.TARGET_NOISE_MODES)
     defaults = DEFAULTS[FLAGS.benchmark]
-    tasks = [t.name for t in envs.benchmark_tasks(FLAGS.benchmark)]
+    tasks = common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks)
     start_from = getattr(FLAGS, "from")
     offline_cfg = None
     if start_from:
@@ -88,6 +88,10 @@ def resolve_config() -> dict:
         common.require(offline_cfg.get("benchmark") == FLAGS.benchmark,
                        f"--from={start_from} is a run of benchmark "
                        f"{offline_cfg.get('benchmark')}, not {FLAGS.benchmark}")
+        common.require(not FLAGS.tasks or tasks == offline_cfg["tasks"],
+                       f"--tasks={FLAGS.tasks} differs from the tasks of the --from run "
+                       f"({','.join(offline_cfg['tasks'])}); drop --tasks or pick that run's")
+        tasks = offline_cfg["tasks"]
     hidden = (offline_cfg["hidden"] if offline_cfg else
               list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")))
     cfg = {
@@ -136,7 +140,8 @@ def resolve_config() -> dict:
 def main(_):
     cfg = resolve_config()
     from ktmjax import envs, runs, teachers
-    teachers.find_teacher_dirs(cfg["teachers"], envs.benchmark_tasks(cfg["benchmark"]))
+    teachers.find_teacher_dirs(cfg["teachers"],
+                               envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"]))
     runs.check_run_dir(cfg["run_dir"])
     learn(cfg)
 

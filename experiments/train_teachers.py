@@ -54,13 +54,8 @@ def resolve_config() -> dict:
     from ktmjax import envs
     common.check_benchmark(FLAGS.benchmark)
     defaults = DEFAULTS[FLAGS.benchmark]
-    task_names = [t for t in FLAGS.tasks.split(",") if t.strip()]
-    try:
-        tasks = envs.benchmark_tasks(FLAGS.benchmark, task_names)
-    except ValueError as e:
-        raise common.UsageError(str(e)) from None
     cfg = {
-        "benchmark": FLAGS.benchmark, "tasks": [t.name for t in tasks],
+        "benchmark": FLAGS.benchmark, "tasks": common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks),
         "steps": FLAGS.steps if FLAGS.steps is not None else defaults["steps"],
         "seed": FLAGS.seed, "backend": FLAGS.backend,
         "hidden": list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")),

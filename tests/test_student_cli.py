@@ -77,6 +77,24 @@ def test_online_from_a_run_of_another_benchmark(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("module", ["offline_transfer", "online"])
+def test_unknown_task(module, tmp_path):
+    proc = run(module, "--tasks=InvertedPendulum,Ant", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "Ant not in benchmark mini", "InvertedDoublePendulum")
+    assert not (tmp_path / "r").exists()
+
+
+def test_online_tasks_other_than_the_from_runs(tmp_path):
+    offline = tmp_path / "off"
+    (offline / "student" / "state").mkdir(parents=True)
+    (offline / "config.json").write_text(json.dumps(
+        {"benchmark": "mini", "tasks": ["InvertedPendulum"]}))
+    proc = run("online", f"--from={offline}", "--tasks=InvertedDoublePendulum",
+               f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "--tasks=InvertedDoublePendulum", "(InvertedPendulum)")
+    assert not (tmp_path / "r").exists()
+
+
 def test_throughput_prints_one_json_line():
     proc = run("throughput", "--benchmark=mini", "--stage=offline", "--hidden=16",
                "--batch_size=8", "--capacity=64", "--rounds=2", "--repeats=1")

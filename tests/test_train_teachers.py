@@ -1,4 +1,5 @@
-"""The train_teachers command, end to end: bad input, and a real learning check."""
+"""The train_teachers command, end to end: bad input, and a real learning check; then the
+student commands (offline_transfer, online) learning from the teacher it trained."""
 import json
 import os
 import subprocess
@@ -124,3 +125,37 @@ def test_load_teachers_picks_the_target_or_the_online_critic(pendulum_run):
                                                         jax.tree.leaves(state.target_critic_params)))
     with pytest.raises(ValueError, match="unknown teacher critic"):
         teachers.load_teachers(str(run_dir), env.groups, "newest")
+
+
+def _student_cli(module, *args):
+    return subprocess.run([sys.executable, "-m", f"experiments.{module}", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+
+
+def _ratio(run_dir, task="InvertedPendulum"):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return summary["tasks"][task]["ratio"], summary
+
+
+def test_student_learns_from_the_trained_teacher_offline_then_online(pendulum_run, tmp_path):
+    """The README's pipeline on one task: offline_transfer from the InvertedPendulum teacher
+    trained above, then online from that student (`mini`'s defaults otherwise, small nets
+    and schedules); each stage ends at >= 0.9 of the teacher on the real env."""
+    teacher_dir, _ = pendulum_run
+    offline, online = tmp_path / "offline", tmp_path / "online"
+    proc = _student_cli("offline_transfer", "--benchmark=mini", "--tasks=InvertedPendulum",
+                        f"--teachers={teacher_dir}", "--rounds=2000", "--eval_every=1000",
+                        "--hidden=64,64", "--rollout_steps=5000", "--final_episodes=3",
+                        f"--run_dir={offline}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| InvertedPendulum |" in proc.stdout
+    ratio, summary = _ratio(offline)
+    assert summary["stage"] == "offline" and list(summary["tasks"]) == ["InvertedPendulum"]
+    assert ratio >= 0.9, summary
+    proc = _student_cli("online", "--benchmark=mini", f"--from={offline}", "--rounds=2000",
+                        "--warmup=500", "--eval_every=1000", "--final_episodes=3",
+                        f"--run_dir={online}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ratio, summary = _ratio(online)
+    assert summary["stage"] == "online" and summary["teachers"] == str(teacher_dir)
+    assert ratio >= 0.9, summary
