@@ -15,9 +15,13 @@ def run(module, *args):
 
 
 @pytest.mark.parametrize("module", ["offline_transfer", "online"])
-def test_unknown_benchmark(module, tmp_path):
-    proc = run(module, "--benchmark=nope", f"--run_dir={tmp_path / 'r'}")
-    _assert_one_line_error(proc, "nope", "A, B, mini")
+@pytest.mark.parametrize("arg,words", [
+    ("--benchmark=nope", ["nope", "A, B, mini"]),
+    ("--tasks=InvertedPendulum,Ant", ["Ant not in benchmark mini", "InvertedDoublePendulum"]),
+])
+def test_unknown_benchmark_or_task(module, arg, words, tmp_path):
+    proc = run(module, arg, f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, *words)
     assert not (tmp_path / "r").exists()
 
 
@@ -74,13 +78,6 @@ def test_online_from_a_run_of_another_benchmark(tmp_path):
     proc = run("online", f"--from={offline}", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "benchmark B, not mini")
     assert (offline / "config.json").read_bytes() == before
-    assert not (tmp_path / "r").exists()
-
-
-@pytest.mark.parametrize("module", ["offline_transfer", "online"])
-def test_unknown_task(module, tmp_path):
-    proc = run(module, "--tasks=InvertedPendulum,Ant", f"--run_dir={tmp_path / 'r'}")
-    _assert_one_line_error(proc, "Ant not in benchmark mini", "InvertedDoublePendulum")
     assert not (tmp_path / "r").exists()
 
 
