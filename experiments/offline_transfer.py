@@ -135,7 +135,7 @@ def find_or_train_teachers(cfg: dict) -> str:
             f"them with `python -m experiments.train_teachers --benchmark={cfg['benchmark']}` "
             "(a GPU job) or pass --teachers=DIR")
     print("[offline_transfer] no trained mini teachers under runs/teachers/: training them "
-          "first (about 17 minutes on a 2-core CPU)", flush=True)
+          "first (15 to 25 minutes on a 2-core CPU)", flush=True)
     run_dir = os.path.join("runs", "teachers",
                            f"mini-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
     proc = subprocess.run([sys.executable, "-m", "experiments.train_teachers", "--benchmark=mini",

@@ -18,7 +18,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
 flags.DEFINE_string("tasks", "", "Comma-separated subset of the benchmark's tasks (default all).")
 flags.DEFINE_integer("steps", None, "Env steps per task (default: 1000000 for A/B, "
-                     "60000 for mini).")
+                     "100000 for mini).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/teachers/<benchmark>-seed<seed>-<time>).")
@@ -46,7 +46,7 @@ flags.DEFINE_integer("episode_length", 1000, "Steps per episode.")
 DEFAULTS = {
     "A": dict(steps=1_000_000, hidden="400,400", lr=3e-4, eval_every=10_000),
     "B": dict(steps=1_000_000, hidden="400,400", lr=3e-4, eval_every=10_000),
-    "mini": dict(steps=60_000, hidden="256,256", lr=1e-3, eval_every=5_000),
+    "mini": dict(steps=100_000, hidden="256,256", lr=1e-3, eval_every=5_000),
 }
 
 
