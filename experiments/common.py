@@ -73,6 +73,21 @@ def require_term_weight(flag: str, value: float) -> None:
             f"--{flag}={value:g} must be finite and not negative")
 
 
+def resolve_optional_term(cfg: dict, flag: str, value, default: float) -> None:
+    """Puts --flag's weight (`value`, or the benchmark's `default` when unset) into `cfg`
+    after checking it, only when it is on: runs started before the flag still resume."""
+    weight = value if value is not None else default
+    require_term_weight(flag, weight)
+    if weight:
+        cfg[flag] = weight
+
+
+def optional_term_note(cfg: dict, flag: str, equation: str) -> str:
+    """The start line's mention of a term added to `equation` (empty when it is off)."""
+    return (f", --{flag}={cfg[flag]:g} (not the paper's {equation} alone)"
+            if cfg.get(flag) else "")
+
+
 def check_teacher_critic(name: str) -> str:
     from ktmjax import teachers
     return require_choice("teacher_critic", name, teachers.TEACHER_CRITICS)

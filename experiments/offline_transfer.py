@@ -93,10 +93,7 @@ def resolve_config() -> dict:
         "teacher_critic": FLAGS.teacher_critic, "her": FLAGS.her,
         "critic_grad": FLAGS.critic_grad,
     }
-    actor_match = FLAGS.actor_match if FLAGS.actor_match is not None else defaults["actor_match"]
-    common.require_term_weight("actor_match", actor_match)
-    if actor_match:   # stored only when on: runs started before the flag still resume
-        cfg["actor_match"] = actor_match
+    common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, defaults["actor_match"])
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
                  "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
@@ -201,10 +198,8 @@ def transfer(cfg: dict) -> dict:
           f"({cfg['teacher_critic']} critics); "
           f"{cfg['rounds']} rounds, update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
           f"student nets {cfg['hidden']}, lr {cfg['lr']:g}"
-          + (f", --critic_grad={cfg['critic_grad']:g} (not the paper's Eq. 1 alone)"
-             if cfg["critic_grad"] else "")
-          + (f", --actor_match={cfg['actor_match']:g} (not the paper's Eq. 2 alone)"
-             if cfg.get("actor_match") else "") + ", "
+          + common.optional_term_note(cfg, "critic_grad", "Eq. 1")
+          + common.optional_term_note(cfg, "actor_match", "Eq. 2") + ", "
           f"device {info['device']}; run dir {run_dir}", flush=True)
 
     state = learner.init(jax.random.PRNGKey(cfg["seed"]))

@@ -110,10 +110,7 @@ def resolve_config() -> dict:
         "teacher_critic": (FLAGS.teacher_critic or (offline_cfg or {}).get("teacher_critic")
                            or "target"),
     }
-    actor_match = FLAGS.actor_match if FLAGS.actor_match is not None else defaults["actor_match"]
-    common.require_term_weight("actor_match", actor_match)
-    if actor_match:   # stored only when on: runs started before the flag still resume
-        cfg["actor_match"] = actor_match
+    common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, defaults["actor_match"])
     for name in ("rounds", "capacity", "batch_size", "policy_delay", "eval_every",
                  "eval_episodes", "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
@@ -179,8 +176,7 @@ def learn(cfg: dict) -> dict:
     runs.claim_run(run_dir, cfg, info)
     print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, alpha={cfg['alpha']} "
           f"beta={cfg['beta']}"
-          + (f", --actor_match={cfg['actor_match']:g} (not the paper's Eq. 5 alone)"
-             if cfg.get("actor_match") else "") + ", start: "
+          + common.optional_term_note(cfg, "actor_match", "Eq. 5") + ", start: "
           f"{cfg['from'] or 'fresh student (w/o Offline)'}; "
           f"teachers from {cfg['teachers']} ({cfg['teacher_critic']} critics); "
           f"{cfg['rounds']} rounds (warm-up {cfg['warmup']}), "

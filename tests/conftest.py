@@ -18,6 +18,12 @@ TINY_TEACHER_ARGS = ["--benchmark=mini", "--steps=600", "--eval_every=150", "--h
                      "--eval_episodes=1", "--final_episodes=1"]
 
 
+def run_module(module: str, *args, timeout: int = 300):
+    """`python -m experiments.<module> ARGS` from the repository root, output captured."""
+    return subprocess.run([sys.executable, "-m", f"experiments.{module}", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def snapshot(root) -> dict:
     """Every file under `root` with its bytes: compare two to see that nothing changed."""
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}

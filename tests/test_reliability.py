@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from tests.conftest import TINY_TEACHER_ARGS as TEACHER_ARGS, snapshot, truncate_files
-from tests.test_train_teachers import ROOT, _assert_one_line_error
+from tests.conftest import ROOT, TINY_TEACHER_ARGS as TEACHER_ARGS, snapshot, truncate_files
+from tests.test_train_teachers import _assert_one_line_error
 
 ONLINE_ARGS = ["--benchmark=mini", "--rounds=600", "--eval_every=150", "--warmup=100",
                "--hidden=16,16", "--batch_size=32", "--eval_episodes=1", "--final_episodes=1"]

@@ -1,17 +1,13 @@
 """Bad input to the student commands: one line, non-zero exit, nothing written."""
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import snapshot, truncate_files
-from tests.test_train_teachers import ROOT, _assert_one_line_error
+from tests.conftest import run_module, snapshot, truncate_files
+from tests.test_train_teachers import _assert_one_line_error
 
 
-def run(module, *args):
-    return subprocess.run([sys.executable, "-m", f"experiments.{module}", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+run = run_module
 
 
 @pytest.mark.parametrize("module", ["offline_transfer", "online"])

@@ -1,22 +1,17 @@
 """The train_teachers command, end to end: bad input, and a real learning check; then the
 student commands (offline_transfer, online) learning from the teacher it trained."""
 import json
-import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
 
 from ktmjax import checkpoint, envs, td3, teachers
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import run_module
 
 
 def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "experiments.train_teachers", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return run_module("train_teachers", *args, timeout=timeout)
 
 
 def _assert_one_line_error(proc, *words):
@@ -127,11 +122,6 @@ def test_load_teachers_picks_the_target_or_the_online_critic(pendulum_run):
         teachers.load_teachers(str(run_dir), env.groups, "newest")
 
 
-def _student_cli(module, *args):
-    return subprocess.run([sys.executable, "-m", f"experiments.{module}", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)
-
-
 def _ratio(run_dir, task="InvertedPendulum"):
     summary = json.loads((run_dir / "summary.json").read_text())
     return summary["tasks"][task]["ratio"], summary
@@ -143,7 +133,7 @@ def test_student_learns_from_the_trained_teacher_offline_then_online(pendulum_ru
     and schedules); each stage ends at >= 0.9 of the teacher on the real env."""
     teacher_dir, _ = pendulum_run
     offline, online = tmp_path / "offline", tmp_path / "online"
-    proc = _student_cli("offline_transfer", "--benchmark=mini", "--tasks=InvertedPendulum",
+    proc = run_module("offline_transfer", "--benchmark=mini", "--tasks=InvertedPendulum",
                         f"--teachers={teacher_dir}", "--rounds=2000", "--eval_every=1000",
                         "--hidden=64,64", "--rollout_steps=5000", "--final_episodes=3",
                         f"--run_dir={offline}")
@@ -152,7 +142,7 @@ def test_student_learns_from_the_trained_teacher_offline_then_online(pendulum_ru
     ratio, summary = _ratio(offline)
     assert summary["stage"] == "offline" and list(summary["tasks"]) == ["InvertedPendulum"]
     assert ratio >= 0.9, summary
-    proc = _student_cli("online", "--benchmark=mini", f"--from={offline}", "--rounds=2000",
+    proc = run_module("online", "--benchmark=mini", f"--from={offline}", "--rounds=2000",
                         "--warmup=500", "--eval_every=1000", "--final_episodes=3",
                         f"--run_dir={online}")
     assert proc.returncode == 0, proc.stderr[-3000:]
