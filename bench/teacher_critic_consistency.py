@@ -81,7 +81,11 @@ def main(task_dir: str, *args: str) -> None:
     critics = [("teacher online", state.critic_params),
                ("teacher target", state.target_critic_params)]
     for run in run_dirs:
-        sizes = json.load(open(os.path.join(run, "config.json"))).get("hidden")
+        run_cfg = json.load(open(os.path.join(run, "config.json")))
+        if run_cfg.get("task_id"):
+            sys.exit(f"error: the student of {run} has a task id in its state; compare "
+                     "students of offline_transfer --notask_id")
+        sizes = run_cfg.get("hidden")
         if tuple(sizes or ()) != config.hidden:
             sys.exit(f"error: the student of {run} has hidden sizes {sizes}, the teacher "
                      f"{list(config.hidden)}; compare students of the teacher's sizes")

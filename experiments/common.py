@@ -61,6 +61,11 @@ def define_student_flags(teacher_critic_default):
     flags.DEFINE_bool("her", True, "Hierarchical replay: every round trains every task; --noher "
                       "is the paper's \"w/o HER\" ablation (one task per episode, then the next; "
                       "online, all envs still step every round).")
+    flags.DEFINE_bool("task_id", None, "Not in the paper: append a one-hot of the task to the "
+                      "student's padded state, so tasks whose states look alike (mini's two "
+                      "single pendulums share theirs) can get different actions and values "
+                      "(docs/results.md). Off: the paper's padded state alone, the default for "
+                      "A and B; mini on. The online stage takes the --from run's.")
     flags.DEFINE_string("teacher_critic", teacher_critic_default,
                         "The teacher Q the student learns through: target = the teacher's "
                         "Polyak-averaged target critic (it agrees with the teacher's actor; "
@@ -80,6 +85,20 @@ def resolve_optional_term(cfg: dict, flag: str, value, default: float) -> None:
     require_term_weight(flag, weight)
     if weight:
         cfg[flag] = weight
+
+
+def resolve_task_id(cfg: dict, value, default: bool, from_cfg=None) -> None:
+    """Puts --task_id (`value`, else the --from run's setting, else the benchmark's `default`)
+    into `cfg`, only when it is on: runs started before the flag still resume. A student
+    loaded with --from keeps the input width it was trained with."""
+    if from_cfg is not None:
+        trained = bool(from_cfg.get("task_id", False))
+        require(value is None or value == trained,
+                f"--{'' if value else 'no'}task_id differs from the --from run's student "
+                f"(trained with{'' if trained else 'out'} a task id); drop that flag")
+        value = trained
+    if value if value is not None else default:
+        cfg["task_id"] = True
 
 
 def optional_term_note(cfg: dict, flag: str, equation: str) -> str:

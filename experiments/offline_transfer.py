@@ -62,12 +62,12 @@ common.define_student_flags(teacher_critic_default="target")
 DATA_SOURCES = ("replay", "rollouts", "both")
 DEFAULTS = {
     "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000, lr=3e-4, critic_grad=0.0, actor_match=0.0),
+              rollout_steps=100_000, lr=3e-4, critic_grad=0.0, actor_match=0.0, task_id=False),
     "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000, lr=3e-4, critic_grad=0.0, actor_match=0.0),
+              rollout_steps=100_000, lr=3e-4, critic_grad=0.0, actor_match=0.0, task_id=False),
     "mini": dict(rounds=10_000, hidden="256,256", eval_every=2_000, data="both",
                  rollout_steps=60_000, lr=1e-3, critic_grad=30.0,
-                 actor_match=1000.0),
+                 actor_match=1000.0, task_id=True),
 }
 
 
@@ -94,6 +94,7 @@ def resolve_config() -> dict:
         "critic_grad": FLAGS.critic_grad,
     }
     common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, defaults["actor_match"])
+    common.resolve_task_id(cfg, FLAGS.task_id, defaults["task_id"])
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
                  "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
@@ -189,12 +190,13 @@ def transfer(cfg: dict) -> dict:
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"],
         her=cfg["her"], critic_grad_weight=cfg["critic_grad"],
-        actor_match_weight=cfg.get("actor_match", 0.0)))
+        actor_match_weight=cfg.get("actor_match", 0.0), task_id=cfg.get("task_id", False)))
     info = runs.environment_info()
     runs.claim_run(run_dir, cfg, info)
     lay = learner.layout
     print(f"[offline_transfer] benchmark {cfg['benchmark']}: {len(tasks)} tasks, padded to "
-          f"{lay.obs_max} obs / {lay.action_max} actions; teachers from {cfg['teachers']} "
+          f"{lay.obs_max} obs{' + a task id' if lay.task_id else ''} / {lay.action_max} "
+          f"actions; teachers from {cfg['teachers']} "
           f"({cfg['teacher_critic']} critics); "
           f"{cfg['rounds']} rounds, update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
           f"student nets {cfg['hidden']}, lr {cfg['lr']:g}"

@@ -59,11 +59,11 @@ flags.DEFINE_string("backend", "mjx", "Physics backend.")
 
 DEFAULTS = {
     "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000,
-             actor_match=0.0),
+             actor_match=0.0, task_id=False),
     "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000,
-             actor_match=0.0),
+             actor_match=0.0, task_id=False),
     "mini": dict(rounds=10_000, hidden="256,256", eval_every=1_000, warmup=1_000,
-                 actor_match=1000.0),
+                 actor_match=1000.0, task_id=True),
 }
 
 
@@ -111,6 +111,7 @@ def resolve_config() -> dict:
                            or "target"),
     }
     common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, defaults["actor_match"])
+    common.resolve_task_id(cfg, FLAGS.task_id, defaults["task_id"], offline_cfg)
     for name in ("rounds", "capacity", "batch_size", "policy_delay", "eval_every",
                  "eval_episodes", "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
@@ -158,7 +159,7 @@ def learn(cfg: dict) -> dict:
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=cfg["update"], alpha=cfg["alpha"], beta=cfg["beta"],
         target_noise=cfg["target_noise"], warmup_rounds=cfg["warmup"], her=cfg["her"],
-        actor_match_weight=cfg.get("actor_match", 0.0)))
+        actor_match_weight=cfg.get("actor_match", 0.0), task_id=cfg.get("task_id", False)))
     key = jax.random.PRNGKey(cfg["seed"])
     init_key, online_key = jax.random.split(key)
     state = learner.init(init_key)
@@ -176,7 +177,8 @@ def learn(cfg: dict) -> dict:
     runs.claim_run(run_dir, cfg, info)
     print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, alpha={cfg['alpha']} "
           f"beta={cfg['beta']}"
-          + common.optional_term_note(cfg, "actor_match", "Eq. 5") + ", start: "
+          + common.optional_term_note(cfg, "actor_match", "Eq. 5")
+          + (", a task id in the student's state" if cfg.get("task_id") else "") + ", start: "
           f"{cfg['from'] or 'fresh student (w/o Offline)'}; "
           f"teachers from {cfg['teachers']} ({cfg['teacher_critic']} critics); "
           f"{cfg['rounds']} rounds (warm-up {cfg['warmup']}), "

@@ -5,6 +5,10 @@ f^k keeps the first |a_k| entries of a padded action (what task k's teacher crit
 env accept); g^k zeroes the entries past |a_k| (so the student critic's unused action
 inputs stay exactly zero). Both depend only on sizes known before tracing: they are
 static slices and constant masks, never data-dependent shapes.
+
+With `task_id` (not in the paper, nor its code), the student's state also carries a one-hot
+of the task after the S_max padded entries, so tasks whose states look alike (the `mini`
+pendulums share their 4 numbers) can get different actions and values.
 """
 import dataclasses
 from typing import Sequence
@@ -19,10 +23,12 @@ from ktmjax.envs import Task
 class TaskLayout:
     obs_sizes: tuple
     action_sizes: tuple
+    task_id: bool = False   # a one-hot of the task after the padded state
 
     @classmethod
-    def from_tasks(cls, tasks: Sequence[Task]) -> "TaskLayout":
-        return cls(tuple(t.obs_size for t in tasks), tuple(t.action_size for t in tasks))
+    def from_tasks(cls, tasks: Sequence[Task], task_id: bool = False) -> "TaskLayout":
+        return cls(tuple(t.obs_size for t in tasks), tuple(t.action_size for t in tasks),
+                   task_id)
 
     @property
     def num_tasks(self) -> int:
@@ -35,6 +41,23 @@ class TaskLayout:
     @property
     def action_max(self) -> int:
         return max(self.action_sizes)
+
+    @property
+    def student_obs_size(self) -> int:
+        """Width of the student's state ŝ: S_max, plus K with a task id."""
+        return self.obs_max + (self.num_tasks if self.task_id else 0)
+
+    def student_obs(self, obs, task_indices):
+        """ŝ of raw states [G, ..., s_k] of the tasks `task_indices` (G of them, a static
+        tuple, on the leading axis): zero-padded to S_max, then, with a task id, each task's
+        one-hot of K entries."""
+        padded = pad_obs(obs, self.obs_max)
+        if not self.task_id:
+            return padded
+        one_hot = np.eye(self.num_tasks, dtype=np.float32)[np.asarray(task_indices)]
+        one_hot = one_hot.reshape((len(task_indices),) + (1,) * (obs.ndim - 2) + (-1,))
+        return jnp.concatenate(
+            [padded, jnp.broadcast_to(one_hot, padded.shape[:-1] + (self.num_tasks,))], -1)
 
     def action_masks(self) -> np.ndarray:
         """g^k for every task as a constant [K, A_max] array of 0/1."""

@@ -43,6 +43,8 @@ class StudentConfig:
     critic_grad_weight: float = 0.0         # offline: weight of dQ1/da matching at pi^k(s) (not the paper)
     actor_match_weight: float = 0.0         # matching pi^k(s) in Eq. 2 and in Eq. 5's alpha term
                                             # (not the paper)
+    task_id: bool = False                   # a one-hot of the task in the student's state
+                                            # (not the paper)
 
     def __post_init__(self):
         if self.update not in UPDATE_MODES:
@@ -103,7 +105,7 @@ class Student:
         self.env = env
         self.groups = env.groups
         self.config = config
-        self.layout = layout.TaskLayout.from_tasks(env.tasks)
+        self.layout = layout.TaskLayout.from_tasks(env.tasks, config.task_id)
         self.actor = config.net.actor(self.layout.action_max)
         self.critic = config.net.critic()
         self.tx = config.net.optimizer()
@@ -119,15 +121,19 @@ class Student:
 
     def init(self, key) -> td3.TD3State:
         state = jax.jit(td3.init, static_argnums=(1, 2, 3))(
-            key, self.layout.obs_max, self.layout.action_max, self.config.net)
+            key, self.layout.student_obs_size, self.layout.action_max, self.config.net)
         return td3.placed(state)
 
     # ---- acting -------------------------------------------------------------------------
 
     def policy_apply(self, g, actor_params, obs):
         """Deterministic actions for group g's raw observations [..., s_g] -> [..., a_g]."""
-        padded = self.actor.apply(actor_params, layout.pad_obs(obs, self.layout.obs_max))
+        padded = self.actor.apply(actor_params, self._obs_hat(g, obs))
         return layout.slice_action(padded, self.groups[g].action_size)
+
+    def _obs_hat(self, g, obs):
+        """ŝ of group g's raw states [G, ..., s_g] (`layout.TaskLayout.student_obs`)."""
+        return self.layout.student_obs(obs, self.groups[g].indices)
 
     def eval_params(self, state: td3.TD3State) -> tuple:
         """What `evaluation.make_evaluator` passes to `policy_apply`, one entry per group."""
@@ -198,7 +204,7 @@ class Student:
             teacher_q = jax.vmap(self.teacher_critics[g].apply)(
                 teacher.critic_params, batch["obs"], batch["action"])        # [G, 2, N]
             out.append(dict(obs=batch["obs"],
-                            obs_hat=layout.pad_obs(batch["obs"], self.layout.obs_max),
+                            obs_hat=self._obs_hat(g, batch["obs"]),
                             action_hat=layout.pad_action(batch["action"], self.layout.action_max),
                             teacher_q=jax.lax.stop_gradient(teacher_q)))
             if self.config.actor_match_weight:
@@ -213,7 +219,7 @@ class Student:
                 dqda = jax.vmap(partial(networks.q1_action_grad, self.teacher_critics[g]))(
                     teacher.critic_params, obs, action)
                 pad = partial(layout.pad_action, action_max=self.layout.action_max)
-                out[-1].update(slope_obs_hat=layout.pad_obs(obs, self.layout.obs_max),
+                out[-1].update(slope_obs_hat=self._obs_hat(g, obs),
                                teacher_action_hat=pad(action),
                                teacher_dqda=jax.lax.stop_gradient(pad(dqda)),
                                mask=self._group_mask(g)[1])
@@ -348,7 +354,7 @@ class Student:
         for g, group in enumerate(self.groups):
             env_state = online.envs[g]
             padded = self.actor.apply(online.learner.actor_params,
-                                      layout.pad_obs(env_state.obs, self.layout.obs_max))
+                                      self._obs_hat(g, env_state.obs))
             noisy = padded + self.config.net.exploration_noise * jax.random.normal(
                 keys[g], padded.shape)
             action = layout.slice_action(jnp.clip(noisy, -1.0, 1.0), group.action_size)
@@ -371,8 +377,8 @@ class Student:
         out = []
         for g, (group, teacher) in enumerate(zip(self.groups, teachers)):
             batch = replay.sample(online.buffers[g], keys[2 * g], self.config.net.batch_size)
-            obs_hat = layout.pad_obs(batch["obs"], self.layout.obs_max)
-            next_hat = layout.pad_obs(batch["next_obs"], self.layout.obs_max)
+            obs_hat = self._obs_hat(g, batch["obs"])
+            next_hat = self._obs_hat(g, batch["next_obs"])
             mask, group_masks = self._group_mask(g)
             next_action = self.actor.apply(online.learner.target_actor_params, next_hat)
             next_action = jnp.clip(next_action + self._target_noise(keys[2 * g + 1],

@@ -25,6 +25,21 @@ def test_pad_slice_and_mask():
         layout.pad_obs(jnp.ones((1, 5)), 4)
 
 
+def test_student_obs_with_and_without_a_task_id():
+    tasks = envs.benchmark_tasks("mini")          # 4, 4 and 8 state entries
+    obs = jnp.array([[[1.0, 2.0, 3.0, 4.0]] * 2, [[5.0, 6.0, 7.0, 8.0]] * 2])   # [G=2, N=2, 4]
+    plain = layout.TaskLayout.from_tasks(tasks)
+    assert plain.student_obs_size == 8
+    np.testing.assert_array_equal(plain.student_obs(obs, (0, 1)), layout.pad_obs(obs, 8))
+    with_id = layout.TaskLayout.from_tasks(tasks, task_id=True)
+    assert with_id.student_obs_size == 11
+    hat = with_id.student_obs(obs, (0, 1))
+    np.testing.assert_array_equal(hat[0, 1], [1, 2, 3, 4, 0, 0, 0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(hat[1, 0], [5, 6, 7, 8, 0, 0, 0, 0, 0, 1, 0])
+    idp = with_id.student_obs(jnp.ones((1, 8)), (2,))   # one task, no batch axis
+    np.testing.assert_array_equal(idp, [[1] * 8 + [0, 0, 1]])
+
+
 def test_ktm_losses_by_hand():
     student_q = jnp.array([[1.0, 2.0], [3.0, 5.0]])
     teacher_q = jnp.array([[2.0, 2.0], [1.0, 5.0]])

@@ -179,6 +179,21 @@ def test_padded_state_and_masked_action_slots_change_nothing(mini_env):
     np.testing.assert_array_equal(layout.mask_action(x, mask), layout.mask_action(y, mask))
 
 
+def test_task_id_separates_tasks_with_the_same_state(mini_env):
+    """With a task id, the two single pendulums (one state layout, one stacked group) get
+    different actions on the same state; without it, the same action."""
+    t, configs = _teacher_groups(mini_env)
+    obs = jnp.broadcast_to(jax.random.normal(jax.random.PRNGKey(7), (4,)), (2, 4))
+    for task_id in (False, True):
+        s = student.Student(mini_env, configs, student.StudentConfig(net=TINY, task_id=task_id))
+        state = s.init(jax.random.PRNGKey(6))
+        assert state.actor_params["params"]["MLP_0"]["Dense_0"]["kernel"].shape[0] == 8 + 3 * task_id
+        a = np.asarray(s.policy_apply(0, state.actor_params, obs))     # IP, IPBigPole
+        assert (a[0] != a[1]).any() == task_id
+    new, losses = jax.jit(s.offline_round)(state, t)
+    assert np.all(np.isfinite(losses)) and not _leaves_equal(new.actor_params, state.actor_params)
+
+
 def test_vmap_and_sequential_agree_exactly_for_one_task():
     env = envs.MultiTaskEnv(envs.benchmark_tasks("mini", ["InvertedDoublePendulum"]))
     v, t = _student(env, "vmap")

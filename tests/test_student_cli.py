@@ -88,6 +88,16 @@ def test_online_tasks_other_than_the_from_runs(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_online_task_id_other_than_the_from_runs(tmp_path):
+    offline = tmp_path / "off"
+    (offline / "student" / "state").mkdir(parents=True)
+    (offline / "config.json").write_text(json.dumps(
+        {"benchmark": "mini", "tasks": ["InvertedPendulum"], "hidden": [16]}))
+    proc = run("online", f"--from={offline}", "--task_id", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "--task_id differs", "trained without a task id")
+    assert not (tmp_path / "r").exists()
+
+
 def test_throughput_prints_one_json_line():
     proc = run("throughput", "--benchmark=mini", "--stage=offline", "--hidden=16",
                "--batch_size=8", "--capacity=64", "--rounds=2", "--repeats=1")
