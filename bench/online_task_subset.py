@@ -7,7 +7,8 @@ Takes the settings of an earlier `experiments.online` run (its config.json), kee
 TASKS (comma-separated), and runs `experiments.online.learn` with them into RUN_DIR;
 NAME=VALUE pairs override settings (e.g. rounds=5000 empty_buffers=False). The student of
 the `from` run must have the subset's padded sizes (S_max, A_max); on `mini`,
-InvertedDoublePendulum alone has them. A diagnostic: with one task, nothing else shares
+InvertedDoublePendulum alone has them, and it must have no task id (`--notask_id`: a
+subset has another K, and its tasks other positions). A diagnostic: with one task, nothing else shares
 the student's networks, so what happens is not interference between tasks.
 """
 import ast
@@ -23,6 +24,9 @@ from ktmjax import runs  # noqa: E402
 def main(config_path, task_list, run_dir, *overrides):
     cfg = runs.read_json(config_path)
     cfg.pop("environment", None)
+    refusal = runs.task_id_refusal(cfg, config_path, "a subset of its tasks would change")
+    if refusal:
+        sys.exit(refusal)
     cfg.update(tasks=task_list.split(","), run_dir=run_dir)
     for item in overrides:
         name, value = item.split("=", 1)

@@ -29,9 +29,10 @@ def main(offline_run, teacher_dir, out_dir, actor, critic):
         sys.exit("error: ACTOR is student|teacher, CRITIC is student|teacher|teacher_target")
     if os.path.exists(out_dir):
         sys.exit(f"error: {out_dir} exists; give a new directory")
-    if runs.read_json(os.path.join(offline_run, "config.json")).get("task_id"):
-        sys.exit(f"error: the student of {offline_run} has a task id in its state, which a "
-                 "teacher's networks do not take; use a run of offline_transfer --notask_id")
+    refusal = runs.task_id_refusal(runs.read_json(os.path.join(offline_run, "config.json")),
+                                   offline_run, "a teacher's networks do not take")
+    if refusal:
+        sys.exit(refusal)
     meta = runs.read_json(os.path.join(teacher_dir, "teacher.json"))
     like = td3.init(jax.random.PRNGKey(0), meta["obs_size"], meta["action_size"],
                     td3.TD3Config(hidden=tuple(meta["hidden"])))

@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ktmjax import checkpoint, networks, td3  # noqa: E402
+from ktmjax import checkpoint, networks, runs, td3  # noqa: E402
 
 
 def _rollout_states(task_dir: str, task: str, steps: int) -> dict:
@@ -82,9 +82,9 @@ def main(task_dir: str, *args: str) -> None:
                ("teacher target", state.target_critic_params)]
     for run in run_dirs:
         run_cfg = json.load(open(os.path.join(run, "config.json")))
-        if run_cfg.get("task_id"):
-            sys.exit(f"error: the student of {run} has a task id in its state; compare "
-                     "students of offline_transfer --notask_id")
+        refusal = runs.task_id_refusal(run_cfg, run, "the teacher's states do not hold")
+        if refusal:
+            sys.exit(refusal)
         sizes = run_cfg.get("hidden")
         if tuple(sizes or ()) != config.hidden:
             sys.exit(f"error: the student of {run} has hidden sizes {sizes}, the teacher "

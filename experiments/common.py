@@ -89,8 +89,9 @@ def resolve_optional_term(cfg: dict, flag: str, value, default: float) -> None:
 
 def resolve_task_id(cfg: dict, value, default: bool, from_cfg=None) -> None:
     """Puts --task_id (`value`, else the --from run's setting, else the benchmark's `default`)
-    into `cfg`, only when it is on: runs started before the flag still resume. A student
-    loaded with --from keeps the input width it was trained with."""
+    into `cfg`, only when it is on (a run of A or B started before the flag still resumes;
+    one of `mini` needs --notask_id to). A student loaded with --from keeps the input width
+    it was trained with."""
     if from_cfg is not None:
         trained = bool(from_cfg.get("task_id", False))
         require(value is None or value == trained,

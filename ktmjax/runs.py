@@ -127,6 +127,16 @@ class MetricsLog:
                             f"{time.time() - self.start:.1f}"])
 
 
+def task_id_refusal(config: dict, source: str, why: str):
+    """For tools that need a student without a task id (one whose input is the padded state
+    alone): the one-line error to give when the student of `source` (its run's `config`)
+    has one, else None. `why`: what cannot take it."""
+    if config.get("task_id"):
+        return (f"error: the student of {source} has a task id in its state, which {why}; "
+                "use a student of offline_transfer --notask_id")
+    return None
+
+
 def format_duration(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     h, rem = divmod(seconds, 3600)

@@ -127,7 +127,8 @@ class Student:
     # ---- acting -------------------------------------------------------------------------
 
     def policy_apply(self, g, actor_params, obs):
-        """Deterministic actions for group g's raw observations [..., s_g] -> [..., a_g]."""
+        """Deterministic actions for group g's raw observations [G, ..., s_g] -> [G, ..., a_g]
+        (the leading axis: the group's tasks, in group order)."""
         padded = self.actor.apply(actor_params, self._obs_hat(g, obs))
         return layout.slice_action(padded, self.groups[g].action_size)
 

@@ -190,8 +190,20 @@ def test_task_id_separates_tasks_with_the_same_state(mini_env):
         assert state.actor_params["params"]["MLP_0"]["Dense_0"]["kernel"].shape[0] == 8 + 3 * task_id
         a = np.asarray(s.policy_apply(0, state.actor_params, obs))     # IP, IPBigPole
         assert (a[0] != a[1]).any() == task_id
+    # InvertedDoublePendulum (group 1) is task 2 of 3.
+    np.testing.assert_array_equal(s._obs_hat(1, jnp.ones((1, 5, 8)))[0, :, 8:], [[0, 0, 1]] * 5)
+    # Every path that builds ŝ runs: the offline round with both added terms, then an online
+    # round past its warm-up (a state without the one-hot would not fit the 11 inputs).
+    s = student.Student(mini_env, configs, student.StudentConfig(
+        net=TINY, task_id=True, critic_grad_weight=1.0, actor_match_weight=1.0,
+        warmup_rounds=0))
+    rolled = teachers.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
+    t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
     new, losses = jax.jit(s.offline_round)(state, t)
     assert np.all(np.isfinite(losses)) and not _leaves_equal(new.actor_params, state.actor_params)
+    online = s.init_online(new, jax.random.PRNGKey(11), capacity=16)
+    online, losses = jax.jit(s.online_round)(online, t)
+    assert np.all(np.isfinite(losses)) and int(online.learner.steps) == int(new.steps) + 1
 
 
 def test_vmap_and_sequential_agree_exactly_for_one_task():

@@ -98,6 +98,22 @@ def test_online_task_id_other_than_the_from_runs(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_task_id_resolution():
+    """The online stage takes the --from run's task id over the benchmark's default; an
+    explicit flag that differs from it is an error; the setting is stored only when on."""
+    from experiments import common
+    for value, default, from_cfg, stored in [
+            (None, True, None, True), (None, False, None, False), (False, True, None, False),
+            (None, True, {}, False), (None, False, {"task_id": True}, True),
+            (True, False, {"task_id": True}, True)]:
+        cfg = {}
+        common.resolve_task_id(cfg, value, default, from_cfg)
+        assert cfg == ({"task_id": True} if stored else {})
+    for value, from_cfg in [(True, {}), (False, {"task_id": True})]:
+        with pytest.raises(common.UsageError, match="differs from the --from run"):
+            common.resolve_task_id({}, value, True, from_cfg)
+
+
 def test_throughput_prints_one_json_line():
     proc = run("throughput", "--benchmark=mini", "--stage=offline", "--hidden=16",
                "--batch_size=8", "--capacity=64", "--rounds=2", "--repeats=1")
