@@ -108,6 +108,16 @@ def optional_term_note(cfg: dict, flag: str, equation: str) -> str:
             if cfg.get(flag) else "")
 
 
+def warn_teachers_at_bound(cfg: dict, stage: str) -> None:
+    """A warning line for each teacher of the run that train_teachers marked as stuck at an
+    action bound: the student would learn from a teacher that is no expert."""
+    from ktmjax import envs, teachers
+    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
+    for name in teachers.teachers_at_bound(cfg["teachers"], tasks):
+        print(f"[{stage}] warning: the {name} teacher in {cfg['teachers']}: "
+              f"{teachers.AT_BOUND_NOTE}", flush=True)
+
+
 def check_teacher_critic(name: str) -> str:
     from ktmjax import teachers
     return require_choice("teacher_critic", name, teachers.TEACHER_CRITICS)

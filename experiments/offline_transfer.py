@@ -157,6 +157,7 @@ def main(_):
     # A started run with other flags is refused before any teachers are trained.
     runs.check_settings(cfg["run_dir"], cfg, ignore=() if cfg["teachers"] else ("teachers",))
     cfg["teachers"] = find_or_train_teachers(cfg)
+    common.warn_teachers_at_bound(cfg, "offline_transfer")
     transfer(cfg)
 
 

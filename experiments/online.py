@@ -141,6 +141,7 @@ def main(_):
     teachers.find_teacher_dirs(cfg["teachers"],
                                envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"]))
     runs.check_run_dir(cfg["run_dir"])
+    common.warn_teachers_at_bound(cfg, "online")
     learn(cfg)
 
 

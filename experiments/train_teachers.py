@@ -129,8 +129,17 @@ def train(cfg: dict) -> dict:
     periodic, final = evaluation.make_evaluators(trainer.env, trainer.policy_apply,
                                                  cfg["eval_episodes"], cfg["final_episodes"])
     start = time.time()
+    warned = set()
+
+    def epoch(s, n):   # the epoch, then a warning for each actor newly stuck at a bound
+        s, losses = trainer.epoch(s, n)
+        for name in sorted(set(trainer.actors_at_bound(s)) - warned):
+            print(f"[train_teachers] warning: {name}: {teachers.AT_BOUND_NOTE}", flush=True)
+            warned.add(name)
+        return s, losses
+
     state = loops.run_epochs(
-        state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=trainer.epoch,
+        state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=epoch,
         evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="teachers", prefix="train_teachers",
         checkpoints=checkpoint.RunCheckpoints(run_dir),
@@ -140,7 +149,8 @@ def train(cfg: dict) -> dict:
 
     returns = np.asarray(final(trainer.actor_params(state), jax.random.fold_in(eval_key, 0)))
     summary_tasks = evaluation.summarize(tasks, returns)
-    teachers.save_teachers(run_dir, trainer, state, summary_tasks)
+    at_bound = trainer.actors_at_bound(state)
+    teachers.save_teachers(run_dir, trainer, state, summary_tasks, at_bound)
     summary = {"benchmark": cfg["benchmark"], "stage": "teachers", "seed": cfg["seed"],
                "wall_s": round(time.time() - start, 1), "env_steps": done_steps,
                "tasks": summary_tasks}
@@ -149,6 +159,8 @@ def train(cfg: dict) -> dict:
                        f"{done_steps} env steps per task, {cfg['final_episodes']} "
                        "deterministic episodes each")
     print(f"teachers saved in {os.path.join(run_dir, 'teachers')}", flush=True)
+    for name in at_bound:
+        print(f"warning: the {name} teacher is not usable: {teachers.AT_BOUND_NOTE}", flush=True)
     return summary
 
 

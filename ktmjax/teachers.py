@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from ktmjax import replay, td3
@@ -119,6 +120,18 @@ class TeacherTrainer:
         return jax.vmap(lambda p, o: td3.policy(p, o, group.action_size, self.config))(
             actor_params, obs)
 
+    def actors_at_bound(self, state: TeacherTrainState, num_states: int = 1000) -> list:
+        """Names of the tasks whose actor gives one bound (+1 or -1) in some action entry on
+        every one of `num_states` states drawn from its replay: its tanh has saturated, its
+        gradient has (nearly) vanished, and TD3 seldom brings such an actor back."""
+        stuck = []
+        for g, (group, gs) in enumerate(zip(self.env.groups, state.groups)):
+            obs = replay.sample(gs.replay, jax.random.PRNGKey(g), num_states)["obs"]
+            action = np.asarray(self.policy_apply(g, gs.learner.actor_params, obs))  # [G, N, a]
+            at_bound = np.all(action > 0.999, axis=1) | np.all(action < -0.999, axis=1)
+            stuck += [t.name for t, s in zip(group.tasks, at_bound.any(axis=-1)) if s]
+        return stuck
+
     @staticmethod
     def actor_params(state: TeacherTrainState) -> tuple:
         return tuple(gs.learner.actor_params for gs in state.groups)
@@ -143,9 +156,11 @@ def chronological(buffer: replay.Replay) -> dict:
 
 
 def save_teachers(run_dir: str, trainer: TeacherTrainer, state: TeacherTrainState,
-                  summary_tasks: dict) -> None:
+                  summary_tasks: dict, at_bound=()) -> None:
     """Writes run_dir/teachers/<Task>/{teacher.json, state/, replay/} for every task:
-    the whole TD3 state and the task's replay (D_k for the offline stage), via orbax."""
+    the whole TD3 state and the task's replay (D_k for the offline stage), via orbax.
+    `at_bound`: the tasks whose actor is stuck at an action bound (`actors_at_bound`),
+    marked so in teacher.json."""
     from ktmjax import checkpoint, runs
     for i, task in enumerate(trainer.tasks):
         learner, buffer = trainer.task_slice(state, i)
@@ -159,6 +174,7 @@ def save_teachers(run_dir: str, trainer: TeacherTrainer, state: TeacherTrainStat
             "env_steps": int(state.step), "replay_size": int(buffer.size),
             "return_mean": summary_tasks[task.name]["return_mean"],
             "return_std": summary_tasks[task.name]["return_std"],
+            "actor_at_bound": task.name in at_bound,
         })
 
 
@@ -223,6 +239,20 @@ def find_teacher_dirs(teachers_dir: str, tasks: Sequence[Task]) -> dict:
 
 
 TEACHER_CRITICS = ("target", "online")
+
+
+AT_BOUND_NOTE = ("its actor gives the same bound (+1 or -1) on every state of its replay: a "
+                 "saturated tanh that TD3 seldom brings back, not an expert; train the "
+                 "teachers again with another --seed")
+
+
+def teachers_at_bound(teachers_dir: str, tasks: Sequence[Task]) -> list:
+    """The tasks whose teacher in `teachers_dir` train_teachers marked as stuck at an action
+    bound (`TeacherTrainer.actors_at_bound`)."""
+    from ktmjax import runs
+    dirs = find_teacher_dirs(teachers_dir, tasks)
+    return [t.name for t in tasks
+            if runs.read_json(os.path.join(dirs[t.name], "teacher.json")).get("actor_at_bound")]
 
 
 def load_teachers(teachers_dir: str, groups, critic: str = "target") -> tuple:

@@ -135,9 +135,17 @@ def _copy_teachers(src, dst):
 
 
 def test_offline_batch_larger_than_the_data(tiny_teachers, tmp_path):
-    proc = run("offline_transfer", f"--teachers={tiny_teachers}", "--data=replay",
+    """Also: a teacher that train_teachers marked as stuck at an action bound is named in a
+    warning before the transfer starts."""
+    teachers_ = _copy_teachers(tiny_teachers, tmp_path / "t")
+    meta_path = teachers_ / "teachers" / "InvertedDoublePendulum" / "teacher.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "actor_at_bound": True}))
+    proc = run("offline_transfer", f"--teachers={teachers_}", "--data=replay",
                "--batch_size=5000", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "--batch_size=5000", "smallest D_k (600 transitions)")
+    assert "warning: the InvertedDoublePendulum teacher" in proc.stdout
+    assert "the InvertedPendulum teacher" not in proc.stdout
     assert not (tmp_path / "r").exists()
 
 

@@ -68,11 +68,30 @@ def test_inverted_pendulum_teacher_learns(pendulum_run):
     assert result["episodes"] == 10
     assert result["return_mean"] >= 900, result
     assert "| InvertedPendulum |" in proc.stdout            # the result table is printed
+    meta = json.loads((run_dir / "teachers" / "InvertedPendulum" / "teacher.json").read_text())
+    assert meta["actor_at_bound"] is False and "warning" not in proc.stdout
     assert "env steps/s" in proc.stdout                       # with progress lines
     rows = (run_dir / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("stage,round,task,return") and len(rows) == 1 + 6
     png = (run_dir / "learning_curve.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000     # a drawn figure, not empty
+
+
+def test_an_actor_stuck_at_its_bound_is_found():
+    """`actors_at_bound`: an actor whose output bias drives its tanh to +1 on every state is
+    found, a freshly initialised one is not."""
+    tiny = td3.TD3Config(hidden=(8, 8), batch_size=8)
+    trainer = teachers.TeacherTrainer(envs.benchmark_tasks("mini", ["InvertedPendulum"]), tiny,
+                                      capacity=16)
+    state = trainer.init(jax.random.PRNGKey(0))
+    assert trainer.actors_at_bound(state) == []
+    gs = state.groups[0]
+    params = gs.learner.actor_params
+    bias = params["params"]["MLP_0"]["Dense_2"]["bias"]
+    stuck = jax.tree.map(lambda x: x, params)
+    stuck["params"]["MLP_0"]["Dense_2"]["bias"] = bias + 50.0
+    state = state.replace(groups=(gs.replace(learner=gs.learner.replace(actor_params=stuck)),))
+    assert trainer.actors_at_bound(state) == ["InvertedPendulum"]
 
 
 def test_finished_run_dir_is_not_overwritten(pendulum_run):
