@@ -98,7 +98,7 @@ def resolve_task_id(cfg: dict, value, default: bool, from_cfg=None) -> None:
                 f"--{'' if value else 'no'}task_id differs from the --from run's student "
                 f"(trained with{'' if trained else 'out'} a task id); drop that flag")
         value = trained
-    if value if value is not None else default:
+    if default if value is None else value:
         cfg["task_id"] = True
 
 
