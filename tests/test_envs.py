@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ktmjax import envs
-from ktmjax.envs import morphology
+from ktmjax.envs import morphology, robots
 from ktmjax.envs.robots import env_sizes
 
 # ktm-drl.md section 3: compiled body masses in kg.
@@ -184,3 +184,21 @@ def test_reset_and_step_give_states_of_the_same_types():
     types = lambda tree: [(x.shape, x.dtype, x.weak_type) for x in jax.tree.leaves(tree)]
     assert jax.tree.structure(reset) == jax.tree.structure(stepped)
     assert types(reset) == types(stepped)
+
+
+def test_building_every_benchmark_prints_no_warning(capfd):
+    """No MuJoCo or Brax warning line (e.g. MuJoCo 4's deprecation of Brax's stock
+    `settotalmass`) reaches a command's output when it builds its environments; any other
+    MuJoCo warning still gets through, and only env building is filtered."""
+    before = mujoco.get_mju_user_warning()
+    for name in envs.BENCHMARKS:
+        envs.MultiTaskEnv(envs.benchmark_tasks(name))
+    out, err = capfd.readouterr()
+    assert "warning" not in (out + err).lower(), out + err
+    assert mujoco.get_mju_user_warning() is before
+    with robots.without_settotalmass_warning():
+        handler = mujoco.get_mju_user_warning()
+        handler("compiler attribute 'settotalmass' is deprecated and will be removed")
+        handler("another MuJoCo warning")
+    out, err = capfd.readouterr()
+    assert "settotalmass" not in out + err and "another MuJoCo warning" in err

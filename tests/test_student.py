@@ -56,7 +56,7 @@ def test_critic_distillation_loss_by_hand(mini_env):
     q = s.critic.apply(state.critic_params, b["obs_hat"], b["action_hat"])
     by_hand = np.mean((np.asarray(b["teacher_q"][0]) - np.asarray(q[0])) ** 2
                       + (np.asarray(b["teacher_q"][1]) - np.asarray(q[1])) ** 2)
-    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
     # The teacher saw the raw (unpadded) pair: recompute its Q from the raw batch.
     raw = jax.tree.map(lambda x: x[0], t[1].critic_params)
     teacher_q = TINY.critic().apply(raw, b["obs"], b["action_hat"][:, :1])
@@ -96,7 +96,7 @@ def test_action_gradient_distillation_by_hand(mini_env):
         states, b["teacher_action_hat"])
     by_hand = (np.mean(np.sum((np.asarray(b["teacher_q"]) - np.asarray(q)) ** 2, axis=0))
                + 0.5 * np.mean(np.sum((np.asarray(b["teacher_dqda"]) - grads) ** 2, axis=-1)))
-    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
 
 
 def test_offline_round_with_the_slope_term(mini_env):
@@ -126,7 +126,7 @@ def test_actor_distillation_follows_the_teacher_q1(mini_env):
     loss = s._actor_distillation_one(0, state.actor_params, b["obs_hat"], b["obs"], tc)
     action = s.actor.apply(state.actor_params, b["obs_hat"])[:, :1]
     by_hand = -np.mean(np.asarray(networks.q1(TINY.critic(), tc, b["obs"], action)))
-    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
     # A step on this loss moves the student actor toward a higher teacher Q1.
     grads = jax.grad(lambda p: s._actor_distillation_one(0, p, b["obs_hat"], b["obs"], tc))(
         state.actor_params)
@@ -152,7 +152,7 @@ def test_actor_matching_term_by_hand(mini_env):
     action = s.actor.apply(state.actor_params, b["obs_hat"])[:, :1]
     by_hand = (-np.mean(np.asarray(networks.q1(TINY.critic(), tc, b["obs"], action)))
                + 2.0 * np.mean(np.sum((np.asarray(action) - teacher_action) ** 2, axis=-1)))
-    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
     for update in student.UPDATE_MODES:
         losses = {}
         for weight in (0.0, 2.0):
@@ -301,7 +301,7 @@ def test_online_actor_matching_term_by_hand(idp_env):
                         + beta * np.asarray(networks.q1(s.critic, params.critic_params,
                                                         b["obs_hat"], action)))
                + alpha * w * np.mean(np.sum((np.asarray(action) - teacher_action) ** 2, -1)))
-    assert float(loss) == pytest.approx(by_hand, rel=1e-5)
+    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
     losses = {}
     for weight in (0.0, w):
         s, _, online, epoch = _online(idp_env, t, alpha=alpha, warmup_rounds=1,

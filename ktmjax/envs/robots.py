@@ -1,9 +1,11 @@
 """Builds the Brax environment of one task (MJX physics by default)."""
 import contextlib
 import io
+import sys
 import warnings
 
 import jax
+import mujoco
 
 with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
     # mujoco.mjx prints a line about the optional Warp backend on import; Brax warns that
@@ -17,6 +19,28 @@ from ktmjax.envs.tasks import Task
 
 BACKENDS = ("mjx", "generalized", "positional", "spring")
 
+# MuJoCo 4 deprecates the compiler attribute `settotalmass`, which Brax's stock
+# half_cheetah.xml still carries. ktmjax compiles every model it steps without it
+# (`morphology.compile_mjcf` applies mj_setTotalmass); only Brax's own env constructor,
+# whose stock model ktmjax then replaces or keeps, still compiles the attribute.
+_SETTOTALMASS_DEPRECATED = "compiler attribute 'settotalmass' is deprecated"
+
+
+@contextlib.contextmanager
+def without_settotalmass_warning():
+    """Within: MuJoCo's warning about the deprecated `settotalmass` is dropped; any other
+    MuJoCo warning is printed as MuJoCo prints it."""
+    previous = mujoco.get_mju_user_warning()
+
+    def handler(message):
+        if _SETTOTALMASS_DEPRECATED not in message:
+            print(f"WARNING: {message}", file=sys.stderr, flush=True)
+
+    mujoco.set_mju_user_warning(handler)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
 
 
 def task_mjcf(task: Task) -> str:
@@ -33,18 +57,19 @@ def make_env(task: Task, backend: str = "mjx"):
     """A Brax PipelineEnv for `task`: normalised actions in [-1, 1], gym-like rewards."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown physics backend {backend!r}; known: {', '.join(BACKENDS)}")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), without_settotalmass_warning():
         warnings.simplefilter("ignore")
         # A task's family is the name of the Brax robot its model derives from.
         env = brax_envs.get_environment(task.family, backend=backend)
         xml = task_mjcf(task)
         if xml is not None:
-            sys = mjcf.load_model(morphology.compile_mjcf(xml))
+            system = mjcf.load_model(morphology.compile_mjcf(xml))
             # Keep what the stock env set for its backend (timestep, and gears for the
             # maximal-coordinate backends); only the morphology differs.
-            sys = sys.tree_replace({"opt.timestep": env.sys.opt.timestep})
-            sys = sys.replace(actuator=sys.actuator.replace(gear=env.sys.actuator.gear))
-            env.sys = sys
+            system = system.tree_replace({"opt.timestep": env.sys.opt.timestep})
+            system = system.replace(
+                actuator=system.actuator.replace(gear=env.sys.actuator.gear))
+            env.sys = system
     return env
 
 
