@@ -163,3 +163,41 @@ def resolve_checkpoint_every(value, eval_every: int, benchmark: str) -> int:
     require(value > 0 and value % eval_every == 0,
             f"--checkpoint_every={value} must be a positive multiple of --eval_every={eval_every}")
     return value
+
+
+SCALES = ("cpu", "paper")
+
+
+def define_scale_flag():
+    from absl import flags
+    flags.DEFINE_string("scale", None, "Sizes of A and B: paper = the paper's networks, steps "
+                        "and rounds (a GPU/TPU job); cpu = smaller networks and budgets that "
+                        "this benchmark's 2-core CPU carries in hours (README, 'Scales'). "
+                        "Default: paper on a GPU or TPU, cpu on a CPU. mini has its own sizes.")
+
+
+def resolve_scale(benchmark: str, value):
+    """--scale of `benchmark`: the flag, else paper on a GPU/TPU and cpu on a CPU; None for
+    mini (its own sizes; giving the flag there is an error)."""
+    if benchmark == "mini":
+        require(value is None, f"--scale={value} applies to benchmarks A and B; mini has its "
+                "own CPU sizes: drop --scale")
+        return None
+    if value is None:
+        import jax
+        return "paper" if jax.default_backend() in ("gpu", "tpu") else "cpu"
+    return require_choice("scale", value, SCALES)
+
+
+def scaled_defaults(defaults: dict, cpu_scale: dict, benchmark: str, scale) -> dict:
+    """A command's defaults for `benchmark`, with its cpu-scale values where scale is cpu."""
+    return {**defaults[benchmark], **(cpu_scale if scale == "cpu" else {})}
+
+
+def scale_note(cfg: dict) -> str:
+    """The start line's mention of the scale (empty for mini)."""
+    return f", {cfg['scale']} scale" if cfg.get("scale") else ""
+
+
+def shipped_note(cfg: dict) -> str:
+    return f" for the {cfg['scale']} scale" if cfg.get("scale") else ""

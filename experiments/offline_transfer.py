@@ -24,28 +24,36 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
 flags.DEFINE_string("teachers", None, "A train_teachers run directory (default: the latest "
                     "finished one for the benchmark under runs/teachers/).")
-flags.DEFINE_integer("rounds", None, "Offline rounds (default 500000 for A/B, 10000 for mini).")
+flags.DEFINE_integer("rounds", None, "Offline rounds (default 500000 for A/B, 40000 at "
+                     "--scale=cpu, 10000 for mini).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/offline/<benchmark>-seed<seed>-<time>).")
 flags.DEFINE_string("update", "vmap", "vmap: one optimiser step per round on the mean of the "
                     "K task losses; sequential: K steps per round, one per task (public code).")
-flags.DEFINE_string("hidden", None, "Student hidden widths (default 400,400; mini 256,256).")
+flags.DEFINE_string("hidden", None, "Student hidden widths (default 400,400; mini and "
+                    "--scale=cpu 256,256).")
 flags.DEFINE_float("lr", None, "Adam learning rate of the student (default 3e-4, the "
-                   "paper's; mini 1e-3).")
+                   "paper's; mini and --scale=cpu 1e-3).")
+common.define_scale_flag()
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("offline_actor_delay", 1, "Rounds per actor update (public code: 1).")
-flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; mini 2000).")
+flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; "
+                     "--scale=cpu 5000; mini 2000).")
 common.define_checkpoint_flag("round")
 flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_string("backend", "mjx", "Physics backend of the evaluation envs.")
 flags.DEFINE_string("data", None, "D_k: replay = each teacher's saved training replay (the "
                     "public code's source; default for A and B); rollouts = fresh teacher "
-                    "rollouts with N(0, 0.1^2) exploration noise; both = the two together "
-                    "(default for mini).")
+                    "rollouts with N(0, --rollout_noise^2) exploration noise (the default "
+                    "with teachers that come without a replay, such as the shipped ones); "
+                    "both = the two together (default for mini).")
 flags.DEFINE_integer("rollout_steps", None, "Env steps per task of --data=rollouts|both "
-                     "(default 100000; mini 60000).")
+                     "(default 100000; --scale=cpu 50000; mini 60000).")
+flags.DEFINE_float("rollout_noise", 0.1, "Std of the Gaussian noise on the teacher's action "
+                   "in --data=rollouts|both, so that Eq. 1 sees actions around the teacher's "
+                   "own, as in a training replay.")
 flags.DEFINE_float("critic_grad", None, "Not in the paper: weight of an action-gradient term "
                    "added to Eq. 1 (the student critic's dQ1/da regresses the teacher's at "
                    "the teacher's own action pi^k(s), on states of the teacher's rollouts, so "
@@ -60,6 +68,9 @@ flags.DEFINE_float("actor_match", None, "Not in the paper: weight of a term adde
 common.define_student_flags(teacher_critic_default="target")
 
 DATA_SOURCES = ("replay", "rollouts", "both")
+# A and B at --scale=cpu: about 30 minutes of a 2-core CPU for Benchmark A.
+CPU_SCALE = dict(rounds=40_000, hidden="256,256", eval_every=5_000, rollout_steps=50_000,
+                 lr=1e-3)
 DEFAULTS = {
     "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
               rollout_steps=100_000, lr=3e-4, critic_grad=0.0, actor_match=0.0, task_id=False),
@@ -75,7 +86,8 @@ def resolve_config() -> dict:
     from ktmjax import envs, student
     common.check_benchmark(FLAGS.benchmark)
     common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
-    defaults = DEFAULTS[FLAGS.benchmark]
+    scale = common.resolve_scale(FLAGS.benchmark, FLAGS.scale)
+    defaults = common.scaled_defaults(DEFAULTS, CPU_SCALE, FLAGS.benchmark, scale)
     cfg = {
         "benchmark": FLAGS.benchmark,
         "tasks": common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks),
@@ -87,12 +99,15 @@ def resolve_config() -> dict:
         "offline_actor_delay": FLAGS.offline_actor_delay,
         "eval_every": FLAGS.eval_every if FLAGS.eval_every is not None else defaults["eval_every"],
         "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
-        "backend": FLAGS.backend, "data": FLAGS.data or defaults["data"],
+        "backend": FLAGS.backend,
         "rollout_steps": (FLAGS.rollout_steps if FLAGS.rollout_steps is not None
                           else defaults["rollout_steps"]),
         "teacher_critic": FLAGS.teacher_critic, "her": FLAGS.her,
-        "critic_grad": FLAGS.critic_grad,
     }
+    if scale:
+        cfg["scale"] = scale
+    if FLAGS.rollout_noise != 0.1:   # stored only when changed: older runs still resume
+        cfg["rollout_noise"] = FLAGS.rollout_noise
     common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, defaults["actor_match"])
     common.resolve_task_id(cfg, FLAGS.task_id, defaults["task_id"])
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
@@ -101,39 +116,45 @@ def resolve_config() -> dict:
     cfg["checkpoint_every"] = common.resolve_checkpoint_every(
         FLAGS.checkpoint_every, cfg["eval_every"], cfg["benchmark"])
     common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
-    common.require_choice("data", cfg["data"], DATA_SOURCES)
-    if cfg["critic_grad"] is None:   # the slope term needs rollout states: off on replay alone
-        cfg["critic_grad"] = defaults["critic_grad"] if cfg["data"] != "replay" else 0.0
-    common.require_term_weight("critic_grad", cfg["critic_grad"])
-    common.require(not cfg["critic_grad"] or cfg["data"] != "replay",
-                   f"--critic_grad={cfg['critic_grad']} matches slopes on the teachers' rollout "
-                   "states; use it with --data=both or --data=rollouts")
-    if cfg["critic_grad"]:   # the term's states since session 8 (D_k's batch before): a run
-        cfg["critic_grad_states"] = "rollouts"   # started with the old term is not resumed
     common.check_teacher_critic(cfg["teacher_critic"])
     common.require(cfg["rollout_steps"] >= cfg["batch_size"],
                    f"--rollout_steps={cfg['rollout_steps']} must be at least --batch_size")
+    common.require(FLAGS.rollout_noise >= 0,
+                   f"--rollout_noise={FLAGS.rollout_noise} must not be negative")
+    if FLAGS.data is not None:
+        common.require_choice("data", FLAGS.data, DATA_SOURCES)
+    if FLAGS.critic_grad is not None:
+        common.require_term_weight("critic_grad", FLAGS.critic_grad)
     common.require_choice("backend", cfg["backend"], envs.BACKENDS)
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(
         "runs", "offline", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
     return cfg
 
 
-def find_or_train_teachers(cfg: dict) -> str:
-    if cfg["teachers"]:
-        return cfg["teachers"]
-    from ktmjax import teachers
-    found = teachers.latest_run(cfg["benchmark"], cfg["tasks"])
-    if found:
-        print(f"[offline_transfer] using the latest trained teachers: {found}", flush=True)
-        return found
-    if cfg["benchmark"] != "mini":
-        raise common.UsageError(
-            f"no trained teachers of benchmark {cfg['benchmark']} under runs/teachers/; train "
-            f"them with `python -m experiments.train_teachers --benchmark={cfg['benchmark']}` "
-            "(a GPU job) or pass --teachers=DIR")
-    print("[offline_transfer] no trained mini teachers under runs/teachers/: training them "
-          "first (15 to 25 minutes on a 2-core CPU)", flush=True)
+def resolve_data(cfg: dict, teachers_have_replay: bool) -> None:
+    """--data and --critic_grad, once it is known whether the teachers come with their
+    training replay (exported and shipped teachers do not: D_k is then their rollouts)."""
+    defaults = DEFAULTS[cfg["benchmark"]]
+    data = FLAGS.data or (defaults["data"] if teachers_have_replay else "rollouts")
+    common.require(teachers_have_replay or data == "rollouts",
+                   f"--data={data} needs the teachers' training replay, and the teachers in "
+                   f"{cfg['teachers']} come without one; use --data=rollouts or the teachers "
+                   "of a train_teachers run")
+    critic_grad = FLAGS.critic_grad
+    if critic_grad is None:   # the slope term needs rollout states: off on replay alone
+        critic_grad = defaults["critic_grad"] if data != "replay" else 0.0
+    common.require(not critic_grad or data != "replay",
+                   f"--critic_grad={critic_grad} matches slopes on the teachers' rollout "
+                   "states; use it with --data=both or --data=rollouts")
+    cfg["data"], cfg["critic_grad"] = data, critic_grad
+    if critic_grad:   # the slope term's states are the rollouts' (D_k's batch in older
+        cfg["critic_grad_states"] = "rollouts"   # runs, which are not resumed)
+
+
+def train_mini_teachers(cfg: dict) -> str:
+    """Trains the mini teachers of the run's tasks in a train_teachers subprocess."""
+    print("[offline_transfer] no mini teachers under runs/teachers/ nor shipped for these "
+          "tasks: training them first (15 to 25 minutes on a 2-core CPU)", flush=True)
     run_dir = os.path.join("runs", "teachers",
                            f"mini-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
     proc = subprocess.run([sys.executable, "-m", "experiments.train_teachers", "--benchmark=mini",
@@ -147,16 +168,25 @@ def find_or_train_teachers(cfg: dict) -> str:
 
 def main(_):
     cfg = resolve_config()
-    from ktmjax import runs
+    from ktmjax import envs, runs, teachers
+    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
+    given = cfg["teachers"]
+    if not given:
+        cfg["teachers"] = teachers.locate_teachers(cfg["benchmark"], cfg["tasks"],
+                                                   cfg.get("scale"))
+        if cfg["teachers"]:
+            print(f"[offline_transfer] teachers: {cfg['teachers']}", flush=True)
+    common.require(cfg["teachers"] or cfg["benchmark"] == "mini",
+                   f"no trained teachers of benchmark {cfg['benchmark']} under runs/teachers/ "
+                   f"and none shipped{common.shipped_note(cfg)}; train them with `python -m "
+                   f"experiments.train_teachers --benchmark={cfg['benchmark']}` or pass "
+                   "--teachers=DIR")
     # Check the teachers before anything is written.
-    if cfg["teachers"]:
-        from ktmjax import envs, teachers
-        teachers.find_teacher_dirs(cfg["teachers"],
-                                   envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"]))
+    resolve_data(cfg, teachers.has_replay(cfg["teachers"], tasks) if cfg["teachers"] else True)
     runs.check_run_dir(cfg["run_dir"])
     # A started run with other flags is refused before any teachers are trained.
-    runs.check_settings(cfg["run_dir"], cfg, ignore=() if cfg["teachers"] else ("teachers",))
-    cfg["teachers"] = find_or_train_teachers(cfg)
+    runs.check_settings(cfg["run_dir"], cfg, ignore=() if given else ("teachers",))
+    cfg["teachers"] = cfg["teachers"] or train_mini_teachers(cfg)
     common.warn_teachers_at_bound(cfg, "offline_transfer")
     transfer(cfg)
 
@@ -175,7 +205,8 @@ def transfer(cfg: dict) -> dict:
         print(f"[offline_transfer] D_k: {cfg['rollout_steps']} teacher rollout steps per task"
               + (" added to the teachers' replays" if cfg["data"] == "both" else ""), flush=True)
         rolled = teachers.rollout_data(env, teacher_groups, teacher_configs,
-                                       cfg["rollout_steps"], jax.random.PRNGKey(cfg["seed"] + 1))
+                                       cfg["rollout_steps"], jax.random.PRNGKey(cfg["seed"] + 1),
+                                       cfg.get("rollout_noise", 0.1))
         if cfg["data"] == "both":
             rolled = tuple(r.replace(data=replay.concat(t.data, r.data))
                            for t, r in zip(teacher_groups, rolled))
@@ -199,7 +230,7 @@ def transfer(cfg: dict) -> dict:
           f"{lay.obs_max} obs{' + a task id' if lay.task_id else ''} / {lay.action_max} "
           f"actions; teachers from {cfg['teachers']} "
           f"({cfg['teacher_critic']} critics); "
-          f"{cfg['rounds']} rounds, update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
+          f"{cfg['rounds']} rounds{common.scale_note(cfg)}, update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
           f"student nets {cfg['hidden']}, lr {cfg['lr']:g}"
           + common.optional_term_note(cfg, "critic_grad", "Eq. 1")
           + common.optional_term_note(cfg, "actor_match", "Eq. 2") + ", "

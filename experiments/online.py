@@ -25,7 +25,9 @@ flags.DEFINE_string("from", None, "An offline_transfer run directory to start fr
                     "(default: a fresh student, the paper's 'w/o Offline').")
 flags.DEFINE_string("teachers", None, "A train_teachers run directory (default: the one the "
                     "--from run used, else the latest for the benchmark).")
-flags.DEFINE_integer("rounds", None, "Online rounds (default 500000 for A/B, 10000 for mini).")
+flags.DEFINE_integer("rounds", None, "Online rounds (default 500000 for A/B, 50000 at "
+                     "--scale=cpu, 10000 for mini).")
+common.define_scale_flag()
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/online/<benchmark>-seed<seed>-<time>).")
@@ -37,7 +39,7 @@ flags.DEFINE_bool("empty_buffers", True, "Start the online shards D'_k empty (th
                   "--noempty_buffers starts them with the newest transitions of the teachers' "
                   "replays D_k.")
 flags.DEFINE_integer("warmup", None, "Rounds acting with the student before updates start "
-                     "(default 10000; mini 1000).")
+                     "(default 10000; --scale=cpu 5000; mini 1000).")
 common.define_student_flags(teacher_critic_default=None)
 flags.DEFINE_float("actor_match", None, "Not in the paper: weight of a term added to Eq. 5's "
                    "teacher term (so also times --alpha) that pulls the student's action "
@@ -47,11 +49,13 @@ flags.DEFINE_float("actor_match", None, "Not in the paper: weight of a term adde
 flags.DEFINE_integer("capacity", 1_000_000, "Online replay capacity per task (capped at what the run "
                      "fills: --rounds, plus the teachers' replays with --noempty_buffers).")
 flags.DEFINE_string("hidden", None, "Student widths for a fresh student (default 400,400; "
-                    "mini 256,256); with --from the offline run's widths are used.")
+                    "mini and --scale=cpu 256,256); with --from the offline run's widths are "
+                    "used.")
 flags.DEFINE_float("lr", 3e-4, "Adam learning rate.")
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("policy_delay", 2, "Critic updates per actor update.")
-flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; mini 1000).")
+flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; "
+                     "--scale=cpu 5000; mini 1000).")
 common.define_checkpoint_flag("round")
 flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
@@ -65,6 +69,8 @@ DEFAULTS = {
     "mini": dict(rounds=10_000, hidden="256,256", eval_every=1_000, warmup=1_000,
                  actor_match=1000.0, task_id=True),
 }
+# A and B at --scale=cpu.
+CPU_SCALE = dict(rounds=50_000, hidden="256,256", eval_every=5_000, warmup=5_000)
 
 
 def resolve_config() -> dict:
@@ -74,7 +80,6 @@ def resolve_config() -> dict:
                    f"--alpha={FLAGS.alpha} and --beta={FLAGS.beta} must not be negative")
     common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     common.require_choice("target_noise", FLAGS.target_noise, student.TARGET_NOISE_MODES)
-    defaults = DEFAULTS[FLAGS.benchmark]
     tasks = common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks)
     start_from = getattr(FLAGS, "from")
     offline_cfg = None
@@ -92,6 +97,10 @@ def resolve_config() -> dict:
                        f"--tasks={FLAGS.tasks} differs from the tasks of the --from run "
                        f"({','.join(offline_cfg['tasks'])}); drop --tasks or pick that run's")
         tasks = offline_cfg["tasks"]
+    # The scale: the flag, else the --from run's, else the device's.
+    scale = common.resolve_scale(FLAGS.benchmark,
+                                 FLAGS.scale or (offline_cfg or {}).get("scale"))
+    defaults = common.scaled_defaults(DEFAULTS, CPU_SCALE, FLAGS.benchmark, scale)
     hidden = (offline_cfg["hidden"] if offline_cfg else
               list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")))
     cfg = {
@@ -110,6 +119,8 @@ def resolve_config() -> dict:
         "teacher_critic": (FLAGS.teacher_critic or (offline_cfg or {}).get("teacher_critic")
                            or "target"),
     }
+    if scale:
+        cfg["scale"] = scale
     common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, defaults["actor_match"])
     common.resolve_task_id(cfg, FLAGS.task_id, defaults["task_id"], offline_cfg)
     for name in ("rounds", "capacity", "batch_size", "policy_delay", "eval_every",
@@ -125,9 +136,10 @@ def resolve_config() -> dict:
     common.check_teacher_critic(cfg["teacher_critic"])
     # Teachers last: every flag is checked before the disk is searched.
     cfg["teachers"] = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
-                       or teachers.latest_run(FLAGS.benchmark, tasks))
+                       or teachers.locate_teachers(FLAGS.benchmark, tasks, scale))
     common.require(cfg["teachers"] is not None,
-                   f"no trained teachers of benchmark {FLAGS.benchmark}; train them with "
+                   f"no trained teachers of benchmark {FLAGS.benchmark} under runs/teachers/ "
+                   f"and none shipped{common.shipped_note(cfg)}; train them with "
                    f"`python -m experiments.train_teachers --benchmark={FLAGS.benchmark}` or "
                    "pass --teachers=DIR")
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(
@@ -138,8 +150,12 @@ def resolve_config() -> dict:
 def main(_):
     cfg = resolve_config()
     from ktmjax import envs, runs, teachers
-    teachers.find_teacher_dirs(cfg["teachers"],
-                               envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"]))
+    has_replay = teachers.has_replay(cfg["teachers"],
+                                     envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"]))
+    common.require(cfg["empty_buffers"] or has_replay,
+                   f"--noempty_buffers fills D'_k from the teachers' training replays, and the "
+                   f"teachers in {cfg['teachers']} come without them; drop the flag or pass "
+                   "the teachers of a train_teachers run")
     runs.check_run_dir(cfg["run_dir"])
     common.warn_teachers_at_bound(cfg, "online")
     learn(cfg)
@@ -182,7 +198,7 @@ def learn(cfg: dict) -> dict:
           + (", a task id in the student's state" if cfg.get("task_id") else "") + ", start: "
           f"{cfg['from'] or 'fresh student (w/o Offline)'}; "
           f"teachers from {cfg['teachers']} ({cfg['teacher_critic']} critics); "
-          f"{cfg['rounds']} rounds (warm-up {cfg['warmup']}), "
+          f"{cfg['rounds']} rounds (warm-up {cfg['warmup']}){common.scale_note(cfg)}, "
           f"update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, device {info['device']}; "
           f"run dir {run_dir}", flush=True)
 

@@ -18,14 +18,16 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
 flags.DEFINE_string("tasks", "", "Comma-separated subset of the benchmark's tasks (default all).")
 flags.DEFINE_integer("steps", None, "Env steps per task (default: 1000000 for A/B, "
-                     "100000 for mini).")
+                     "200000 at --scale=cpu, 100000 for mini).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/teachers/<benchmark>-seed<seed>-<time>).")
 flags.DEFINE_string("backend", "mjx", "Physics backend: mjx, generalized, positional, spring.")
-flags.DEFINE_string("hidden", None, "Hidden layer widths (default 400,400; mini 256,256).")
-flags.DEFINE_float("lr", None, "Adam learning rate, actor and critic (default 3e-4; mini 1e-3, "
-                   "the original TD3 paper's rate, which learns the pendulums faster).")
+flags.DEFINE_string("hidden", None, "Hidden layer widths (default 400,400; mini and "
+                    "--scale=cpu 256,256).")
+flags.DEFINE_float("lr", None, "Adam learning rate, actor and critic (default 3e-4; mini and "
+                   "--scale=cpu 1e-3, the original TD3 paper's rate, which learns faster).")
+common.define_scale_flag()
 flags.DEFINE_integer("batch_size", 256, "Minibatch size per task.")
 flags.DEFINE_float("gamma", 0.99, "Discount.")
 flags.DEFINE_float("tau", 0.005, "Soft target update rate.")
@@ -48,12 +50,16 @@ DEFAULTS = {
     "B": dict(steps=1_000_000, hidden="400,400", lr=3e-4, eval_every=10_000),
     "mini": dict(steps=100_000, hidden="256,256", lr=1e-3, eval_every=5_000),
 }
+# A and B at --scale=cpu: the eight A teachers train together in about 1.5 hours of a
+# 2-core CPU (docs/teachers.md).
+CPU_SCALE = dict(steps=200_000, hidden="256,256", lr=1e-3, eval_every=10_000)
 
 
 def resolve_config() -> dict:
     from ktmjax import envs
     common.check_benchmark(FLAGS.benchmark)
-    defaults = DEFAULTS[FLAGS.benchmark]
+    scale = common.resolve_scale(FLAGS.benchmark, FLAGS.scale)
+    defaults = common.scaled_defaults(DEFAULTS, CPU_SCALE, FLAGS.benchmark, scale)
     cfg = {
         "benchmark": FLAGS.benchmark, "tasks": common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks),
         "steps": FLAGS.steps if FLAGS.steps is not None else defaults["steps"],
@@ -67,6 +73,8 @@ def resolve_config() -> dict:
         "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
         "episode_length": FLAGS.episode_length,
     }
+    if scale:
+        cfg["scale"] = scale
     for name in ("steps", "batch_size", "policy_delay", "capacity", "eval_every",
                  "eval_episodes", "final_episodes", "episode_length"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
@@ -120,7 +128,8 @@ def train(cfg: dict) -> dict:
     print(f"[train_teachers] benchmark {cfg['benchmark']}: {len(tasks)} task(s) in "
           f"{len(trainer.env.groups)} group(s): "
           + "; ".join(",".join(t.name for t in g.tasks) for g in trainer.env.groups), flush=True)
-    print(f"[train_teachers] {cfg['steps']} env steps per task, nets {cfg['hidden']}, "
+    print(f"[train_teachers] {cfg['steps']} env steps per task{common.scale_note(cfg)}, "
+          f"nets {cfg['hidden']}, lr {cfg['lr']:g}, "
           f"replay {cfg['capacity']} per task = {trainer.replay_bytes() / 2**20:.1f} MiB, "
           f"device {info['device']} ({info['platform']}), run dir {run_dir}", flush=True)
 

@@ -183,7 +183,8 @@ class TeacherGroup:
     """The frozen teachers of one task group, stacked on the task axis [G]."""
     actor_params: dict
     critic_params: dict     # the critic the student learns through (see load_teachers)
-    data: replay.Replay     # D_k of each task: the teacher's saved replay
+    data: Optional[replay.Replay]   # D_k of each task: the teacher's saved replay (None
+                                    # for exported teachers until rollouts fill it)
     # The teacher's own rollouts (`rollout_data`; None without them): the states where the
     # offline --critic_grad term matches action slopes (the online stage's states).
     rollouts: Optional[replay.Replay] = None
@@ -258,16 +259,20 @@ def teachers_at_bound(teachers_dir: str, tasks: Sequence[Task]) -> list:
 def load_teachers(teachers_dir: str, groups, critic: str = "target") -> tuple:
     """Loads the teachers (and their replays, D_k) of every task of `groups` (TaskGroups).
 
+    `teachers_dir`: a train_teachers run directory (each teacher's whole TD3 state and its
+    replay), or a directory of exported teachers (`export_teachers`: actor and target
+    critic only, no replay; e.g. the ones shipped with ktmjax, `shipped_teachers`).
     `critic` picks the Q-function the student learns through (Eq. 1, 2 and 5): "target",
     the teacher's Polyak-averaged target critic (the default: it agrees with the teacher's
     actor, see docs/results.md), or "online", the critic as last updated (the public code's
-    choice).
+    choice; train_teachers runs only).
 
     Returns (tuple of TeacherGroup, tuple of per-group TD3Config, {task: teacher return}).
+    A group's `data` is None where its teachers come without a replay.
     Teachers whose sizes do not match their task, or unreadable checkpoints, are a
     UsageError that says what is wrong.
     """
-    from ktmjax import checkpoint, runs
+    from ktmjax import runs
     from ktmjax.runs import UsageError
     if critic not in TEACHER_CRITICS:
         raise UsageError(f"unknown teacher critic {critic!r}; known: {', '.join(TEACHER_CRITICS)}")
@@ -289,22 +294,117 @@ def load_teachers(teachers_dir: str, groups, critic: str = "target") -> tuple:
                              "network widths; train them together")
         config = td3.TD3Config(hidden=hidden.pop())
         like = td3.init(jax.random.PRNGKey(0), group.obs_size, group.action_size, config)
-        states, datas = [], []
+        actors, critics, datas = [], [], []
         for task in group.tasks:
-            try:
-                states.append(checkpoint.load(os.path.join(dirs[task.name], "state"), like))
-                datas.append(checkpoint.load(os.path.join(dirs[task.name], "replay")))
-            except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
-                raise UsageError(f"cannot read the teacher checkpoint of {task.name} in "
-                                 f"{dirs[task.name]} ({type(e).__name__}); retrain that teacher"
-                                 ) from None
-        stacked = jax.tree.map(lambda *x: jnp.stack(x), *states)
-        critic_params = (stacked.target_critic_params if critic == "target"
-                         else stacked.critic_params)
-        loaded.append(TeacherGroup(stacked.actor_params, critic_params,
-                                   _replay_from_arrays(datas)))
+            actor, task_critic, data = _load_one(dirs[task.name], task.name, like, critic)
+            actors.append(actor)
+            critics.append(task_critic)
+            datas.append(data)
+        stack = lambda trees: jax.tree.map(lambda *x: jnp.stack(x), *trees)
+        data = None if any(d is None for d in datas) else _replay_from_arrays(datas)
+        loaded.append(TeacherGroup(stack(actors), stack(critics), data))
         configs.append(config)
     return tuple(loaded), tuple(configs), returns
+
+
+def _load_one(task_dir: str, task_name: str, like: td3.TD3State, critic: str) -> tuple:
+    """(actor params, critic params, replay arrays or None) of one teacher directory."""
+    from ktmjax import checkpoint
+    from ktmjax.runs import UsageError
+    weights_path = os.path.join(task_dir, WEIGHTS_FILE)
+    exported = os.path.isfile(weights_path)
+    if exported and critic != "target":
+        raise UsageError(f"the teacher in {task_dir} holds its target critic only; use "
+                         "--teacher_critic=target, or teachers of a train_teachers run")
+    try:
+        if exported:
+            weights = read_weights(weights_path, like)
+            return weights["actor"], weights["critic"], None
+        state = checkpoint.load(os.path.join(task_dir, "state"), like)
+        data = checkpoint.load(os.path.join(task_dir, "replay"))
+    except Exception as e:  # orbax and msgpack raise many kinds of errors on a broken file
+        raise UsageError(f"cannot read the teacher checkpoint of {task_name} in {task_dir} "
+                         f"({type(e).__name__}); retrain that teacher") from None
+    return (state.actor_params,
+            state.target_critic_params if critic == "target" else state.critic_params, data)
+
+
+# ---- exported teachers: actor and target critic, no replay -------------------------------
+
+WEIGHTS_FILE = "weights.msgpack"
+SHIPPED_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shipped_teachers")
+
+
+def shipped_teachers(benchmark: str, scale=None):
+    """The directory of the teachers shipped with ktmjax for `benchmark` (at `scale` for A
+    and B), or None where none ship."""
+    path = os.path.join(SHIPPED_ROOT, benchmark if scale is None else f"{benchmark}-{scale}")
+    return path if os.path.isdir(path) else None
+
+
+def locate_teachers(benchmark: str, task_names, scale=None,
+                    root: str = os.path.join("runs", "teachers")):
+    """Teachers for a student run given no directory: the newest finished train_teachers
+    run under `root` with every task (`latest_run`), else the shipped ones when they have
+    every task, else None."""
+    found = latest_run(benchmark, task_names, root)
+    if found:
+        return found
+    shipped = shipped_teachers(benchmark, scale)
+    if shipped and all(os.path.isfile(os.path.join(shipped, name, "teacher.json"))
+                       for name in task_names):
+        return shipped
+    return None
+
+
+def has_replay(teachers_dir: str, tasks: Sequence[Task]) -> bool:
+    """Whether every teacher of `tasks` in `teachers_dir` comes with its training replay."""
+    dirs = find_teacher_dirs(teachers_dir, tasks)
+    return all(not os.path.isfile(os.path.join(d, WEIGHTS_FILE)) for d in dirs.values())
+
+
+def read_weights(path: str, like: td3.TD3State) -> dict:
+    """{"actor", "critic"} parameters from an exported teacher's weights file, shaped as
+    `like`'s actor and target critic (msgpack: arrays only, nothing is executed)."""
+    from flax import serialization
+    with open(path, "rb") as f:
+        raw = serialization.msgpack_restore(f.read())
+    template = {"actor": like.actor_params, "critic": like.target_critic_params}
+    weights = serialization.from_state_dict(template, raw)
+    for name in template:   # from_state_dict keeps the file's shapes: check them
+        got = jax.tree.map(jnp.shape, weights[name])
+        if got != jax.tree.map(jnp.shape, template[name]):
+            raise ValueError(f"{name} weights of other shapes")
+    return jax.tree.map(jnp.asarray, weights)
+
+
+def export_teachers(teachers_dir: str, tasks: Sequence[Task], out_dir: str) -> dict:
+    """Writes out_dir/<Task>/{teacher.json, weights.msgpack} for every task of a
+    train_teachers run: the actor and the target critic (the critic students learn
+    through by default), no replay and no optimiser state. Returns {task: bytes written}."""
+    from flax import serialization
+    from ktmjax import checkpoint, runs
+    dirs = find_teacher_dirs(teachers_dir, tasks)
+    written = {}
+    for task in tasks:
+        meta = runs.read_json(os.path.join(dirs[task.name], "teacher.json"))
+        config = td3.TD3Config(hidden=tuple(meta["hidden"]))
+        like = td3.init(jax.random.PRNGKey(0), task.obs_size, task.action_size, config)
+        state = checkpoint.load(os.path.join(dirs[task.name], "state"), like)
+        weights = jax.device_get({"actor": state.actor_params,
+                                  "critic": state.target_critic_params})
+        data = serialization.msgpack_serialize(serialization.to_state_dict(weights))
+        task_dir = os.path.join(out_dir, task.name)
+        os.makedirs(task_dir, exist_ok=True)
+        with open(os.path.join(task_dir, WEIGHTS_FILE), "wb") as f:
+            f.write(data)
+        runs.write_json(os.path.join(task_dir, "teacher.json"), {
+            **{k: meta[k] for k in ("task", "obs_size", "action_size", "action_bound", "hidden",
+                                    "env_steps", "return_mean", "return_std", "actor_at_bound")
+               if k in meta},
+            "critic": "target", "trained_by": os.path.basename(os.path.normpath(teachers_dir))})
+        written[task.name] = len(data)
+    return written
 
 
 def _replay_from_arrays(datas: Sequence[dict]) -> replay.Replay:

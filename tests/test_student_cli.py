@@ -187,3 +187,54 @@ def test_offline_started_run_with_other_flags_is_refused_before_teachers_are_tra
     _assert_one_line_error(proc, "started with other settings", "seed")
     assert (run_dir / "config.json").read_bytes() == before
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.json"]
+
+
+def test_exported_teachers_load_as_the_run_and_have_no_replay(tiny_teachers, tmp_path):
+    """export_teachers writes each teacher's actor and target critic only: they load as the
+    run's own (same arrays), with no D_k; the student commands then take D_k from rollouts
+    and refuse, in one line, what needs the training replay or the online critic; the
+    export refuses to overwrite."""
+    import jax
+    import numpy as np
+    from ktmjax import envs, teachers
+    out = tmp_path / "exported"
+    proc = run("export_teachers", f"--teachers={tiny_teachers}", f"--out={out}")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (out / "InvertedPendulum").iterdir()) == [
+        "teacher.json", "weights.msgpack"]
+    env = envs.MultiTaskEnv(envs.benchmark_tasks("mini"))
+    ours, _, returns = teachers.load_teachers(str(out), env.groups)
+    theirs, _, their_returns = teachers.load_teachers(str(tiny_teachers), env.groups)
+    assert returns == their_returns
+    for a, b in zip(ours, theirs):
+        assert a.data is None and b.data is not None
+        for x, y in zip(jax.tree.leaves((a.actor_params, a.critic_params)),
+                        jax.tree.leaves((b.actor_params, b.critic_params))):
+            np.testing.assert_array_equal(x, y)
+    assert not teachers.has_replay(str(out), envs.benchmark_tasks("mini"))
+    before = snapshot(out)
+    for module, args, words in (
+            ("offline_transfer", ["--data=replay"], ["--data=replay needs", "--data=rollouts"]),
+            ("offline_transfer", ["--teacher_critic=online"], ["target critic only"]),
+            ("online", ["--noempty_buffers"], ["--noempty_buffers", "without them"]),
+            ("export_teachers", [f"--teachers={tiny_teachers}", f"--out={out}"],
+             ["already holds InvertedPendulum"])):
+        student_flags = ([] if module == "export_teachers"
+                         else [f"--teachers={out}", f"--run_dir={tmp_path / 'r'}"])
+        proc = run(module, *student_flags, *args)
+        _assert_one_line_error(proc, *words)
+    assert not (tmp_path / "r").exists() and snapshot(out) == before
+    (out / "InvertedPendulum" / "weights.msgpack").write_bytes(b"\x81\xa5actor\x80")
+    with pytest.raises(ValueError, match="cannot read the teacher checkpoint of InvertedPendulum"):
+        teachers.load_teachers(str(out), env.groups)
+
+
+@pytest.mark.parametrize("module", ["train_teachers", "offline_transfer", "online"])
+@pytest.mark.parametrize("args,words", [
+    (["--benchmark=mini", "--scale=cpu"], ["--scale=cpu applies to benchmarks A and B"]),
+    (["--benchmark=A", "--scale=tiny"], ["unknown --scale=tiny", "cpu, paper"]),
+])
+def test_scale_flag(module, args, words, tmp_path):
+    proc = run(module, *args, f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, *words)
+    assert not (tmp_path / "r").exists()
