@@ -10,7 +10,7 @@ action is what Eq. 2 (and --actor_match) leave behind. This evaluates every teac
 action bound; default biases -0.05, -0.02, -0.01, 0, 0.01, 0.02, 0.05), 10 episodes each,
 and prints one row per task: the mean return at each bias. A teacher that loses much of
 its return at a bias of 0.01-0.02 is one a student can match only by luck
-(docs/results.md, session 10).
+(docs/results.md).
 """
 import os
 import sys

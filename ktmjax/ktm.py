@@ -45,7 +45,7 @@ def actor_matching_loss(student_action, teacher_action):
 
     Eq. 2 moves the student actor towards the teacher critic's best action, which is the
     teacher's own action only where that critic agrees with its actor; with teachers
-    trained briefly (`mini`'s 60,000-step teachers of session 9) it may not (docs/results.md). Added to Eq. 2
+    trained briefly (e.g. a 60,000-step `mini` teacher) it may not (docs/results.md). Added to Eq. 2
     with a weight.
     """
     return jnp.mean(jnp.sum(jnp.square(student_action - teacher_action), axis=-1))
