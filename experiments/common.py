@@ -11,11 +11,12 @@ from ktmjax.loops import Interrupted, NonFinite  # noqa: E402
 from ktmjax.runs import UsageError, enable_compilation_cache  # noqa: E402
 
 
-def run(main):
-    """Runs an absl main; bad input (UsageError) ends with one line on stderr and exit 2."""
+def run(main, positional: bool = False):
+    """Runs an absl main; bad input (UsageError) ends with one line on stderr and exit 2.
+    Arguments other than flags are an error unless `positional`."""
     def wrapped(argv):
         logging.set_verbosity(logging.WARNING)  # JAX's start-up INFO lines are noise here
-        if len(argv) > 1:
+        if len(argv) > 1 and not positional:
             fail(f"unexpected argument(s): {' '.join(argv[1:])}; flags look like --name=value")
         enable_compilation_cache()
         try:

@@ -36,7 +36,7 @@ def truncate_files(folder) -> None:
             f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tiny_teachers(tmp_path_factory):
     """A finished train_teachers run of the tiny teachers (about a minute, once)."""
     run_dir = tmp_path_factory.mktemp("tiny_teachers") / "run"

@@ -1,0 +1,228 @@
+"""Paper-layout tables and curves from finished run directories.
+
+Each run is put in the column of the paper's tables that its settings make it
+(`variant`): the offline stage alone is "w/o Online"; an online run from an offline run
+with alpha, beta > 0 is "KTM-DRL"; without --from it is "w/o Offline" (or "TD3-MT" with
+alpha = 0: no teacher at all); alpha = 0 is "Online w/o Teachers", beta = 0 "Online only
+Teacher", --noher "w/o HER". A run with a term the paper does not have names it in its
+column ("KTM-DRL + actor_match, task_id"). Runs of one column are seeds: their returns
+are averaged, with the standard deviation over seeds beside the mean.
+"""
+import csv
+import dataclasses
+import os
+from collections import defaultdict
+
+import numpy as np
+
+from ktmjax import runs
+
+COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
+           "Online only Teacher", "w/o HER", "TD3-MT")
+# Settings that add a term or an input the paper does not have (named in the column).
+EXTENSIONS = ("actor_match", "critic_grad", "task_id")
+
+
+@dataclasses.dataclass
+class Run:
+    path: str
+    config: dict
+    summary: dict
+
+    @property
+    def column(self) -> str:
+        return variant(self.config, self.summary)
+
+
+def load_run(path: str) -> Run:
+    """A finished run directory (its summary.json and config.json); ValueError otherwise."""
+    files = [os.path.join(path, name) for name in ("summary.json", "config.json")]
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise ValueError(f"{path} is not a finished run (no {os.path.basename(missing[0])})")
+    try:
+        summary, config = (runs.read_json(f) for f in files)
+    except ValueError as e:
+        raise ValueError(f"{path} holds an unreadable summary.json or config.json ({e})") from None
+    return Run(path, config, summary)
+
+
+def variant(config: dict, summary: dict) -> str:
+    """The column of the paper's tables that a run's settings put it in."""
+    stage = summary.get("stage")
+    if stage == "teachers":
+        return "Teachers"
+    if stage == "offline":
+        name = "w/o Online"
+    elif not config.get("her", True):
+        name = "w/o HER"
+    elif not config.get("from"):
+        name = "TD3-MT" if config.get("alpha") == 0 else "w/o Offline"
+    elif config.get("alpha") == 0:
+        name = "Online w/o Teachers"
+    elif config.get("beta") == 0:
+        name = "Online only Teacher"
+    else:
+        name = "KTM-DRL"
+    extensions = [e for e in EXTENSIONS if config.get(e)]
+    return name + (f" + {', '.join(extensions)}" if extensions else "")
+
+
+def _column_order(name: str):
+    base = name.split(" + ")[0]
+    return (COLUMNS.index(base) if base in COLUMNS else len(COLUMNS), name)
+
+
+def group_runs(run_list) -> dict:
+    """{column: [runs]} in the order of the paper's tables; every run of one benchmark."""
+    benchmarks = {r.summary.get("benchmark") for r in run_list}
+    if len(benchmarks) != 1:
+        raise ValueError(f"runs of several benchmarks ({', '.join(map(str, sorted(benchmarks, key=str)))}); "
+                         "report one benchmark at a time")
+    columns = defaultdict(list)
+    for r in run_list:
+        columns[r.column].append(r)
+    return dict(sorted(columns.items(), key=lambda item: _column_order(item[0])))
+
+
+def _mean_std(values) -> str:
+    values = np.asarray(values, np.float64)
+    return f"{values.mean():.1f}" + (f" ± {values.std():.1f}" if values.size > 1 else "")
+
+
+def task_names(columns: dict) -> list:
+    names = []
+    for column_runs in columns.values():
+        for r in column_runs:
+            names += [t for t in r.summary["tasks"] if t not in names]
+    return names
+
+
+def teacher_returns(columns: dict) -> dict:
+    """{task: teacher return}: the mean over the runs that name one (a teachers run's own
+    return where that is all there is)."""
+    seen = defaultdict(list)
+    for column, column_runs in columns.items():
+        for r in column_runs:
+            for task, row in r.summary["tasks"].items():
+                if "teacher_return" in row:
+                    seen[task].append(row["teacher_return"])
+                elif column == "Teachers":
+                    seen[task].append(row["return_mean"])
+    return {task: float(np.mean(v)) for task, v in seen.items()}
+
+
+def returns_table(columns: dict) -> str:
+    """Table 1's layout: per task, the teacher's return and each column's return (mean ±
+    std over seeds; the number of seeds in the header)."""
+    tasks, teacher = task_names(columns), teacher_returns(columns)
+    shown = [c for c in columns if c != "Teachers"]
+    lines = ["| task | teacher | " + " | ".join(f"{c} (n={len(columns[c])})" for c in shown) + " |",
+             "|---|---|" + "---|" * len(shown)]
+    for task in tasks:
+        cells = [f"{teacher[task]:.1f}" if task in teacher else "n/a"]
+        for c in shown:
+            values = [r.summary["tasks"][task]["return_mean"] for r in columns[c]
+                      if task in r.summary["tasks"]]
+            cells.append(_mean_std(values) if values else "n/a")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ratios(columns: dict) -> dict:
+    """{column: {task: [ratio of each seed]}} (return / the teacher's return)."""
+    teacher = teacher_returns(columns)
+    out = {}
+    for c, column_runs in columns.items():
+        if c == "Teachers":
+            continue
+        out[c] = {task: [r.summary["tasks"][task]["return_mean"] / teacher[task]
+                         for r in column_runs if task in r.summary["tasks"]]
+                  for task in task_names(columns) if task in teacher}
+    return out
+
+
+def ratio_table(columns: dict) -> str:
+    """Table 3's layout: per task, each column's ratio to the teacher (mean over seeds), and
+    the mean over tasks (with the std over seeds of that mean)."""
+    table = ratios(columns)
+    shown = list(table)
+    tasks = task_names(columns)
+    lines = ["| task | " + " | ".join(shown) + " |", "|---|" + "---|" * len(shown)]
+    for task in tasks:
+        cells = [f"{np.mean(table[c][task]):.3f}" if table[c].get(task) else "n/a"
+                 for c in shown]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    means = []
+    for c in shown:
+        per_seed = np.asarray([v for v in table[c].values() if v], np.float64)  # [tasks, seeds]
+        if per_seed.size and len({len(v) for v in table[c].values() if v}) == 1:
+            seed_means = per_seed.mean(axis=0)
+            means.append(f"**{seed_means.mean():.3f}**"
+                         + (f" ± {seed_means.std():.3f}" if seed_means.size > 1 else ""))
+        else:
+            means.append("n/a")
+    lines.append("| mean | " + " | ".join(means) + " |")
+    return "\n".join(lines)
+
+
+def curves(columns: dict, path: str, title: str) -> str:
+    """One panel per task: each column's evaluation returns over rounds (mean over seeds
+    at the rounds they share), the teacher's return dashed. Writes a PNG to `path`."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks, teacher = task_names(columns), teacher_returns(columns)
+    cols = min(len(tasks), 4)
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks):
+        for c, column_runs in columns.items():
+            if c == "Teachers":
+                continue
+            points = defaultdict(list)
+            for r in column_runs:
+                for round_, value in _curve(r.path, task):
+                    points[round_].append(value)
+            shared = sorted(k for k, v in points.items() if len(v) == len(column_runs))
+            if shared:
+                ax.plot(shared, [np.mean(points[k]) for k in shared], label=c)
+        if task in teacher:
+            ax.axhline(teacher[task], linestyle="--", color="gray", label="teacher")
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("round")
+        ax.set_ylabel("return")
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _curve(run_dir: str, task: str) -> list:
+    path = os.path.join(run_dir, "metrics.csv")
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as f:
+        return [(int(row["round"]), float(row["return"])) for row in csv.DictReader(f)
+                if row["task"] == task]
+
+
+def report(run_dirs, title: str = None) -> tuple:
+    """(Markdown text, grouped columns) for the finished runs in `run_dirs`."""
+    columns = group_runs([load_run(p) for p in run_dirs])
+    benchmark = next(iter(columns.values()))[0].summary.get("benchmark")
+    title = title or f"Benchmark {benchmark}"
+    seeds = {c: sorted({r.summary.get("seed") for r in rs}) for c, rs in columns.items()}
+    sources = "\n".join(f"- {c}: " + ", ".join(r.path for r in rs) + f" (seeds {seeds[c]})"
+                        for c, rs in columns.items())
+    text = (f"# {title}\n\nReturns (10-episode final evaluation of each run; mean ± std "
+            f"over seeds):\n\n{returns_table(columns)}\n\nRatio to the teacher (mean over "
+            f"seeds; the mean row: mean over tasks ± std over seeds):\n\n"
+            f"{ratio_table(columns)}\n\nRuns:\n{sources}\n")
+    return text, columns
