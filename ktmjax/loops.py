@@ -56,6 +56,21 @@ def first_non_finite(losses: np.ndarray):
     return int(row), LOSS_NAMES[which], int(task)
 
 
+def epoch_losses(losses: np.ndarray, tasks) -> dict:
+    """{task name: (critic loss, actor loss)} of an epoch's losses [n, 2, K]: each the mean
+    over the rounds that computed it (a loss is 0 where no update ran: the warm-up, the
+    actor between delayed updates), None where none did."""
+    out = {}
+    for k, task in enumerate(tasks):
+        means = []
+        for which in range(losses.shape[1]):
+            values = losses[:, which, k]
+            computed = values[values != 0]
+            means.append(float(computed.mean()) if computed.size else None)
+        out[task.name] = tuple(means)
+    return out
+
+
 def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate: Callable,
                tasks, metrics: runs.MetricsLog, stage: str, prefix: str, unit: str = "round",
                rate_unit: str = "rounds", per_unit_work: int = 1, checkpoints=None,
@@ -64,8 +79,8 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
     evaluating after each epoch.
 
     `evaluate(state, epoch_index) -> returns [K, episodes]`. Prints one progress line per
-    epoch (throughput, elapsed, ETA, evaluation returns) and appends the evaluation to
-    metrics.csv. The throughput is `per_unit_work` `rate_unit`s per `unit` (e.g. K env
+    epoch (throughput, elapsed, ETA, evaluation returns) and appends the evaluation, with
+    the epoch's mean losses per task (`epoch_losses`), to metrics.csv. The throughput is `per_unit_work` `rate_unit`s per `unit` (e.g. K env
     steps per training step).
     With `checkpoints` (a `checkpoint.RunCheckpoints`), the whole state is saved every
     `checkpoint_every` units (a multiple of `epoch_size`; default every epoch), at the end,
@@ -98,7 +113,7 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
             done += n
             index += 1
             summary = evaluation.summarize(tasks, np.asarray(evaluate(state, index)))
-            metrics.add(stage, done, summary)
+            metrics.add(stage, done, summary, epoch_losses(losses, tasks))
             stopping = bool(stop) and done < total   # read once: a later signal waits an epoch
             if checkpoints is not None and (done % checkpoint_every == 0 or done == total
                                             or stopping):

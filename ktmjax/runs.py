@@ -8,7 +8,10 @@ import time
 
 import jax
 
-METRICS_FIELDS = ("stage", "round", "task", "return", "return_std", "episodes", "wall_s")
+# One row per task per evaluation; the loss columns: each training loss of the task (the
+# critic's and the actor's) averaged over the updates of the epoch before the evaluation.
+METRICS_FIELDS = ("stage", "round", "task", "return", "return_std", "episodes", "wall_s",
+                  "critic_loss", "actor_loss")
 
 
 class UsageError(ValueError):
@@ -99,7 +102,7 @@ def read_json(path: str) -> dict:
 
 
 class MetricsLog:
-    """Appends evaluation rows to metrics.csv."""
+    """Appends evaluation rows (with the epoch's mean training losses) to metrics.csv."""
 
     def __init__(self, run_dir: str):
         self.path = os.path.join(run_dir, "metrics.csv")
@@ -107,24 +110,37 @@ class MetricsLog:
         if not os.path.exists(self.path):
             with open(self.path, "w", newline="") as f:
                 csv.writer(f).writerow(METRICS_FIELDS)
+        else:   # a run started before a column was added: its older rows leave it empty
+            with open(self.path, newline="") as f:
+                rows = list(csv.reader(f))
+            if tuple(rows[0]) != METRICS_FIELDS:
+                self._rewrite([METRICS_FIELDS] + [r + [""] * (len(METRICS_FIELDS) - len(r))
+                                                  for r in rows[1:]])
+
+    def _rewrite(self, rows) -> None:
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(rows)
+        os.replace(tmp, self.path)
 
     def truncate(self, stage: str, round_: int) -> None:
         """Drops the rows of `stage` past `round_` (written after the checkpoint resumed)."""
         with open(self.path, newline="") as f:
             rows = list(csv.reader(f))
-        keep = [rows[0]] + [r for r in rows[1:] if not (r[0] == stage and int(r[1]) > round_)]
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", newline="") as f:
-            csv.writer(f).writerows(keep)
-        os.replace(tmp, self.path)
+        self._rewrite([rows[0]] + [r for r in rows[1:]
+                                   if not (r[0] == stage and int(r[1]) > round_)])
 
-    def add(self, stage: str, round_: int, summary_tasks: dict) -> None:
+    def add(self, stage: str, round_: int, summary_tasks: dict, losses: dict = None) -> None:
+        """`losses`: {task: (critic loss, actor loss)}, None where no update computed one."""
+        losses = losses or {}
+        fmt = lambda x: "" if x is None else f"{x:.6g}"
         with open(self.path, "a", newline="") as f:
             w = csv.writer(f)
             for task, r in summary_tasks.items():
+                critic, actor = losses.get(task, (None, None))
                 w.writerow([stage, round_, task, f"{r['return_mean']:.3f}",
                             f"{r['return_std']:.3f}", r["episodes"],
-                            f"{time.time() - self.start:.1f}"])
+                            f"{time.time() - self.start:.1f}", fmt(critic), fmt(actor)])
 
 
 def task_id_refusal(config: dict, source: str, why: str):

@@ -73,6 +73,8 @@ def test_inverted_pendulum_teacher_learns(pendulum_run):
     assert "env steps/s" in proc.stdout                       # with progress lines
     rows = (run_dir / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("stage,round,task,return") and len(rows) == 1 + 6
+    last = rows[-1].split(",")                       # the training losses of the last epoch
+    assert last[-2:] != ["", ""] and all(np.isfinite(float(x)) for x in last[-2:]), last
     png = (run_dir / "learning_curve.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000     # a drawn figure, not empty
 

@@ -1,0 +1,28 @@
+"""metrics.csv: evaluation rows with the epoch's training losses."""
+import csv
+
+import numpy as np
+
+from ktmjax import envs, loops, runs
+
+
+def test_epoch_losses_average_the_updates_that_ran():
+    tasks = envs.benchmark_tasks("mini")[:2]
+    losses = np.zeros((4, 2, 2))
+    losses[:, 0, 0] = [1.0, 2.0, 3.0, 6.0]       # a critic loss every round
+    losses[1::2, 1, 0] = [-4.0, -2.0]            # the actor every 2nd round
+    got = loops.epoch_losses(losses, tasks)      # task 1: no update ran (warm-up)
+    assert got == {"InvertedPendulum": (3.0, -3.0), "InvertedPendulumBigPole": (None, None)}
+
+
+def test_metrics_log_rows_and_a_log_with_an_older_header(tmp_path):
+    old = tmp_path / "metrics.csv"
+    old.write_text("stage,round,task,return,return_std,episodes,wall_s\n"
+                   "online,10,T,1.000,0.000,3,0.5\n")
+    log = runs.MetricsLog(str(tmp_path))
+    log.add("online", 20, {"T": {"return_mean": 2.0, "return_std": 0.0, "episodes": 3}},
+            {"T": (0.5, None)})
+    rows = list(csv.DictReader(old.open()))
+    assert list(rows[0]) == list(runs.METRICS_FIELDS)
+    assert (rows[0]["round"], rows[0]["critic_loss"]) == ("10", "")
+    assert (rows[1]["return"], rows[1]["critic_loss"], rows[1]["actor_loss"]) == ("2.000", "0.5", "")
