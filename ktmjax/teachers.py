@@ -378,10 +378,34 @@ def read_weights(path: str, like: td3.TD3State) -> dict:
     return jax.tree.map(jnp.asarray, weights)
 
 
+CHECK_STEPS = 200   # the length of the check episode stored with exported teachers
+
+
+def short_episode_returns(teachers_dir: str, tasks: Sequence[Task], steps: int = CHECK_STEPS,
+                          seed: int = 0, backend: str = "mjx") -> dict:
+    """{task: return} of one deterministic episode of `steps` steps of each teacher in
+    `teachers_dir` (its actor alone, as the student commands load it)."""
+    from ktmjax import evaluation
+    from ktmjax.envs import MultiTaskEnv
+    env = MultiTaskEnv(tasks, backend, episode_length=steps)
+    groups, configs, _ = load_teachers(teachers_dir, env.groups)
+
+    def policy(g, actor_params, obs):
+        size = env.groups[g].action_size
+        return jax.vmap(lambda p, o: td3.policy(p, o, size, configs[g]))(actor_params, obs)
+
+    evaluate = evaluation.make_evaluator(env, policy, 1)
+    returns = np.asarray(evaluate(tuple(t.actor_params for t in groups),
+                                  jax.random.PRNGKey(seed)))
+    return {task.name: float(returns[i, 0]) for i, task in enumerate(env.tasks)}
+
+
 def export_teachers(teachers_dir: str, tasks: Sequence[Task], out_dir: str) -> dict:
     """Writes out_dir/<Task>/{teacher.json, weights.msgpack} for every task of a
     train_teachers run: the actor and the target critic (the critic students learn
-    through by default), no replay and no optimiser state. Returns {task: bytes written}."""
+    through by default), no replay and no optimiser state; teacher.json's `check_episode`
+    holds the return of one short deterministic episode (`short_episode_returns`).
+    Returns {task: bytes written}."""
     from flax import serialization
     from ktmjax import checkpoint, runs
     dirs = find_teacher_dirs(teachers_dir, tasks)
@@ -404,6 +428,12 @@ def export_teachers(teachers_dir: str, tasks: Sequence[Task], out_dir: str) -> d
                if k in meta},
             "critic": "target", "trained_by": os.path.basename(os.path.normpath(teachers_dir))})
         written[task.name] = len(data)
+    # A short episode of each exported teacher, stored as the return it must reach again.
+    check = short_episode_returns(out_dir, tasks)
+    for task in tasks:
+        path = os.path.join(out_dir, task.name, "teacher.json")
+        runs.write_json(path, {**runs.read_json(path), "check_episode": {
+            "steps": CHECK_STEPS, "seed": 0, "return": round(check[task.name], 3)}})
     return written
 
 
