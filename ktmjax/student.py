@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from ktmjax import ktm, layout, networks, replay, td3
+from ktmjax import extensions, ktm, layout, networks, replay, td3
 from ktmjax.envs import MultiTaskEnv
 
 UPDATE_MODES = ("vmap", "sequential")
@@ -161,7 +161,7 @@ class Student:
             return loss
         dqda = networks.q1_action_grad(self.critic, critic_params, slope_obs_hat,
                                        teacher_action_hat)
-        return loss + weight * ktm.critic_gradient_distillation_loss(dqda * mask, teacher_dqda)
+        return loss + weight * extensions.critic_gradient_distillation_loss(dqda * mask, teacher_dqda)
 
     def _actor_distillation_one(self, g, actor_params, obs_hat, obs, *rest):
         """Eq. 2 for one task's batch: through the frozen teacher Q1 at f^k(pi(ŝ)); with an
@@ -179,7 +179,7 @@ class Student:
         weight is 0: `teacher_action` is then an empty list, else [pi^k(s)])."""
         if not self.config.actor_match_weight:
             return 0.0
-        return self.config.actor_match_weight * ktm.actor_matching_loss(action, teacher_action[0])
+        return self.config.actor_match_weight * extensions.actor_matching_loss(action, teacher_action[0])
 
     def _matching_fields(self) -> tuple:
         """The batch field the actor losses take for `_actor_matching`, if any."""

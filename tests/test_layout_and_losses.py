@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ktmjax import envs, ktm, layout
+from ktmjax import envs, extensions, ktm, layout
 
 
 def test_layout_of_benchmark_b():
@@ -48,10 +48,10 @@ def test_ktm_losses_by_hand():
     # Beyond the paper: dQ1/da [N, A]; the mean over N of the sum over the action entries.
     student_g = jnp.array([[1.0, 0.0], [3.0, 1.0]])
     teacher_g = jnp.array([[0.0, 2.0], [3.0, 1.0]])
-    assert float(ktm.critic_gradient_distillation_loss(student_g, teacher_g)) == pytest.approx(
+    assert float(extensions.critic_gradient_distillation_loss(student_g, teacher_g)) == pytest.approx(
         ((1 - 0) ** 2 + (0 - 2) ** 2 + (3 - 3) ** 2 + (1 - 1) ** 2) / 2)
     # Eq. 2: -mean(Q1^k)
-    assert float(ktm.actor_matching_loss(student_g, teacher_g)) == pytest.approx(2.5)
+    assert float(extensions.actor_matching_loss(student_g, teacher_g)) == pytest.approx(2.5)
     assert float(ktm.actor_distillation_loss(jnp.array([1.0, 3.0]))) == pytest.approx(-2.0)
     # Eq. 5: -mean(alpha * Q1^k + beta * Q1)
     loss = ktm.guided_actor_loss(jnp.array([1.0, 3.0]), jnp.array([10.0, 20.0]), 0.5, 2.0)
