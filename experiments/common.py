@@ -202,3 +202,10 @@ def scale_note(cfg: dict) -> str:
 
 def shipped_note(cfg: dict) -> str:
     return f" for the {cfg['scale']} scale" if cfg.get("scale") else ""
+
+
+def define_tensorboard_flag():
+    from absl import flags
+    flags.DEFINE_bool("tensorboard", False, "Also write the evaluation returns and training "
+                      "losses of metrics.csv to TensorBoard event files in RUN_DIR/tensorboard "
+                      "(`tensorboard --logdir=RUN_DIR`).")

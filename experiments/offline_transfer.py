@@ -36,6 +36,7 @@ flags.DEFINE_string("hidden", None, "Student hidden widths (default 400,400; min
 flags.DEFINE_float("lr", None, "Adam learning rate of the student (default 3e-4, the "
                    "paper's; mini and --scale=cpu 1e-3).")
 common.define_scale_flag()
+common.define_tensorboard_flag()
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("offline_actor_delay", 1, "Rounds per actor update (public code: 1).")
 flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; "
@@ -99,7 +100,7 @@ def resolve_config() -> dict:
         "offline_actor_delay": FLAGS.offline_actor_delay,
         "eval_every": FLAGS.eval_every if FLAGS.eval_every is not None else defaults["eval_every"],
         "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
-        "backend": FLAGS.backend,
+        "backend": FLAGS.backend, "tensorboard": FLAGS.tensorboard,
         "rollout_steps": (FLAGS.rollout_steps if FLAGS.rollout_steps is not None
                           else defaults["rollout_steps"]),
         "teacher_critic": FLAGS.teacher_critic, "her": FLAGS.her,
@@ -246,7 +247,8 @@ def transfer(cfg: dict) -> dict:
         state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
         epoch=lambda s, n: epoch(s, teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="offline",
+        tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]),
+        stage="offline",
         prefix="offline_transfer", checkpoints=checkpoint.RunCheckpoints(run_dir),
         checkpoint_every=cfg["checkpoint_every"], params=lambda s: s)
     state = learner.finish_offline(state)

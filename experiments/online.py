@@ -28,6 +28,7 @@ flags.DEFINE_string("teachers", None, "A train_teachers run directory (default: 
 flags.DEFINE_integer("rounds", None, "Online rounds (default 500000 for A/B, 50000 at "
                      "--scale=cpu, 10000 for mini).")
 common.define_scale_flag()
+common.define_tensorboard_flag()
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/online/<benchmark>-seed<seed>-<time>).")
@@ -115,7 +116,7 @@ def resolve_config() -> dict:
         "batch_size": FLAGS.batch_size, "policy_delay": FLAGS.policy_delay,
         "eval_every": FLAGS.eval_every if FLAGS.eval_every is not None else defaults["eval_every"],
         "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
-        "backend": FLAGS.backend,
+        "backend": FLAGS.backend, "tensorboard": FLAGS.tensorboard,
         "teacher_critic": (FLAGS.teacher_critic or (offline_cfg or {}).get("teacher_critic")
                            or "target"),
     }
@@ -212,7 +213,8 @@ def learn(cfg: dict) -> dict:
         epoch=lambda s, n: epoch(learner.refill_starts(s), teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s.learner),
                                        jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="online", prefix="online",
+        tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]),
+        stage="online", prefix="online",
         checkpoints=checkpoint.RunCheckpoints(run_dir),
         checkpoint_every=cfg["checkpoint_every"], params=lambda s: s.learner)
 

@@ -28,6 +28,7 @@ flags.DEFINE_string("hidden", None, "Hidden layer widths (default 400,400; mini 
 flags.DEFINE_float("lr", None, "Adam learning rate, actor and critic (default 3e-4; mini and "
                    "--scale=cpu 1e-3, the original TD3 paper's rate, which learns faster).")
 common.define_scale_flag()
+common.define_tensorboard_flag()
 flags.DEFINE_integer("batch_size", 256, "Minibatch size per task.")
 flags.DEFINE_float("gamma", 0.99, "Discount.")
 flags.DEFINE_float("tau", 0.005, "Soft target update rate.")
@@ -63,7 +64,7 @@ def resolve_config() -> dict:
     cfg = {
         "benchmark": FLAGS.benchmark, "tasks": common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks),
         "steps": FLAGS.steps if FLAGS.steps is not None else defaults["steps"],
-        "seed": FLAGS.seed, "backend": FLAGS.backend,
+        "seed": FLAGS.seed, "backend": FLAGS.backend, "tensorboard": FLAGS.tensorboard,
         "hidden": list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")),
         "lr": FLAGS.lr if FLAGS.lr is not None else defaults["lr"], "batch_size": FLAGS.batch_size, "gamma": FLAGS.gamma,
         "tau": FLAGS.tau, "expl_noise": FLAGS.expl_noise, "policy_noise": FLAGS.policy_noise,
@@ -150,7 +151,8 @@ def train(cfg: dict) -> dict:
     state = loops.run_epochs(
         state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=epoch,
         evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir), stage="teachers", prefix="train_teachers",
+        tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]),
+        stage="teachers", prefix="train_teachers",
         checkpoints=checkpoint.RunCheckpoints(run_dir),
         checkpoint_every=cfg["checkpoint_every"], params=lambda s: [g.learner for g in s.groups],
         unit="step", rate_unit="env steps", per_unit_work=len(tasks))

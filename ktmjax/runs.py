@@ -40,7 +40,8 @@ def check_run_dir(run_dir: str) -> str:
     return run_dir
 
 
-RESUME_MAY_CHANGE = ("checkpoint_every", "run_dir")   # settings that do not change results
+RESUME_MAY_CHANGE = ("checkpoint_every", "run_dir", "tensorboard")   # settings that do not
+                                                                    # change results
 
 
 def check_settings(run_dir: str, config: dict, ignore=()) -> bool:
@@ -102,11 +103,19 @@ def read_json(path: str) -> dict:
 
 
 class MetricsLog:
-    """Appends evaluation rows (with the epoch's mean training losses) to metrics.csv."""
+    """Appends evaluation rows (with the epoch's mean training losses) to metrics.csv and,
+    with `tensorboard`, the same figures as scalars to TensorBoard event files in
+    run_dir/tensorboard (tags <stage>/return/<task>, <stage>/critic_loss/<task>,
+    <stage>/actor_loss/<task>; the step is the round)."""
 
-    def __init__(self, run_dir: str):
+    def __init__(self, run_dir: str, tensorboard: bool = False):
         self.path = os.path.join(run_dir, "metrics.csv")
         self.start = time.time()
+        self.events = None
+        if tensorboard:   # written and flushed in this thread: on disk when `add` returns
+            from tensorboardX.event_file_writer import EventsWriter
+            os.makedirs(os.path.join(run_dir, "tensorboard"), exist_ok=True)
+            self.events = EventsWriter(os.path.join(run_dir, "tensorboard", "events"))
         if not os.path.exists(self.path):
             with open(self.path, "w", newline="") as f:
                 csv.writer(f).writerow(METRICS_FIELDS)
@@ -141,6 +150,19 @@ class MetricsLog:
                 w.writerow([stage, round_, task, f"{r['return_mean']:.3f}",
                             f"{r['return_std']:.3f}", r["episodes"],
                             f"{time.time() - self.start:.1f}", fmt(critic), fmt(actor)])
+                if self.events is not None:
+                    for tag, value in (("return", r["return_mean"]), ("critic_loss", critic),
+                                       ("actor_loss", actor)):
+                        if value is not None:
+                            self._scalar(f"{stage}/{tag}/{task}", value, round_)
+        if self.events is not None:
+            self.events.flush()
+
+    def _scalar(self, tag: str, value: float, step: int) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import scalar
+        self.events.write_event(Event(wall_time=time.time(), step=step,
+                                      summary=scalar(tag, value)))
 
 
 def task_id_refusal(config: dict, source: str, why: str):

@@ -26,3 +26,18 @@ def test_metrics_log_rows_and_a_log_with_an_older_header(tmp_path):
     assert list(rows[0]) == list(runs.METRICS_FIELDS)
     assert (rows[0]["round"], rows[0]["critic_loss"]) == ("10", "")
     assert (rows[1]["return"], rows[1]["critic_loss"], rows[1]["actor_loss"]) == ("2.000", "0.5", "")
+
+
+def test_tensorboard_event_files_hold_the_metrics(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    log = runs.MetricsLog(str(tmp_path), tensorboard=True)
+    for round_, value in ((10, 1.5), (20, 2.5)):
+        log.add("offline", round_, {"T": {"return_mean": value, "return_std": 0.0,
+                                          "episodes": 3}}, {"T": (value / 10, -value)})
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert sorted(events.Tags()["scalars"]) == [
+        "offline/actor_loss/T", "offline/critic_loss/T", "offline/return/T"]
+    got = [(e.step, e.value) for e in events.Scalars("offline/return/T")]
+    assert got == [(10, 1.5), (20, 2.5)]
+    assert [e.value for e in events.Scalars("offline/actor_loss/T")] == [-1.5, -2.5]
