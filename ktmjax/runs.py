@@ -67,12 +67,45 @@ def check_settings(run_dir: str, config: dict, ignore=()) -> bool:
 
 def claim_run(run_dir: str, config: dict, environment: dict) -> bool:
     """Writes config.json (plus `environment`, from `environment_info`) for a new run; for a
-    started run, checks its settings (`check_settings`). Returns True when resuming."""
+    started run, checks its settings (`check_settings`). Either way the calling process
+    then holds the run directory's lock (`hold_lock`) until it exits. Returns True when
+    resuming."""
     if check_settings(run_dir, config):
+        hold_lock(run_dir)
         return True
     os.makedirs(run_dir, exist_ok=True)
+    hold_lock(run_dir)
     write_json(os.path.join(run_dir, "config.json"), {**config, "environment": environment})
     return False
+
+
+LOCK_FILE = ".lock"
+_held_locks = {}   # run dir -> the open lock file, kept open for the life of the process
+
+
+def hold_lock(run_dir: str) -> None:
+    """Takes the exclusive lock of `run_dir` (an flock on run_dir/.lock) for the rest of the
+    process: a second command on the same run directory is refused in one line instead of
+    writing beside the first. The OS releases the lock when the process ends, however it
+    ends, so a killed run still resumes."""
+    import fcntl
+    key = os.path.abspath(run_dir)
+    if key in _held_locks:
+        return
+    f = open(os.path.join(run_dir, LOCK_FILE), "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise UsageError(f"--run_dir={run_dir} is in use by a running command ({holder}); "
+                         "wait for it to end, or give a new --run_dir") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()}")
+    f.flush()
+    _held_locks[key] = f
 
 
 def environment_info() -> dict:

@@ -41,3 +41,33 @@ def test_tensorboard_event_files_hold_the_metrics(tmp_path):
     got = [(e.step, e.value) for e in events.Scalars("offline/return/T")]
     assert got == [(10, 1.5), (20, 2.5)]
     assert [e.value for e in events.Scalars("offline/actor_loss/T")] == [-1.5, -2.5]
+
+
+def test_one_writer_per_run_directory(tmp_path):
+    """While a process holds a run directory, a second command on it is refused in one line
+    and writes nothing; once the holder ends (however it ends), the run can be resumed."""
+    import json
+    import subprocess
+    import sys
+    run_dir = tmp_path / "run"
+    config = {"benchmark": "mini", "seed": 0}
+    claim = ("import sys; from ktmjax import runs\n"
+             "try:\n"
+             f"    print(runs.claim_run({str(run_dir)!r}, {config!r}, {{}}))\n"
+             "except runs.UsageError as e:\n"
+             "    print(e); sys.exit(2)\n")
+    holder = subprocess.Popen([sys.executable, "-c", claim + "import time; time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "False"      # a new run, config written
+        before = (run_dir / "config.json").read_bytes()
+        second = subprocess.run([sys.executable, "-c", claim], capture_output=True, text=True)
+        assert second.returncode == 2
+        assert f"pid {holder.pid}" in second.stdout and "in use" in second.stdout
+        assert (run_dir / "config.json").read_bytes() == before
+    finally:
+        holder.kill()
+        holder.wait()
+    resumed = subprocess.run([sys.executable, "-c", claim], capture_output=True, text=True)
+    assert resumed.returncode == 0 and resumed.stdout.strip() == "True", resumed.stdout
+    assert json.loads((run_dir / "config.json").read_text())["seed"] == 0
