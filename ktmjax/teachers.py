@@ -381,9 +381,10 @@ def read_weights(path: str, like: td3.TD3State) -> dict:
 CHECK_STEPS = 200   # the length of the check episode stored with exported teachers
 
 
-def short_episode_returns(teachers_dir: str, tasks: Sequence[Task], steps: int = CHECK_STEPS,
-                          seed: int = 0, backend: str = "mjx") -> dict:
-    """{task: return} of one deterministic episode of `steps` steps of each teacher in
+def evaluate_teachers(teachers_dir: str, tasks: Sequence[Task], episodes: int,
+                      steps: int = EPISODE_LENGTH, seed: int = 0,
+                      backend: str = "mjx") -> np.ndarray:
+    """Returns [K, episodes] of deterministic episodes of `steps` steps of each teacher in
     `teachers_dir` (its actor alone, as the student commands load it)."""
     from ktmjax import evaluation
     from ktmjax.envs import MultiTaskEnv
@@ -394,10 +395,15 @@ def short_episode_returns(teachers_dir: str, tasks: Sequence[Task], steps: int =
         size = env.groups[g].action_size
         return jax.vmap(lambda p, o: td3.policy(p, o, size, configs[g]))(actor_params, obs)
 
-    evaluate = evaluation.make_evaluator(env, policy, 1)
-    returns = np.asarray(evaluate(tuple(t.actor_params for t in groups),
-                                  jax.random.PRNGKey(seed)))
-    return {task.name: float(returns[i, 0]) for i, task in enumerate(env.tasks)}
+    evaluate = evaluation.make_evaluator(env, policy, episodes)
+    return np.asarray(evaluate(tuple(t.actor_params for t in groups), jax.random.PRNGKey(seed)))
+
+
+def short_episode_returns(teachers_dir: str, tasks: Sequence[Task],
+                          steps: int = CHECK_STEPS) -> dict:
+    """{task: return} of one deterministic episode of `steps` steps (seed 0) per teacher."""
+    returns = evaluate_teachers(teachers_dir, tasks, 1, steps)
+    return {task.name: float(returns[i, 0]) for i, task in enumerate(tasks)}
 
 
 def export_teachers(teachers_dir: str, tasks: Sequence[Task], out_dir: str) -> dict:

@@ -1,0 +1,48 @@
+"""The teachers that ship with ktmjax: each still reaches the return stated beside it, and
+the student commands find them when no trained teachers are on disk."""
+import json
+import os
+
+import pytest
+
+from ktmjax import envs, teachers
+
+SHIPPED = [("mini", None), ("A", "cpu")]
+
+
+@pytest.mark.parametrize("benchmark,scale", SHIPPED)
+def test_shipped_teachers_reach_their_stated_return(benchmark, scale):
+    """One 200-step deterministic episode of each shipped teacher (seed 0) reaches at least
+    0.9 of the return measured when it was exported (`check_episode`), and that return is
+    an expert's: at least 0.1 of its 10-episode return of 1000 steps (a random or
+    standing policy of these tasks gets a few per cent of it, or less than zero)."""
+    path = teachers.shipped_teachers(benchmark, scale)
+    assert path is not None, (benchmark, scale)
+    tasks = envs.benchmark_tasks(benchmark)
+    got = teachers.short_episode_returns(path, tasks)
+    for task in tasks:
+        meta = json.load(open(os.path.join(path, task.name, "teacher.json")))
+        stated = meta["check_episode"]["return"]
+        assert meta["check_episode"]["steps"] == teachers.CHECK_STEPS
+        assert stated >= 0.1 * meta["return_mean"] > 0, (task.name, meta)
+        assert got[task.name] >= 0.9 * stated, (task.name, got[task.name], stated)
+
+
+def test_student_commands_fall_back_on_the_shipped_teachers(tmp_path):
+    """No finished train_teachers run under the root: the shipped teachers (all tasks or a
+    subset); a finished run there comes first; a task nobody ships: None."""
+    names = [t.name for t in envs.benchmark_tasks("mini")]
+    root = tmp_path / "teachers"
+    root.mkdir()
+    shipped = teachers.shipped_teachers("mini")
+    assert teachers.locate_teachers("mini", names, root=str(root)) == shipped
+    assert teachers.locate_teachers("mini", names[:1], root=str(root)) == shipped
+    assert teachers.locate_teachers("A", ["HalfCheetahBigFoot"], "cpu", root=str(root)) == \
+        teachers.shipped_teachers("A", "cpu")
+    assert teachers.locate_teachers("A", ["HalfCheetahBigFoot"], "paper", root=str(root)) is None
+    run = root / "mini-seed0"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps(
+        {"benchmark": "mini", "tasks": {n: {} for n in names}}))
+    assert teachers.locate_teachers("mini", names, root=str(root)) == str(run)
+    assert not teachers.has_replay(shipped, envs.benchmark_tasks("mini"))
