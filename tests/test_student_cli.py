@@ -229,10 +229,11 @@ def test_exported_teachers_load_as_the_run_and_have_no_replay(tiny_teachers, tmp
         teachers.load_teachers(str(out), env.groups)
 
 
-@pytest.mark.parametrize("module", ["train_teachers", "offline_transfer", "online"])
-@pytest.mark.parametrize("args,words", [
-    (["--benchmark=mini", "--scale=cpu"], ["--scale=cpu applies to benchmarks A and B"]),
-    (["--benchmark=A", "--scale=tiny"], ["unknown --scale=tiny", "cpu, paper"]),
+@pytest.mark.parametrize("module,args,words", [
+    ("train_teachers", ["--benchmark=mini", "--scale=cpu"],
+     ["--scale=cpu applies to benchmarks A and B"]),
+    ("offline_transfer", ["--benchmark=A", "--scale=tiny"], ["unknown --scale=tiny", "cpu, paper"]),
+    ("online", ["--benchmark=mini", "--scale=paper"], ["--scale=paper applies to benchmarks A"]),
 ])
 def test_scale_flag(module, args, words, tmp_path):
     proc = run(module, *args, f"--run_dir={tmp_path / 'r'}")
