@@ -65,8 +65,8 @@ def define_student_flags(teacher_critic_default):
     flags.DEFINE_bool("task_id", None, "Not in the paper: append a one-hot of the task to the "
                       "student's padded state, so tasks whose states look alike (mini's two "
                       "single pendulums share theirs) can get different actions and values "
-                      "(docs/results.md). Off: the paper's padded state alone, the default for "
-                      "A and B; mini on. The online stage takes the --from run's.")
+                      "(docs/results.md). Default: the --preset's (paper: off, the padded state "
+                      "alone; robust: on). The online stage takes the --from run's.")
     flags.DEFINE_string("teacher_critic", teacher_critic_default,
                         "The teacher Q the student learns through: target = the teacher's "
                         "Polyak-averaged target critic (it agrees with the teacher's actor; "
@@ -209,3 +209,29 @@ def define_tensorboard_flag():
     flags.DEFINE_bool("tensorboard", False, "Also write the evaluation returns and training "
                       "losses of metrics.csv to TensorBoard event files in RUN_DIR/tensorboard "
                       "(`tensorboard --logdir=RUN_DIR`).")
+
+
+# The student's variants. paper: KTM-DRL's equations and inputs alone (where the paper is
+# silent, what its public code does, but for the teacher critic: --teacher_critic).
+# robust: the terms ktmjax adds, which made mini's student reach and keep its teachers
+# (docs/results.md): --critic_grad in Eq. 1 (with rollout states), --actor_match in Eq. 2
+# and Eq. 5, a task id in the student's state.
+PRESETS = {
+    "paper": dict(critic_grad=0.0, actor_match=0.0, task_id=False),
+    "robust": dict(critic_grad=30.0, actor_match=1000.0, task_id=True),
+}
+DEFAULT_PRESET = {"A": "paper", "B": "paper", "mini": "robust"}
+
+
+def define_preset_flag():
+    from absl import flags
+    flags.DEFINE_string("preset", None, "The student's variant: paper (KTM-DRL's equations "
+                        "and inputs alone) or robust (plus --critic_grad=30, --actor_match=1000 "
+                        "and a task id: not in the paper). Each term stays a flag. Default: "
+                        "paper for A and B, robust for mini; online: the --from run's.")
+
+
+def resolve_preset(benchmark: str, value, from_cfg=None) -> str:
+    """--preset: the flag, else the --from run's, else the benchmark's default."""
+    value = value or (from_cfg or {}).get("preset") or DEFAULT_PRESET[benchmark]
+    return require_choice("preset", value, PRESETS)

@@ -36,6 +36,7 @@ flags.DEFINE_string("hidden", None, "Student hidden widths (default 400,400; min
 flags.DEFINE_float("lr", None, "Adam learning rate of the student (default 3e-4, the "
                    "paper's; mini and --scale=cpu 1e-3).")
 common.define_scale_flag()
+common.define_preset_flag()
 common.define_tensorboard_flag()
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("offline_actor_delay", 1, "Rounds per actor update (public code: 1).")
@@ -58,14 +59,13 @@ flags.DEFINE_float("rollout_noise", 0.1, "Std of the Gaussian noise on the teach
 flags.DEFINE_float("critic_grad", None, "Not in the paper: weight of an action-gradient term "
                    "added to Eq. 1 (the student critic's dQ1/da regresses the teacher's at "
                    "the teacher's own action pi^k(s), on states of the teacher's rollouts, so "
-                   "it needs --data=rollouts|both; see docs/results.md). 0: the paper's Eq. 1, "
-                   "the default for A and B, and with --data=replay; mini 30 (its lr stays 1e-3 "
-                   "with --data=replay).")
+                   "it needs --data=rollouts|both; see docs/results.md). Default: the --preset's "
+                   "(paper: 0, the paper's Eq. 1; robust: 30), 0 with --data=replay.")
 flags.DEFINE_float("actor_match", None, "Not in the paper: weight of a term added to Eq. 2 "
                    "that pulls the student's action f^k(pi(ŝ)) towards the teacher actor's "
                    "pi^k(s) on D_k's states (squared distance), for teachers whose critic's best "
-                   "action is not their own (docs/results.md). 0: the paper's Eq. 2, the "
-                   "default for A and B; mini 1000.")
+                   "action is not their own (docs/results.md). Default: the --preset's (paper: "
+                   "0, the paper's Eq. 2; robust: 1000).")
 common.define_student_flags(teacher_critic_default="target")
 
 DATA_SOURCES = ("replay", "rollouts", "both")
@@ -74,12 +74,11 @@ CPU_SCALE = dict(rounds=40_000, hidden="256,256", eval_every=5_000, rollout_step
                  lr=1e-3)
 DEFAULTS = {
     "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000, lr=3e-4, critic_grad=0.0, actor_match=0.0, task_id=False),
+              rollout_steps=100_000, lr=3e-4),
     "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000, lr=3e-4, critic_grad=0.0, actor_match=0.0, task_id=False),
+              rollout_steps=100_000, lr=3e-4),
     "mini": dict(rounds=10_000, hidden="256,256", eval_every=2_000, data="both",
-                 rollout_steps=60_000, lr=1e-3, critic_grad=30.0,
-                 actor_match=1000.0, task_id=True),
+                 rollout_steps=60_000, lr=1e-3),
 }
 
 
@@ -109,8 +108,10 @@ def resolve_config() -> dict:
         cfg["scale"] = scale
     if FLAGS.rollout_noise != 0.1:   # stored only when changed: older runs still resume
         cfg["rollout_noise"] = FLAGS.rollout_noise
-    common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, defaults["actor_match"])
-    common.resolve_task_id(cfg, FLAGS.task_id, defaults["task_id"])
+    cfg["preset"] = common.resolve_preset(FLAGS.benchmark, FLAGS.preset)
+    terms = common.PRESETS[cfg["preset"]]
+    common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, terms["actor_match"])
+    common.resolve_task_id(cfg, FLAGS.task_id, terms["task_id"])
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
                  "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
@@ -135,15 +136,16 @@ def resolve_config() -> dict:
 def resolve_data(cfg: dict, teachers_have_replay: bool) -> None:
     """--data and --critic_grad, once it is known whether the teachers come with their
     training replay (exported and shipped teachers do not: D_k is then their rollouts)."""
-    defaults = DEFAULTS[cfg["benchmark"]]
-    data = FLAGS.data or (defaults["data"] if teachers_have_replay else "rollouts")
+    data = FLAGS.data or (DEFAULTS[cfg["benchmark"]]["data"] if teachers_have_replay
+                          else "rollouts")
     common.require(teachers_have_replay or data == "rollouts",
                    f"--data={data} needs the teachers' training replay, and the teachers in "
                    f"{cfg['teachers']} come without one; use --data=rollouts or the teachers "
                    "of a train_teachers run")
     critic_grad = FLAGS.critic_grad
     if critic_grad is None:   # the slope term needs rollout states: off on replay alone
-        critic_grad = defaults["critic_grad"] if data != "replay" else 0.0
+        critic_grad = (common.PRESETS[cfg["preset"]]["critic_grad"] if data != "replay"
+                       else 0.0)
     common.require(not critic_grad or data != "replay",
                    f"--critic_grad={critic_grad} matches slopes on the teachers' rollout "
                    "states; use it with --data=both or --data=rollouts")
@@ -231,7 +233,8 @@ def transfer(cfg: dict) -> dict:
           f"{lay.obs_max} obs{' + a task id' if lay.task_id else ''} / {lay.action_max} "
           f"actions; teachers from {cfg['teachers']} "
           f"({cfg['teacher_critic']} critics); "
-          f"{cfg['rounds']} rounds{common.scale_note(cfg)}, update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
+          f"{cfg['rounds']} rounds{common.scale_note(cfg)}, preset {cfg['preset']}, "
+          f"update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
           f"student nets {cfg['hidden']}, lr {cfg['lr']:g}"
           + common.optional_term_note(cfg, "critic_grad", "Eq. 1")
           + common.optional_term_note(cfg, "actor_match", "Eq. 2") + ", "

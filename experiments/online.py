@@ -28,6 +28,7 @@ flags.DEFINE_string("teachers", None, "A train_teachers run directory (default: 
 flags.DEFINE_integer("rounds", None, "Online rounds (default 500000 for A/B, 50000 at "
                      "--scale=cpu, 10000 for mini).")
 common.define_scale_flag()
+common.define_preset_flag()
 common.define_tensorboard_flag()
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
@@ -46,7 +47,8 @@ flags.DEFINE_float("actor_match", None, "Not in the paper: weight of a term adde
                    "teacher term (so also times --alpha) that pulls the student's action "
                    "f^k(pi(ŝ)) towards the teacher actor's pi^k(s) on D'_k's states (squared "
                    "distance), as offline_transfer --actor_match does for Eq. 2 "
-                   "(docs/results.md). 0: the paper's Eq. 5, the default for A and B; mini 1000.")
+                   "(docs/results.md). Default: the --preset's (paper: 0, the paper's Eq. 5; "
+                   "robust: 1000).")
 flags.DEFINE_integer("capacity", 1_000_000, "Online replay capacity per task (capped at what the run "
                      "fills: --rounds, plus the teachers' replays with --noempty_buffers).")
 flags.DEFINE_string("hidden", None, "Student widths for a fresh student (default 400,400; "
@@ -63,12 +65,9 @@ flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_string("backend", "mjx", "Physics backend.")
 
 DEFAULTS = {
-    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000,
-             actor_match=0.0, task_id=False),
-    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000,
-             actor_match=0.0, task_id=False),
-    "mini": dict(rounds=10_000, hidden="256,256", eval_every=1_000, warmup=1_000,
-                 actor_match=1000.0, task_id=True),
+    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000),
+    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000),
+    "mini": dict(rounds=10_000, hidden="256,256", eval_every=1_000, warmup=1_000),
 }
 # A and B at --scale=cpu.
 CPU_SCALE = dict(rounds=50_000, hidden="256,256", eval_every=5_000, warmup=5_000)
@@ -122,8 +121,10 @@ def resolve_config() -> dict:
     }
     if scale:
         cfg["scale"] = scale
-    common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, defaults["actor_match"])
-    common.resolve_task_id(cfg, FLAGS.task_id, defaults["task_id"], offline_cfg)
+    cfg["preset"] = common.resolve_preset(FLAGS.benchmark, FLAGS.preset, offline_cfg)
+    terms = common.PRESETS[cfg["preset"]]
+    common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, terms["actor_match"])
+    common.resolve_task_id(cfg, FLAGS.task_id, terms["task_id"], offline_cfg)
     for name in ("rounds", "capacity", "batch_size", "policy_delay", "eval_every",
                  "eval_episodes", "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
@@ -193,8 +194,8 @@ def learn(cfg: dict) -> dict:
                                  cfg["fresh_optimizers"], prefill=prefill)
     info = runs.environment_info()
     runs.claim_run(run_dir, cfg, info)
-    print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, alpha={cfg['alpha']} "
-          f"beta={cfg['beta']}"
+    print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, preset "
+          f"{cfg['preset']}, alpha={cfg['alpha']} beta={cfg['beta']}"
           + common.optional_term_note(cfg, "actor_match", "Eq. 5")
           + (", a task id in the student's state" if cfg.get("task_id") else "") + ", start: "
           f"{cfg['from'] or 'fresh student (w/o Offline)'}; "

@@ -40,8 +40,8 @@ def check_run_dir(run_dir: str) -> str:
     return run_dir
 
 
-RESUME_MAY_CHANGE = ("checkpoint_every", "run_dir", "tensorboard")   # settings that do not
-                                                                    # change results
+# Settings that do not change results (the preset only names the terms stored beside it).
+RESUME_MAY_CHANGE = ("checkpoint_every", "run_dir", "tensorboard", "preset")
 
 
 def check_settings(run_dir: str, config: dict, ignore=()) -> bool:

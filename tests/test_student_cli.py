@@ -40,6 +40,7 @@ def test_teachers_for_other_tasks(tmp_path):
     (["--rounds=0"], ["--rounds=0", "positive"]),
     (["--update=parallel"], ["--update=parallel", "vmap, sequential"]),
     (["--actor_match=-1"], ["--actor_match=-1", "finite and not negative"]),
+    (["--preset=fancy"], ["unknown --preset=fancy", "paper, robust"]),
 ])
 def test_online_bad_flags(tmp_path, args, words):
     proc = run("online", *args, f"--run_dir={tmp_path / 'r'}")
@@ -239,3 +240,18 @@ def test_scale_flag(module, args, words, tmp_path):
     proc = run(module, *args, f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, *words)
     assert not (tmp_path / "r").exists()
+
+
+def test_presets():
+    """paper: none of the terms ktmjax adds; robust: all of them; the default by benchmark,
+    the --from run's for the online stage (older runs: the benchmark's), the flag first."""
+    from experiments import common
+    assert common.PRESETS["paper"] == {"critic_grad": 0.0, "actor_match": 0.0, "task_id": False}
+    assert all(common.PRESETS["robust"].values())
+    assert [common.resolve_preset(b, None) for b in ("A", "B", "mini")] == [
+        "paper", "paper", "robust"]
+    assert common.resolve_preset("mini", None, {"preset": "paper"}) == "paper"
+    assert common.resolve_preset("mini", None, {}) == "robust"
+    assert common.resolve_preset("A", "robust", {"preset": "paper"}) == "robust"
+    with pytest.raises(common.UsageError, match="unknown --preset=x"):
+        common.resolve_preset("A", "x")
