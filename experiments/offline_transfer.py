@@ -127,10 +127,18 @@ def resolve_config() -> dict:
         common.require_choice("data", FLAGS.data, DATA_SOURCES)
     if FLAGS.critic_grad is not None:
         common.require_term_weight("critic_grad", FLAGS.critic_grad)
+        check_critic_grad_data(FLAGS.critic_grad, FLAGS.data)   # the flags alone, before the
+                                                               # teachers are looked for
     common.require_choice("backend", cfg["backend"], envs.BACKENDS)
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(
         "runs", "offline", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
     return cfg
+
+
+def check_critic_grad_data(critic_grad, data) -> None:
+    common.require(not critic_grad or data != "replay",
+                   f"--critic_grad={critic_grad:g} matches slopes on the teachers' rollout "
+                   "states; use it with --data=both or --data=rollouts")
 
 
 def resolve_data(cfg: dict, teachers_have_replay: bool) -> None:
@@ -146,9 +154,7 @@ def resolve_data(cfg: dict, teachers_have_replay: bool) -> None:
     if critic_grad is None:   # the slope term needs rollout states: off on replay alone
         critic_grad = (common.PRESETS[cfg["preset"]]["critic_grad"] if data != "replay"
                        else 0.0)
-    common.require(not critic_grad or data != "replay",
-                   f"--critic_grad={critic_grad} matches slopes on the teachers' rollout "
-                   "states; use it with --data=both or --data=rollouts")
+    check_critic_grad_data(critic_grad, data)
     cfg["data"], cfg["critic_grad"] = data, critic_grad
     if critic_grad:   # the slope term's states are the rollouts' (D_k's batch in older
         cfg["critic_grad_states"] = "rollouts"   # runs, which are not resumed)
