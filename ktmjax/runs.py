@@ -92,19 +92,13 @@ def hold_lock(run_dir: str) -> None:
     key = os.path.abspath(run_dir)
     if key in _held_locks:
         return
-    f = open(os.path.join(run_dir, LOCK_FILE), "a+")
+    f = open(os.path.join(run_dir, LOCK_FILE), "a")   # empty: taking it changes no byte
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        f.seek(0)
-        holder = f.read().strip() or "another process"
         f.close()
-        raise UsageError(f"--run_dir={run_dir} is in use by a running command ({holder}); "
-                         "wait for it to end, or give a new --run_dir") from None
-    f.seek(0)
-    f.truncate()
-    f.write(f"pid {os.getpid()}")
-    f.flush()
+        raise UsageError(f"--run_dir={run_dir} is in use by another running command; wait "
+                         "for it to end, or give a new --run_dir") from None
     _held_locks[key] = f
 
 

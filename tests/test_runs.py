@@ -63,7 +63,7 @@ def test_one_writer_per_run_directory(tmp_path):
         before = (run_dir / "config.json").read_bytes()
         second = subprocess.run([sys.executable, "-c", claim], capture_output=True, text=True)
         assert second.returncode == 2
-        assert f"pid {holder.pid}" in second.stdout and "in use" in second.stdout
+        assert "in use by another running command" in second.stdout
         assert (run_dir / "config.json").read_bytes() == before
     finally:
         holder.kill()
