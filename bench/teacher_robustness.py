@@ -47,8 +47,7 @@ def main(run_dir: str, biases_text: str = "") -> None:
 
     def policy(g, params, obs):
         actor_params, bias = params
-        size, config = env.groups[g].action_size, configs[g]
-        action = jax.vmap(lambda p, o: td3.policy(p, o, size, config))(actor_params, obs)
+        action = td3.stacked_policy(actor_params, obs, env.groups[g].action_size, configs[g])
         return jnp.clip(action + bias, -1.0, 1.0)
 
     evaluate = evaluation.make_evaluator(env, policy, EPISODES)

@@ -200,8 +200,9 @@ def scale_note(cfg: dict) -> str:
     return f", {cfg['scale']} scale" if cfg.get("scale") else ""
 
 
-def shipped_note(cfg: dict) -> str:
-    return f" for the {cfg['scale']} scale" if cfg.get("scale") else ""
+def shipped_note(scale) -> str:
+    """The error lines' mention of the scale whose shipped teachers were looked for."""
+    return f" for the {scale} scale" if scale else ""
 
 
 def define_tensorboard_flag():

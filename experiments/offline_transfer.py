@@ -195,7 +195,7 @@ def main(_):
             print(f"[offline_transfer] teachers: {cfg['teachers']}", flush=True)
     common.require(cfg["teachers"] or cfg["benchmark"] == "mini",
                    f"no trained teachers of benchmark {cfg['benchmark']} under runs/teachers/ "
-                   f"and none shipped{common.shipped_note(cfg)}; train them with `python -m "
+                   f"and none shipped{common.shipped_note(cfg.get('scale'))}; train them with `python -m "
                    f"experiments.train_teachers --benchmark={cfg['benchmark']}` or pass "
                    "--teachers=DIR")
     # Check the teachers before anything is written.

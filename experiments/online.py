@@ -141,7 +141,7 @@ def resolve_config() -> dict:
                        or teachers.locate_teachers(FLAGS.benchmark, tasks, scale))
     common.require(cfg["teachers"] is not None,
                    f"no trained teachers of benchmark {FLAGS.benchmark} under runs/teachers/ "
-                   f"and none shipped{common.shipped_note(cfg)}; train them with "
+                   f"and none shipped{common.shipped_note(cfg.get('scale'))}; train them with "
                    f"`python -m experiments.train_teachers --benchmark={FLAGS.benchmark}` or "
                    "pass --teachers=DIR")
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(

@@ -187,9 +187,8 @@ class Student:
 
     def _teacher_actions(self, g, teacher, obs):
         """pi^k(s) of group g's frozen teachers on raw states [G, N, s_k] -> [G, N, a_k]."""
-        size, config = self.groups[g].action_size, self.teacher_configs[g]
-        return jax.lax.stop_gradient(jax.vmap(lambda p, o: td3.policy(p, o, size, config))(
-            teacher.actor_params, obs))
+        return jax.lax.stop_gradient(td3.stacked_policy(
+            teacher.actor_params, obs, self.groups[g].action_size, self.teacher_configs[g]))
 
     # ---- offline knowledge transfer (Eq. 1-2) ---------------------------------------------
 

@@ -108,6 +108,12 @@ def policy(actor_params, obs, action_size: int, config: TD3Config):
     return config.actor(action_size).apply(actor_params, obs)
 
 
+def stacked_policy(actor_params, obs, action_size: int, config: TD3Config):
+    """Deterministic actions of actors stacked on a leading task axis [G]: params [G, ...],
+    obs [G, ..., obs_size] -> actions [G, ..., action_size]."""
+    return jax.vmap(lambda p, o: policy(p, o, action_size, config))(actor_params, obs)
+
+
 def critic_update(state: TD3State, batch: dict, config: TD3Config):
     """One critic step on Eq. 3-4 (TD3 with target policy smoothing)."""
     actor, critic, tx = config.actor(batch["action"].shape[-1]), config.critic(), config.optimizer()

@@ -76,9 +76,8 @@ class TeacherTrainer:
     def _group_step(self, group, start_steps, gs: GroupState, step, key):
         act_key, random_key, sample_key = jax.random.split(key, 3)
         shape = (group.size, group.action_size)
-        policy_action = jax.vmap(
-            lambda p, o: td3.policy(p, o, group.action_size, self.config))(
-            gs.learner.actor_params, gs.env.obs)
+        policy_action = td3.stacked_policy(gs.learner.actor_params, gs.env.obs,
+                                           group.action_size, self.config)
         noisy = policy_action + self.config.exploration_noise * jax.random.normal(act_key, shape)
         random_action = jax.random.uniform(random_key, shape, minval=-1.0, maxval=1.0)
         action = jnp.clip(jnp.where(step < start_steps, random_action, noisy), -1.0, 1.0)
@@ -116,9 +115,8 @@ class TeacherTrainer:
 
     def policy_apply(self, g, actor_params, obs):
         """Deterministic actions of group g's teachers (for evaluation)."""
-        group = self.env.groups[g]
-        return jax.vmap(lambda p, o: td3.policy(p, o, group.action_size, self.config))(
-            actor_params, obs)
+        return td3.stacked_policy(actor_params, obs, self.env.groups[g].action_size,
+                                  self.config)
 
     def actors_at_bound(self, state: TeacherTrainState, num_states: int = 1000) -> list:
         """Names of the tasks whose actor gives one bound (+1 or -1) in some action entry on
@@ -392,8 +390,7 @@ def evaluate_teachers(teachers_dir: str, tasks: Sequence[Task], episodes: int,
     groups, configs, _ = load_teachers(teachers_dir, env.groups)
 
     def policy(g, actor_params, obs):
-        size = env.groups[g].action_size
-        return jax.vmap(lambda p, o: td3.policy(p, o, size, configs[g]))(actor_params, obs)
+        return td3.stacked_policy(actor_params, obs, env.groups[g].action_size, configs[g])
 
     evaluate = evaluation.make_evaluator(env, policy, episodes)
     return np.asarray(evaluate(tuple(t.actor_params for t in groups), jax.random.PRNGKey(seed)))
@@ -477,8 +474,8 @@ def rollout_data(env: MultiTaskEnv, teacher_groups: Sequence[TeacherGroup],
             keys = jax.random.split(step_key, len(env.groups))
             new_states, new_buffers = [], []
             for g, group in enumerate(env.groups):
-                action = jax.vmap(lambda p, o: td3.policy(p, o, group.action_size, configs[g]))(
-                    groups[g].actor_params, states[g].obs)
+                action = td3.stacked_policy(groups[g].actor_params, states[g].obs,
+                                            group.action_size, configs[g])
                 action = jnp.clip(action + noise * jax.random.normal(keys[g], action.shape), -1, 1)
                 state, transition, _ = group.step(states[g], action)
                 new_states.append(state)
