@@ -10,15 +10,15 @@ from ktmjax import envs, teachers
 SHIPPED = [("mini", None), ("A", "cpu")]
 
 
-@pytest.mark.parametrize("benchmark,scale", SHIPPED)
-def test_shipped_teachers_reach_their_stated_return(benchmark, scale):
+@pytest.mark.parametrize("bench_name,scale", SHIPPED)
+def test_shipped_teachers_reach_their_stated_return(bench_name, scale):
     """One 200-step deterministic episode of each shipped teacher (seed 0) reaches at least
     0.9 of the return measured when it was exported (`check_episode`), and that return is
     an expert's: at least 0.1 of its 10-episode return of 1000 steps (a random or
     standing policy of these tasks gets a few per cent of it, or less than zero)."""
-    path = teachers.shipped_teachers(benchmark, scale)
-    assert path is not None, (benchmark, scale)
-    tasks = envs.benchmark_tasks(benchmark)
+    path = teachers.shipped_teachers(bench_name, scale)
+    assert path is not None, (bench_name, scale)
+    tasks = envs.benchmark_tasks(bench_name)
     got = teachers.short_episode_returns(path, tasks)
     for task in tasks:
         meta = json.load(open(os.path.join(path, task.name, "teacher.json")))
