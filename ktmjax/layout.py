@@ -11,12 +11,13 @@ of the task after the S_max padded entries, so tasks whose states look alike (th
 pendulums share their 4 numbers) can get different actions and values.
 """
 import dataclasses
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax.envs import Task
+if TYPE_CHECKING:   # a deployed policy (`ktmjax.policy`) reads the layout without the envs
+    from ktmjax.envs import Task
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +27,7 @@ class TaskLayout:
     task_id: bool = False   # a one-hot of the task after the padded state
 
     @classmethod
-    def from_tasks(cls, tasks: Sequence[Task], task_id: bool = False) -> "TaskLayout":
+    def from_tasks(cls, tasks: Sequence["Task"], task_id: bool = False) -> "TaskLayout":
         return cls(tuple(t.obs_size for t in tasks), tuple(t.action_size for t in tasks),
                    task_id)
 

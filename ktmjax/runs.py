@@ -217,13 +217,13 @@ def enable_compilation_cache(path: str = None) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
-def write_results(run_dir: str, summary: dict, title: str) -> str:
-    """Writes learning_curve.png, results.md (title + Markdown table) and, last (it marks
-    the run finished), summary.json; prints the table."""
+def write_results(run_dir: str, summary: dict, title: str, extra: str = "") -> str:
+    """Writes learning_curve.png, results.md (title + Markdown table [+ `extra`, more
+    Markdown]) and, last (it marks the run finished), summary.json; prints the tables."""
     from ktmjax.evaluation import markdown_table
     from ktmjax.plots import learning_curve
     learning_curve(run_dir, title, summary["tasks"])
-    table = markdown_table(summary["tasks"])
+    table = markdown_table(summary["tasks"]) + (f"\n\n{extra}" if extra else "")
     with open(os.path.join(run_dir, "results.md"), "w") as f:
         f.write(f"# {title}\n\n{table}\n")
     write_json(os.path.join(run_dir, "summary.json"), summary)

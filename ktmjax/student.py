@@ -319,8 +319,7 @@ class Student:
     @staticmethod
     def finish_offline(state: td3.TD3State) -> td3.TD3State:
         """End of the offline stage: hard copy of the online networks into the targets."""
-        return state.replace(target_actor_params=jax.tree.map(jnp.copy, state.actor_params),
-                             target_critic_params=jax.tree.map(jnp.copy, state.critic_params))
+        return td3.hard_targets(state)
 
     # ---- online learning guided by the teachers (Eq. 3-5) ----------------------------------
 

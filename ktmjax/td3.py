@@ -84,6 +84,12 @@ def placed(tree):
     return jax.device_put(jax.tree.map(jnp.copy, tree), jax.devices()[0])
 
 
+def hard_targets(state: TD3State) -> TD3State:
+    """The target networks as copies of the online ones (the end of an offline stage)."""
+    return state.replace(target_actor_params=jax.tree.map(jnp.copy, state.actor_params),
+                         target_critic_params=jax.tree.map(jnp.copy, state.critic_params))
+
+
 def soft_update(target, online, tau: float):
     """theta' <- tau * theta + (1 - tau) * theta'."""
     return jax.tree.map(lambda t, o: tau * o + (1.0 - tau) * t, target, online)

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ktmjax import replay, td3
+from ktmjax import acting, replay, td3
 from ktmjax.envs import EnvState, MultiTaskEnv, Task
 from ktmjax.envs.multitask import EPISODE_LENGTH
 
@@ -389,10 +389,7 @@ def evaluate_teachers(teachers_dir: str, tasks: Sequence[Task], episodes: int,
     env = MultiTaskEnv(tasks, backend, episode_length=steps)
     groups, configs, _ = load_teachers(teachers_dir, env.groups)
 
-    def policy(g, actor_params, obs):
-        return td3.stacked_policy(actor_params, obs, env.groups[g].action_size, configs[g])
-
-    evaluate = evaluation.make_evaluator(env, policy, episodes)
+    evaluate = evaluation.make_evaluator(env, teachers_policy(env, configs), episodes)
     return np.asarray(evaluate(tuple(t.actor_params for t in groups), jax.random.PRNGKey(seed)))
 
 
@@ -454,36 +451,21 @@ def _replay_from_arrays(datas: Sequence[dict]) -> replay.Replay:
     return replay.Replay(**{f: field(f) for f in replay.FIELDS}, position=n % capacity, size=n)
 
 
+def teachers_policy(env: MultiTaskEnv, configs: Sequence[td3.TD3Config]):
+    """The K teachers as one multi-task policy (`acting`'s and the evaluator's form): group
+    g's stacked actors on its states."""
+    def policy(g, actor_params, obs):
+        return td3.stacked_policy(actor_params, obs, env.groups[g].action_size, configs[g])
+    return policy
+
+
 def rollout_data(env: MultiTaskEnv, teacher_groups: Sequence[TeacherGroup],
                  configs: Sequence[td3.TD3Config], steps: int, key,
                  noise: float = 0.1) -> tuple:
-    """D_k built from teacher rollouts instead of the teacher's training replay.
-
-    Every task's teacher acts for `steps` env steps (its deterministic action plus
-    N(0, noise^2), clipped), episodes restarting themselves (one program, no refills: they
-    cycle through each env's pool of initial states); returns the groups with their `data`
-    and `rollouts` replaced by these transitions.
-    """
-    def run(groups, key):
-        env_key, key = jax.random.split(key)
-        states = env.reset(env_key)
-        buffers = tuple(replay.init(g.size, steps, g.obs_size, g.action_size) for g in env.groups)
-
-        def body(carry, step_key):
-            states, buffers = carry
-            keys = jax.random.split(step_key, len(env.groups))
-            new_states, new_buffers = [], []
-            for g, group in enumerate(env.groups):
-                action = td3.stacked_policy(groups[g].actor_params, states[g].obs,
-                                            group.action_size, configs[g])
-                action = jnp.clip(action + noise * jax.random.normal(keys[g], action.shape), -1, 1)
-                state, transition, _ = group.step(states[g], action)
-                new_states.append(state)
-                new_buffers.append(replay.insert(buffers[g], transition))
-            return (tuple(new_states), tuple(new_buffers)), None
-
-        (_, buffers), _ = jax.lax.scan(body, (states, buffers), jax.random.split(key, steps))
-        return buffers
-
-    buffers = jax.jit(run)(tuple(teacher_groups), key)
+    """D_k built from teacher rollouts instead of the teacher's training replay: every
+    task's teacher acts for `steps` env steps with N(0, noise^2) on its deterministic action
+    (`acting.noisy_rollouts`); returns the groups with their `data` and `rollouts` replaced
+    by these transitions."""
+    buffers = acting.noisy_rollouts(env, teachers_policy(env, configs),
+                                    [t.actor_params for t in teacher_groups], steps, key, noise)
     return tuple(t.replace(data=b, rollouts=b) for t, b in zip(teacher_groups, buffers))

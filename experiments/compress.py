@@ -1,0 +1,304 @@
+"""Compress a trained multi-task student (Kuzmenko & Shvai 2025): distil it into a compact
+student, quantise that student's actor, and measure return, size and speed.
+
+    python -m experiments.compress --from=runs/offline/mini-seed0 --hidden=32,32
+    python -m experiments.compress --teachers=ktmjax/shipped_teachers/mini --hidden=32,32
+
+--from: a finished offline_transfer or online run; the compact student learns from that
+student (its critic regresses the large critic, its actor ascends the large critic's Q1
+and matches the large actor's action; ktmjax.compress) on states of the large student's
+noisy rollouts. --teachers: the same compact network trained directly from the per-task
+teachers by the same recipe (the baseline "trained directly").
+
+Then the compact actor is evaluated in float32, bfloat16, float16 and int8 (each in the
+dtype it computes in), and RUN_DIR/policy.msgpack holds it in --dtype (ktmjax.policy.load
+reads it back). Writes config.json, metrics.csv, learning_curve.png, results.md (per-task
+returns and ratios, and the size and speed table), summary.json, student/state (the
+compact student, float32, orbax) and policy.msgpack to --run_dir.
+"""
+import os
+import time
+
+from absl import flags
+
+from experiments import common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("from", None, "A finished offline_transfer or online run: the student "
+                    "to compress.")
+flags.DEFINE_string("teachers", None, "Instead of --from: train the compact network directly "
+                    "from these teachers (a train_teachers run or exported teachers) by the "
+                    "same recipe, the baseline of a distilled student.")
+flags.DEFINE_string("benchmark", None, "Benchmark of --teachers (A, B or mini; default mini). "
+                    "With --from: the run's (giving another is an error).")
+flags.DEFINE_string("tasks", "", "With --teachers: a comma-separated subset of the "
+                    "benchmark's tasks (default all). With --from: the run's.")
+flags.DEFINE_string("hidden", "64,64", "Widths of the compact student's hidden layers.")
+flags.DEFINE_string("dtype", "float16", "The dtype of the deployed policy.msgpack: "
+                    "float32, bfloat16, float16 or int8 (all four are evaluated).")
+flags.DEFINE_integer("rounds", None, "Distillation rounds (default 10000 for mini; A/B: "
+                     "40000 at --scale=cpu, 500000 at paper scale).")
+flags.DEFINE_float("q_weight", 1.0, "Weight of the ascent of the large critic's Q1 at the "
+                   "compact actor's action (Eq. 2's form).")
+flags.DEFINE_float("match_weight", 1000.0, "Weight of the squared distance between the "
+                   "compact and the large actor's actions (the follow-up's distillation term).")
+flags.DEFINE_float("lr", 1e-3, "Adam learning rate of the compact student.")
+flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
+flags.DEFINE_integer("rollout_steps", None, "Env steps per task of the large agent's noisy "
+                     "rollouts, the states distilled on (default: mini 60000; A/B 50000 at "
+                     "--scale=cpu, 100000 at paper scale).")
+flags.DEFINE_float("rollout_noise", 0.3, "Std of the Gaussian noise on the large agent's "
+                   "action in those rollouts.")
+flags.DEFINE_bool("task_id", None, "With --teachers: append a task one-hot to the student "
+                  "state (default: the benchmark's preset; mini on, A/B off). With --from: "
+                  "the run's.")
+flags.DEFINE_string("teacher_critic", "target", "With --teachers: the teacher Q learnt from "
+                    "(target or online; see offline_transfer --help).")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given (default "
+                    "runs/compress/<benchmark>-w<widths>-seed<seed>-<time>).")
+flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 2000 for "
+                     "mini, 5000 at --scale=cpu, 10000 at paper scale).")
+flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
+flags.DEFINE_integer("final_episodes", 10, "Episodes of each dtype's final evaluation.")
+flags.DEFINE_string("backend", "mjx", "Physics backend of the envs.")
+common.define_scale_flag()
+common.define_checkpoint_flag("round")
+common.define_tensorboard_flag()
+
+DEFAULTS = {
+    "mini": dict(rounds=10_000, eval_every=2_000, rollout_steps=60_000),
+    "A": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
+    "B": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
+}
+CPU_SCALE = dict(rounds=40_000, eval_every=5_000, rollout_steps=50_000)
+STUDENT_STAGES = ("offline", "online")
+SPEED_BATCHES = (1, 1024)
+
+
+def read_student_run(path: str) -> dict:
+    """The config of a finished student run at `path`; else a one-line error."""
+    from ktmjax import runs
+    cfg_path = os.path.join(path, "config.json")
+    common.require(os.path.isdir(path), f"--from={path} does not exist; give a finished "
+                   "offline_transfer or online run directory")
+    common.require(os.path.isfile(cfg_path) and os.path.isfile(os.path.join(path, "summary.json"))
+                   and os.path.isdir(os.path.join(path, "student", "state")),
+                   f"--from={path} is not a finished student run (no config.json, summary.json "
+                   "or student/state); give an offline_transfer or online run directory")
+    try:
+        cfg, summary = runs.read_json(cfg_path), runs.read_json(os.path.join(path, "summary.json"))
+    except (OSError, ValueError):
+        raise common.UsageError(f"--from={path}: its config.json or summary.json is "
+                                "unreadable; give another run") from None
+    common.require(summary.get("stage") in STUDENT_STAGES,
+                   f"--from={path} is a {summary.get('stage')} run, not a student of "
+                   "offline_transfer or online; give one of those")
+    return cfg
+
+
+def resolve_config() -> dict:
+    from ktmjax import envs, policy, teachers
+    start_from, given_teachers = getattr(FLAGS, "from"), FLAGS.teachers
+    common.require(bool(start_from) != bool(given_teachers),
+                   "give exactly one of --from=RUN (the student to compress) and "
+                   "--teachers=DIR (train the compact network directly from the teachers)")
+    hidden = list(common.parse_int_list(FLAGS.hidden, "hidden"))
+    common.require_choice("dtype", FLAGS.dtype, policy.DTYPES)
+    for name in ("q_weight", "match_weight"):
+        common.require_term_weight(name, getattr(FLAGS, name))
+    common.require(FLAGS.q_weight or FLAGS.match_weight,
+                   "--q_weight and --match_weight are both 0: the compact actor would not learn")
+    if FLAGS.benchmark is not None:
+        common.check_benchmark(FLAGS.benchmark)
+    source_cfg = read_student_run(start_from) if start_from else None
+    benchmark = source_cfg["benchmark"] if source_cfg else (FLAGS.benchmark or "mini")
+    common.require(FLAGS.benchmark in (None, benchmark),
+                   f"--from={start_from} is a run of benchmark {benchmark}, not "
+                   f"{FLAGS.benchmark}; drop --benchmark or give a run of it")
+    scale = common.resolve_scale(benchmark, FLAGS.scale or (source_cfg or {}).get("scale"))
+    defaults = common.scaled_defaults(DEFAULTS, CPU_SCALE, benchmark, scale)
+    pick = lambda name: getattr(FLAGS, name) if getattr(FLAGS, name) is not None else defaults[name]
+    cfg = {"benchmark": benchmark, "source": "student" if start_from else "teachers",
+           "from": start_from, "hidden": hidden, "dtype": FLAGS.dtype,
+           "rounds": pick("rounds"), "q_weight": FLAGS.q_weight,
+           "match_weight": FLAGS.match_weight, "lr": FLAGS.lr, "batch_size": FLAGS.batch_size,
+           "rollout_steps": pick("rollout_steps"), "rollout_noise": FLAGS.rollout_noise,
+           "seed": FLAGS.seed, "eval_every": pick("eval_every"),
+           "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
+           "backend": FLAGS.backend, "tensorboard": FLAGS.tensorboard}
+    if scale:
+        cfg["scale"] = scale
+    for name in ("rounds", "batch_size", "eval_every", "eval_episodes", "final_episodes"):
+        common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
+    common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
+    common.require(cfg["rollout_noise"] >= 0,
+                   f"--rollout_noise={cfg['rollout_noise']} must not be negative")
+    common.require(cfg["rollout_steps"] >= cfg["batch_size"],
+                   f"--rollout_steps={cfg['rollout_steps']} must be at least --batch_size")
+    common.require_choice("backend", cfg["backend"], envs.BACKENDS)
+    cfg["checkpoint_every"] = common.resolve_checkpoint_every(
+        FLAGS.checkpoint_every, cfg["eval_every"], benchmark)
+    if source_cfg:
+        common.require(FLAGS.task_id is None and not FLAGS.tasks,
+                       "--task_id and --tasks are the --from run's; drop them")
+        cfg.update(tasks=source_cfg["tasks"], task_id=bool(source_cfg.get("task_id", False)),
+                   source_hidden=source_cfg["hidden"], teachers=source_cfg["teachers"])
+    else:
+        common.check_teacher_critic(FLAGS.teacher_critic)
+        default_id = common.PRESETS[common.DEFAULT_PRESET[benchmark]]["task_id"]
+        cfg.update(tasks=common.resolve_tasks(benchmark, FLAGS.tasks),
+                   task_id=default_id if FLAGS.task_id is None else FLAGS.task_id,
+                   teachers=given_teachers, teacher_critic=FLAGS.teacher_critic)
+        common.require(os.path.isdir(given_teachers), f"--teachers={given_teachers} does not "
+                       "exist; give a train_teachers run or exported teachers")
+        try:
+            teachers.find_teacher_dirs(given_teachers, envs.benchmark_tasks(benchmark, cfg["tasks"]))
+        except ValueError as e:
+            raise common.UsageError(str(e)) from None
+    widths = "x".join(str(w) for w in hidden)
+    cfg["run_dir"] = FLAGS.run_dir or os.path.join(
+        "runs", "compress", f"{benchmark}-{cfg['source']}-w{widths}-seed{cfg['seed']}-"
+        f"{time.strftime('%Y%m%d-%H%M%S')}")
+    return cfg
+
+
+def main(_):
+    cfg = resolve_config()
+    from ktmjax import runs
+    runs.check_run_dir(cfg["run_dir"])
+    runs.check_settings(cfg["run_dir"], cfg)
+    compress(cfg)
+
+
+def build(cfg: dict):
+    """(env, tasks, compressor, the source's parameters, the distillation data per group,
+    teacher returns, the source's returns, the source's actor as a float32 Policy or None)."""
+    import jax
+    from ktmjax import acting, checkpoint, compress, envs, layout, policy, runs, td3, teachers
+    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
+    env = envs.MultiTaskEnv(tasks, cfg["backend"])
+    lay = layout.TaskLayout.from_tasks(tasks, cfg["task_id"])
+    net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
+                        batch_size=cfg["batch_size"])
+    rollout_key = jax.random.PRNGKey(cfg["seed"] + 1)
+    if cfg["source"] == "student":
+        _, _, teacher_returns = teachers.load_teachers(cfg["teachers"], env.groups)
+        source = compress.StudentSource(lay, env.groups, cfg["source_hidden"])
+        like = td3.init(jax.random.PRNGKey(0), lay.student_obs_size, lay.action_max,
+                        td3.TD3Config(hidden=tuple(cfg["source_hidden"])))
+        try:
+            large = checkpoint.load(os.path.join(cfg["from"], "student", "state"), like)
+        except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
+            raise runs.UsageError(f"cannot read the student checkpoint in {cfg['from']} "
+                                  f"({type(e).__name__}); give another run") from None
+        source_params = source.params(large)
+        print(f"[compress] D: {cfg['rollout_steps']} steps per task of the large student's "
+              f"rollouts (noise {cfg['rollout_noise']:g})", flush=True)
+        data = acting.noisy_rollouts(env, source.act, source_params, cfg["rollout_steps"],
+                                     rollout_key, cfg["rollout_noise"])
+        summary = runs.read_json(os.path.join(cfg["from"], "summary.json"))
+        source_returns = {n: r["return_mean"] for n, r in summary["tasks"].items()}
+        source_policy = policy.from_actor(large.actor_params, lay, cfg["tasks"])
+        source_critic_bytes = _tree_bytes(large.critic_params)
+    else:
+        groups, configs, teacher_returns = teachers.load_teachers(
+            cfg["teachers"], env.groups, cfg["teacher_critic"])
+        source = compress.TeachersSource(env.groups, configs)
+        source_params = source.params(groups)
+        print(f"[compress] D: {cfg['rollout_steps']} steps per task of the teachers' "
+              f"rollouts (noise {cfg['rollout_noise']:g})", flush=True)
+        data = tuple(g.data for g in teachers.rollout_data(
+            env, groups, configs, cfg["rollout_steps"], rollout_key, cfg["rollout_noise"]))
+        source_returns, source_policy, source_critic_bytes = dict(teacher_returns), None, None
+    compressor = compress.Compressor(env, lay, source, compress.CompressConfig(
+        net=net, q_weight=cfg["q_weight"], match_weight=cfg["match_weight"]))
+    return (env, tasks, compressor, source_params, data, teacher_returns, source_returns,
+            source_policy, source_critic_bytes)
+
+
+def _tree_bytes(tree) -> int:
+    import jax
+    return int(sum(x.nbytes for x in jax.tree.leaves(tree)))
+
+
+def compress(cfg: dict) -> dict:
+    import jax
+    import numpy as np
+    from ktmjax import checkpoint, evaluation, loops, policy, runs, td3
+    from ktmjax import compress as compression
+
+    run_dir = cfg["run_dir"]
+    (env, tasks, compressor, source_params, data, teacher_returns, source_returns,
+     source_policy, source_critic_bytes) = build(cfg)
+    info = runs.environment_info()
+    runs.claim_run(run_dir, cfg, info)
+    print(f"[compress] benchmark {cfg['benchmark']}: {len(tasks)} tasks; source: "
+          f"{'the student of ' + cfg['from'] if cfg['from'] else 'the teachers in ' + cfg['teachers']}"
+          f"; compact student {cfg['hidden']}, {cfg['rounds']} rounds{common.scale_note(cfg)}, "
+          f"q_weight {cfg['q_weight']:g}, match_weight {cfg['match_weight']:g}, lr {cfg['lr']:g}, "
+          f"deployed as {cfg['dtype']}, device {info['device']}; run dir {run_dir}", flush=True)
+
+    state = compressor.init(jax.random.PRNGKey(cfg["seed"]))
+    epoch = jax.jit(compressor.epoch, static_argnums=3, donate_argnums=0)
+    eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
+    periodic = evaluation.make_evaluator(env, compressor.policy_apply, cfg["eval_episodes"])
+    start = time.time()
+    state = loops.run_epochs(
+        state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
+        epoch=lambda s, n: epoch(s, source_params, data, n),
+        evaluate=lambda s, i: periodic(compressor.eval_params(s), jax.random.fold_in(eval_key, i)),
+        tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]), stage="compress",
+        prefix="compress", checkpoints=checkpoint.RunCheckpoints(run_dir),
+        checkpoint_every=cfg["checkpoint_every"], params=lambda s: s)
+    state = td3.hard_targets(state)
+    checkpoint.save(os.path.join(run_dir, "student", "state"), state)
+
+    critic_bytes = _tree_bytes(state.critic_params)
+    per_dtype = {}
+    for dtype in policy.DTYPES:
+        deployed = policy.from_actor(state.actor_params, compressor.layout, cfg["tasks"], dtype)
+        final = evaluation.make_evaluator(
+            env, policy.group_apply(dtype, compressor.layout, env.groups), cfg["final_episodes"])
+        returns = np.asarray(final((deployed.layers,) * len(env.groups),
+                                   jax.random.fold_in(eval_key, 0)))
+        per_dtype[dtype] = {
+            "tasks": evaluation.summarize(tasks, returns, teacher_returns),
+            "actor_params": deployed.num_params, "actor_bytes": deployed.nbytes,
+            "critic_bytes": critic_bytes,
+            "actions_per_s": {str(b): compression.actions_per_second(deployed, b)
+                              for b in SPEED_BATCHES}}
+        print(f"[compress] {dtype}: " + ", ".join(
+            f"{n}={r['return_mean']:.0f}" for n, r in per_dtype[dtype]["tasks"].items())
+              + f" | actor {deployed.nbytes:,} bytes", flush=True)
+        if dtype == cfg["dtype"]:
+            policy.save(deployed, os.path.join(run_dir, "policy.msgpack"))
+
+    source = {"tasks": source_returns}
+    if source_policy is not None:
+        source.update(actor_params=source_policy.num_params, actor_bytes=source_policy.nbytes,
+                      critic_bytes=source_critic_bytes,
+                      actions_per_s={str(b): compression.actions_per_second(source_policy, b)
+                                     for b in SPEED_BATCHES})
+    chosen = per_dtype[cfg["dtype"]]["tasks"]
+    for name, row in chosen.items():
+        row["source_return"] = float(source_returns[name])
+        row["source_ratio"] = row["return_mean"] / row["source_return"]
+    summary = {"benchmark": cfg["benchmark"], "stage": "compress", "seed": cfg["seed"],
+               "wall_s": round(time.time() - start, 1), "rounds": cfg["rounds"],
+               "source": cfg["source"], "from": cfg["from"], "teachers": cfg["teachers"],
+               "hidden": cfg["hidden"], "dtype": cfg["dtype"], "tasks": chosen,
+               "dtypes": per_dtype, "source_agent": source}
+    runs.write_results(run_dir, summary,
+                       f"Compact student {cfg['hidden']} ({cfg['dtype']}) of benchmark "
+                       f"{cfg['benchmark']}, distilled from "
+                       f"{'the student of ' + cfg['from'] if cfg['from'] else 'the teachers'}, "
+                       f"seed {cfg['seed']}, {cfg['rounds']} rounds, {cfg['final_episodes']} "
+                       "deterministic episodes per task",
+                       extra=compression.size_table(summary))
+    print(f"policy saved in {os.path.join(run_dir, 'policy.msgpack')}", flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    common.run(main)
