@@ -4,6 +4,10 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# MuJoCo picks its OpenGL platform when first imported (through ktmjax, below): with
+# --video, headless EGL unless the user set MUJOCO_GL (osmesa, glfw...).
+if any(a in ("--video", "--video=true", "--video=1") for a in sys.argv[1:]):
+    os.environ.setdefault("MUJOCO_GL", "egl")
 
 from absl import app, logging  # noqa: E402
 
@@ -236,3 +240,26 @@ def resolve_preset(benchmark: str, value, from_cfg=None) -> str:
     """--preset: the flag, else the --from run's, else the benchmark's default."""
     value = value or (from_cfg or {}).get("preset") or DEFAULT_PRESET[benchmark]
     return require_choice("preset", value, PRESETS)
+
+
+def define_video_flag():
+    from absl import flags
+    flags.DEFINE_bool("video", False, "At the end, write RUN_DIR/videos/<task>.gif: one "
+                      "deterministic episode of each task (its first 400 steps), rendered "
+                      "headless by MuJoCo (EGL unless MUJOCO_GL says otherwise).")
+
+
+def write_videos(env, policy_apply, params, seed: int, run_dir: str, prefix: str) -> list:
+    """The --video GIFs of a run (`ktmjax.video`); where MuJoCo cannot render, one line
+    says so and the run goes on."""
+    import jax
+    from ktmjax import video
+    try:
+        paths = video.write_videos(env, policy_apply, params, jax.random.PRNGKey(seed + 200),
+                                   os.path.join(run_dir, "videos"))
+    except video.RenderUnavailable as e:
+        print(f"[{prefix}] no videos: MuJoCo cannot render on this machine ({e}); set "
+              "MUJOCO_GL=egl or osmesa where one of them is installed", flush=True)
+        return []
+    print(f"[{prefix}] videos: {', '.join(paths)}", flush=True)
+    return paths

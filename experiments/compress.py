@@ -65,6 +65,7 @@ flags.DEFINE_string("backend", "mjx", "Physics backend of the envs.")
 common.define_scale_flag()
 common.define_checkpoint_flag("round")
 common.define_tensorboard_flag()
+common.define_video_flag()
 
 DEFAULTS = {
     "mini": dict(rounds=10_000, eval_every=2_000, rollout_steps=60_000),
@@ -225,7 +226,7 @@ def _tree_bytes(tree) -> int:
 def compress(cfg: dict) -> dict:
     import jax
     import numpy as np
-    from ktmjax import checkpoint, evaluation, loops, policy, runs, td3
+    from ktmjax import checkpoint, evaluation, loops, policy, runs, sharding, td3
     from ktmjax import compress as compression
 
     run_dir = cfg["run_dir"]
@@ -237,16 +238,21 @@ def compress(cfg: dict) -> dict:
           f"{'the student of ' + cfg['from'] if cfg['from'] else 'the teachers in ' + cfg['teachers']}"
           f"; compact student {cfg['hidden']}, {cfg['rounds']} rounds{common.scale_note(cfg)}, "
           f"q_weight {cfg['q_weight']:g}, match_weight {cfg['match_weight']:g}, lr {cfg['lr']:g}, "
-          f"deployed as {cfg['dtype']}, device {info['device']}; run dir {run_dir}", flush=True)
+          f"deployed as {cfg['dtype']}, device {info['device']}"
+          f"{sharding.describe([g.size for g in env.groups])}; run dir {run_dir}", flush=True)
 
     state = compressor.init(jax.random.PRNGKey(cfg["seed"]))
+    sizes = [g.size for g in env.groups]
+    data = sharding.groups(data, sizes)
+    source_params = (sharding.groups(source_params, sizes) if cfg["source"] == "teachers"
+                     else sharding.replicate(source_params))
     epoch = jax.jit(compressor.epoch, static_argnums=3, donate_argnums=0)
     eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
     periodic = evaluation.make_evaluator(env, compressor.policy_apply, cfg["eval_episodes"])
     start = time.time()
     state = loops.run_epochs(
         state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
-        epoch=lambda s, n: epoch(s, source_params, data, n),
+        epoch=lambda s, n: epoch(sharding.replicate(s), source_params, data, n),
         evaluate=lambda s, i: periodic(compressor.eval_params(s), jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]), stage="compress",
         prefix="compress", checkpoints=checkpoint.RunCheckpoints(run_dir),
@@ -273,6 +279,10 @@ def compress(cfg: dict) -> dict:
               + f" | actor {deployed.nbytes:,} bytes", flush=True)
         if dtype == cfg["dtype"]:
             policy.save(deployed, os.path.join(run_dir, "policy.msgpack"))
+            if FLAGS.video:
+                common.write_videos(env, policy.group_apply(dtype, compressor.layout, env.groups),
+                                    (deployed.layers,) * len(env.groups), cfg["seed"], run_dir,
+                                    "compress")
 
     source = {"tasks": source_returns}
     if source_policy is not None:

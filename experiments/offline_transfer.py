@@ -38,6 +38,7 @@ flags.DEFINE_float("lr", None, "Adam learning rate of the student (default 3e-4,
 common.define_scale_flag()
 common.define_preset_flag()
 common.define_tensorboard_flag()
+common.define_video_flag()
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("offline_actor_delay", 1, "Rounds per actor update (public code: 1).")
 flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; "
@@ -211,7 +212,8 @@ def main(_):
 def transfer(cfg: dict) -> dict:
     import jax
     import numpy as np
-    from ktmjax import checkpoint, envs, evaluation, loops, replay, runs, student, td3, teachers
+    from ktmjax import (checkpoint, envs, evaluation, loops, replay, runs, sharding, student, td3,
+                        teachers)
 
     run_dir = cfg["run_dir"]
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
@@ -252,9 +254,11 @@ def transfer(cfg: dict) -> dict:
           f"student nets {cfg['hidden']}, lr {cfg['lr']:g}"
           + common.optional_term_note(cfg, "critic_grad", "Eq. 1")
           + common.optional_term_note(cfg, "actor_match", "Eq. 2") + ", "
-          f"device {info['device']}; run dir {run_dir}", flush=True)
+          f"device {info['device']}{sharding.describe([g.size for g in env.groups])}; "
+          f"run dir {run_dir}", flush=True)
 
     state = learner.init(jax.random.PRNGKey(cfg["seed"]))
+    teacher_groups = learner.place_teachers(teacher_groups)
     epoch = jax.jit(learner.offline_epoch, static_argnums=2, donate_argnums=0)
     eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, cfg["eval_episodes"],
@@ -262,7 +266,7 @@ def transfer(cfg: dict) -> dict:
     start = time.time()
     state = loops.run_epochs(
         state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
-        epoch=lambda s, n: epoch(s, teacher_groups, n),
+        epoch=lambda s, n: epoch(sharding.replicate(s), teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s), jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]),
         stage="offline",
@@ -271,6 +275,9 @@ def transfer(cfg: dict) -> dict:
     state = learner.finish_offline(state)
 
     returns = np.asarray(final(learner.eval_params(state), jax.random.fold_in(eval_key, 0)))
+    if FLAGS.video:
+        common.write_videos(env, learner.policy_apply, learner.eval_params(state), cfg["seed"],
+                            run_dir, "offline_transfer")
     checkpoint.save(os.path.join(run_dir, "student", "state"), state)
     summary = {"benchmark": cfg["benchmark"], "stage": "offline", "seed": cfg["seed"],
                "wall_s": round(time.time() - start, 1), "rounds": cfg["rounds"],

@@ -30,6 +30,7 @@ flags.DEFINE_integer("rounds", None, "Online rounds (default 500000 for A/B, 500
 common.define_scale_flag()
 common.define_preset_flag()
 common.define_tensorboard_flag()
+common.define_video_flag()
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/online/<benchmark>-seed<seed>-<time>).")
@@ -166,7 +167,7 @@ def main(_):
 def learn(cfg: dict) -> dict:
     import jax
     import numpy as np
-    from ktmjax import checkpoint, envs, evaluation, loops, runs, student, td3, teachers
+    from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student, td3, teachers
 
     run_dir = cfg["run_dir"]
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
@@ -201,9 +202,10 @@ def learn(cfg: dict) -> dict:
           f"{cfg['from'] or 'fresh student (w/o Offline)'}; "
           f"teachers from {cfg['teachers']} ({cfg['teacher_critic']} critics); "
           f"{cfg['rounds']} rounds (warm-up {cfg['warmup']}){common.scale_note(cfg)}, "
-          f"update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, device {info['device']}; "
-          f"run dir {run_dir}", flush=True)
+          f"update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, device {info['device']}"
+          f"{sharding.describe([g.size for g in env.groups])}; run dir {run_dir}", flush=True)
 
+    teacher_groups = learner.place_teachers(teacher_groups)
     epoch = jax.jit(learner.online_epoch, static_argnums=2, donate_argnums=0)
     eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, cfg["eval_episodes"],
@@ -211,7 +213,7 @@ def learn(cfg: dict) -> dict:
     start = time.time()
     online = loops.run_epochs(
         online, total=cfg["rounds"], epoch_size=cfg["eval_every"],
-        epoch=lambda s, n: epoch(learner.refill_starts(s), teacher_groups, n),
+        epoch=lambda s, n: epoch(learner.place_online(learner.refill_starts(s)), teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s.learner),
                                        jax.random.fold_in(eval_key, i)),
         tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]),
@@ -221,6 +223,9 @@ def learn(cfg: dict) -> dict:
 
     returns = np.asarray(final(learner.eval_params(online.learner),
                                jax.random.fold_in(eval_key, 0)))
+    if FLAGS.video:
+        common.write_videos(env, learner.policy_apply, learner.eval_params(online.learner),
+                            cfg["seed"], run_dir, "online")
     checkpoint.save(os.path.join(run_dir, "student", "state"), online.learner)
     summary = {"benchmark": cfg["benchmark"], "stage": "online", "seed": cfg["seed"],
                "wall_s": round(time.time() - start, 1), "rounds": cfg["rounds"],

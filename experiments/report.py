@@ -7,7 +7,10 @@ over seeds) and Table 3's (each column's ratio to the teacher, and the mean over
 A run's column follows from its settings (ktmjax.report.variant): offline alone is
 "w/o Online", online from it "KTM-DRL", --alpha=0 "Online w/o Teachers", --beta=0
 "Online only Teacher", no --from "w/o Offline" (and "TD3-MT" with --alpha=0), --noher
-"w/o HER". Prints the Markdown; --out also writes it, with the curves beside it (PNG).
+"w/o HER"; a compress run, its network and dtype ("compact 32x32 distilled float16"),
+with a compression table (bytes, actions/s, mean ratio per dtype) and, with --out, a plot
+of the mean ratio against the actor's bytes. Prints the Markdown; --out also writes it,
+with the curves beside it (PNG).
 """
 import os
 
@@ -39,9 +42,16 @@ def main(argv):
     print(text)
     if FLAGS.out:
         os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-        report.curves(columns, png, FLAGS.title or text.splitlines()[0].lstrip("# "))
+        title = FLAGS.title or text.splitlines()[0].lstrip("# ")
+        report.curves(columns, png, title)
+        images = f"\n![learning curves]({os.path.basename(png)})\n"
+        if report.compress_runs(columns):
+            sizes = os.path.splitext(FLAGS.out)[0] + "_compression.png"
+            report.compression_plot(columns, sizes, title)
+            images += f"\n![mean ratio against bytes]({os.path.basename(sizes)})\n"
+            png += f", {sizes}"
         with open(FLAGS.out, "w") as f:
-            f.write(text + f"\n![learning curves]({os.path.basename(png)})\n")
+            f.write(text + images)
         print(f"written: {FLAGS.out}, {png}")
 
 

@@ -29,6 +29,7 @@ flags.DEFINE_float("lr", None, "Adam learning rate, actor and critic (default 3e
                    "--scale=cpu 1e-3, the original TD3 paper's rate, which learns faster).")
 common.define_scale_flag()
 common.define_tensorboard_flag()
+common.define_video_flag()
 flags.DEFINE_integer("batch_size", 256, "Minibatch size per task.")
 flags.DEFINE_float("gamma", 0.99, "Discount.")
 flags.DEFINE_float("tau", 0.005, "Soft target update rate.")
@@ -118,7 +119,7 @@ def td3_config(cfg: dict):
 def train(cfg: dict) -> dict:
     import jax
     import numpy as np
-    from ktmjax import checkpoint, envs, evaluation, loops, runs, teachers
+    from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, teachers
 
     run_dir = cfg["run_dir"]
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
@@ -132,7 +133,9 @@ def train(cfg: dict) -> dict:
     print(f"[train_teachers] {cfg['steps']} env steps per task{common.scale_note(cfg)}, "
           f"nets {cfg['hidden']}, lr {cfg['lr']:g}, "
           f"replay {cfg['capacity']} per task = {trainer.replay_bytes() / 2**20:.1f} MiB, "
-          f"device {info['device']} ({info['platform']}), run dir {run_dir}", flush=True)
+          f"device {info['device']} ({info['platform']})"
+          f"{sharding.describe([g.size for g in trainer.env.groups])}, run dir {run_dir}",
+          flush=True)
 
     state = trainer.init(jax.random.PRNGKey(cfg["seed"]))
     eval_key = jax.random.PRNGKey(cfg["seed"] + 100)  # the public code seeds eval envs seed+100
@@ -159,6 +162,9 @@ def train(cfg: dict) -> dict:
     done_steps = cfg["steps"]
 
     returns = np.asarray(final(trainer.actor_params(state), jax.random.fold_in(eval_key, 0)))
+    if FLAGS.video:
+        common.write_videos(trainer.env, trainer.policy_apply, trainer.actor_params(state),
+                            cfg["seed"], run_dir, "train_teachers")
     summary_tasks = evaluation.summarize(tasks, returns)
     at_bound = trainer.actors_at_bound(state)
     teachers.save_teachers(run_dir, trainer, state, summary_tasks, at_bound)

@@ -52,6 +52,8 @@ def variant(config: dict, summary: dict) -> str:
     stage = summary.get("stage")
     if stage == "teachers":
         return "Teachers"
+    if stage == "compress":
+        return compact_name(summary) + f" {summary['dtype']}"
     if stage == "offline":
         name = "w/o Online"
     elif not config.get("her", True):
@@ -66,6 +68,13 @@ def variant(config: dict, summary: dict) -> str:
         name = "KTM-DRL"
     extensions = [e for e in EXTENSIONS if config.get(e)]
     return name + (f" + {', '.join(extensions)}" if extensions else "")
+
+
+def compact_name(summary: dict) -> str:
+    """A compress run's network and how it learnt: "compact 32x32 distilled" (from a
+    student) or "compact 32x32 direct" (from the teachers)."""
+    how = "distilled" if summary.get("source") == "student" else "direct"
+    return f"compact {'x'.join(str(w) for w in summary['hidden'])} {how}"
 
 
 def _column_order(name: str):
@@ -213,6 +222,75 @@ def _curve(run_dir: str, task: str) -> list:
                 if row["task"] == task]
 
 
+def compress_runs(columns: dict) -> list:
+    """The compress runs among the columns, by source then width (widest first)."""
+    found = [r for rs in columns.values() for r in rs if r.summary.get("stage") == "compress"]
+    return sorted(found, key=lambda r: (r.summary["source"], [-w for w in r.summary["hidden"]],
+                                        r.summary.get("seed")))
+
+
+def _mean_ratio(returns: dict, teacher: dict) -> float:
+    return float(np.mean([returns[t] / teacher[t] for t in returns if t in teacher]))
+
+
+def compression_table(columns: dict) -> str:
+    """Per compress run and dtype: the actor's parameters and bytes, actions per second at
+    each measured batch, and the mean over tasks of the return's ratio to the teacher
+    (each dtype's return measured in that dtype)."""
+    found = compress_runs(columns)
+    teacher = teacher_returns(columns)
+    batches = sorted(found[0].summary["dtypes"]["float32"]["actions_per_s"], key=int)
+    lines = ["| network | seed | dtype | actor params | actor bytes | "
+             + " | ".join(f"actions/s, batch {b}" for b in batches) + " | mean ratio |",
+             "|---|---|---|---|---|" + "---|" * (len(batches) + 1)]
+    for r in found:
+        large = r.summary["source_agent"]
+        if "actor_params" in large:
+            speeds = " | ".join(f"{large['actions_per_s'][b]:,.0f}" for b in batches)
+            row = (f"| large student ({r.summary['from']}) | | float32 | {large['actor_params']:,} "
+                   f"| {large['actor_bytes']:,} | {speeds} | "
+                   f"{_mean_ratio(large['tasks'], teacher):.3f} |")
+            if row not in lines:
+                lines.append(row)
+        for dtype, info in r.summary["dtypes"].items():
+            returns = {t: v["return_mean"] for t, v in info["tasks"].items()}
+            speeds = " | ".join(f"{info['actions_per_s'][b]:,.0f}" for b in batches)
+            lines.append(f"| {compact_name(r.summary)} | {r.summary.get('seed')} | {dtype} | "
+                         f"{info['actor_params']:,} | {info['actor_bytes']:,} | {speeds} | "
+                         f"{_mean_ratio(returns, teacher):.3f} |")
+    return "\n".join(lines)
+
+
+def compression_plot(columns: dict, path: str, title: str) -> str:
+    """Mean ratio to the teacher against the actor's bytes (log scale): one line per way of
+    learning (distilled, direct) and dtype, a point per width. Writes a PNG to `path`."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    teacher = teacher_returns(columns)
+    series = defaultdict(list)
+    for r in compress_runs(columns):
+        how = compact_name(r.summary).split()[-1]
+        for dtype, info in r.summary["dtypes"].items():
+            returns = {t: v["return_mean"] for t, v in info["tasks"].items()}
+            series[(how, dtype)].append((info["actor_bytes"], _mean_ratio(returns, teacher)))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (how, dtype), points in sorted(series.items()):
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                linestyle="-" if how == "distilled" else "--", label=f"{how}, {dtype}")
+    ax.axhline(0.95, color="gray", linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("actor bytes")
+    ax.set_ylabel("mean ratio to the teacher")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def report(run_dirs, title: str = None) -> tuple:
     """(Markdown text, grouped columns) for the finished runs in `run_dirs`."""
     columns = group_runs([load_run(p) for p in run_dirs])
@@ -224,5 +302,9 @@ def report(run_dirs, title: str = None) -> tuple:
     text = (f"# {title}\n\nReturns (10-episode final evaluation of each run; mean ± std "
             f"over seeds):\n\n{returns_table(columns)}\n\nRatio to the teacher (mean over "
             f"seeds; the mean row: mean over tasks ± std over seeds):\n\n"
-            f"{ratio_table(columns)}\n\nRuns:\n{sources}\n")
+            f"{ratio_table(columns)}\n\n")
+    if compress_runs(columns):
+        text += ("Compression (each dtype's return measured in that dtype; actions/s of "
+                 f"`policy.act` on this machine):\n\n{compression_table(columns)}\n\n")
+    text += f"Runs:\n{sources}\n"
     return text, columns

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from ktmjax import extensions, ktm, layout, networks, replay, td3
+from ktmjax import extensions, ktm, layout, networks, replay, sharding, td3
 from ktmjax.envs import MultiTaskEnv
 
 UPDATE_MODES = ("vmap", "sequential")
@@ -340,7 +340,20 @@ class Student:
             buffers = tuple(replay.prefill(b, d) for b, d in zip(buffers, prefill))
         online = OnlineState(state, buffers, self.env.reset(env_key),
                              jnp.zeros((), jnp.int32), key)
-        return td3.placed(online)
+        return self.place_online(td3.placed(online))
+
+    def place_teachers(self, teacher_groups) -> tuple:
+        """The teachers and their D_k with each group's task axis split over the devices
+        (`sharding`)."""
+        return sharding.groups(teacher_groups, [g.size for g in self.groups])
+
+    def place_online(self, online: OnlineState) -> OnlineState:
+        """The online shards D'_k and the envs split over the devices by task, the learner
+        replicated (`sharding`)."""
+        sizes = [g.size for g in self.groups]
+        return OnlineState(sharding.replicate(online.learner), sharding.groups(online.buffers, sizes),
+                           sharding.groups(online.envs, sizes), sharding.replicate(online.round),
+                           sharding.replicate(online.key))
 
     def refill_starts(self, online: OnlineState) -> OnlineState:
         """New initial states for the envs' coming episodes (on the host, between epochs)."""

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ktmjax import acting, replay, td3
+from ktmjax import acting, replay, sharding, td3
 from ktmjax.envs import EnvState, MultiTaskEnv, Task
 from ktmjax.envs.multitask import EPISODE_LENGTH
 
@@ -60,7 +60,13 @@ class TeacherTrainer:
         # The envs are reset outside `_init`: the reset program is then the one that every
         # epoch's `refill_starts` runs, compiled once.
         key, env_key = jax.random.split(key)
-        return td3.placed(self._init(key, self.env.reset(env_key)))
+        return self.place(td3.placed(self._init(key, self.env.reset(env_key))))
+
+    def place(self, state: TeacherTrainState) -> TeacherTrainState:
+        """Each group's task axis split over the devices, the rest replicated (`sharding`)."""
+        return TeacherTrainState(
+            sharding.groups(state.groups, [g.size for g in self.env.groups]),
+            sharding.replicate(state.step), sharding.replicate(state.key))
 
     def _init_impl(self, key, env_states) -> TeacherTrainState:
         groups = []
@@ -111,7 +117,7 @@ class TeacherTrainer:
         [num_steps, 2, K]: each task's critic and actor loss per step)."""
         envs = self.env.refill_starts(tuple(gs.env for gs in state.groups))
         state = state.replace(groups=tuple(gs.replace(env=e) for gs, e in zip(state.groups, envs)))
-        return self._epoch(state, num_steps)
+        return self._epoch(self.place(state), num_steps)
 
     def policy_apply(self, g, actor_params, obs):
         """Deterministic actions of group g's teachers (for evaluation)."""

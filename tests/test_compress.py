@@ -36,13 +36,14 @@ def test_both_weights_zero_is_refused():
 @pytest.fixture(scope="module")
 def compact_run(tmp_path_factory):
     """A compact 16x16 student of InvertedPendulum trained directly from the shipped mini
-    teacher, deployed as int8."""
+    teacher, deployed as int8, with --video."""
     run_dir = tmp_path_factory.mktemp("compress") / "run"
     proc = run_module("compress", f"--teachers={SHIPPED_MINI}", "--tasks=InvertedPendulum",
                       "--hidden=16,16", "--rounds=1500", "--eval_every=750",
                       "--rollout_steps=5000", "--eval_episodes=1", "--final_episodes=3",
-                      "--dtype=int8", f"--run_dir={run_dir}", timeout=900)
+                      "--dtype=int8", "--video", f"--run_dir={run_dir}", timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir / "stdout.txt").write_text(proc.stdout)
     return run_dir
 
 
@@ -123,3 +124,16 @@ def test_bad_from_runs(tmp_path):
     proc = run_module("compress", f"--from={broken}", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "cannot read the student checkpoint")
     assert not (tmp_path / "r").exists() and snapshot(broken) == before
+
+
+def test_video_of_the_deployed_policy(compact_run):
+    """--video wrote a GIF of the task: it decodes, holds many frames, and they move."""
+    from PIL import Image, ImageSequence
+    out = (compact_run / "stdout.txt").read_text()
+    if "no videos: MuJoCo cannot render" in out:
+        pytest.skip("MuJoCo cannot render on this machine: " + out.split("no videos:")[1][:200])
+    with Image.open(compact_run / "videos" / "InvertedPendulum.gif") as gif:
+        frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(gif)]
+    assert len(frames) >= 100   # 400 steps of the balanced pole, every 2nd drawn
+    assert frames[0].shape == (240, 320, 3) and frames[0].std() > 0
+    assert any(not np.array_equal(frames[0], f) for f in frames[1:])

@@ -1,7 +1,6 @@
 """experiments.report: the paper's tables from run directories."""
 import json
 
-import pytest
 
 from ktmjax import report
 from tests.conftest import run_module

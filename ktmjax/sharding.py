@@ -1,0 +1,78 @@
+"""The task axis over every visible device: one program for 1 or N devices.
+
+Arrays with a leading task axis [G] (a group's stacked teachers, their replay shards D_k,
+the online shards D'_k, environment states) are split over a one-axis device mesh
+("tasks"); everything else (the student's parameters and optimiser states, counters, keys)
+is replicated. jit then partitions each program (GSPMD): a task's physics, replay sampling
+and per-task losses run on the device that holds the task, and the student's mean over
+tasks becomes XLA's all-reduce. On a TPU v2/v3-8 (8 cores) Benchmark A's 8 tasks sit one
+per core.
+
+A group whose size does not divide by the device count is replicated: every device runs
+it whole (correct, no speed-up for that group); `describe` says so in each command's start
+line. On one device these functions return their input: the programs are those of a
+single-device run.
+"""
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+AXIS = "tasks"
+_chosen = None   # the devices to use (`use_devices`); None: all visible ones
+
+
+def use_devices(devices=None) -> None:
+    """Restricts the placement to `devices` (None: every visible device again)."""
+    global _chosen
+    _chosen = list(devices) if devices is not None else None
+
+
+def devices() -> list:
+    return _chosen if _chosen is not None else jax.devices()
+
+
+def device_count() -> int:
+    return len(devices())
+
+
+def mesh() -> Mesh:
+    return Mesh(np.asarray(devices()), (AXIS,))
+
+
+def splits(size: int) -> bool:
+    """Whether a task axis of `size` is split over the devices (several, dividing it)."""
+    n = device_count()
+    return n > 1 and size % n == 0
+
+
+def _put(tree, spec: PartitionSpec):
+    if device_count() == 1:   # committed already (`td3.placed`, jit outputs): nothing to do
+        return tree
+    return jax.device_put(tree, NamedSharding(mesh(), spec))
+
+
+def replicate(tree):
+    """Every leaf on every device."""
+    return _put(tree, PartitionSpec())
+
+
+def tasks(tree, size: int):
+    """Every leaf of `tree` has a leading task axis of `size`: split it over the devices
+    where `splits(size)`, else replicate."""
+    return _put(tree, PartitionSpec(AXIS) if splits(size) else PartitionSpec())
+
+
+def groups(trees, sizes):
+    """One tree per task group (leading axis: the group's tasks), each placed by `tasks`."""
+    return tuple(tasks(t, s) for t, s in zip(trees, sizes))
+
+
+def describe(sizes) -> str:
+    """The start line's mention of the placement (empty on one device)."""
+    n = device_count()
+    if n == 1:
+        return ""
+    whole = [s for s in sizes if not splits(s)]
+    note = (f"; {len(whole)} group(s) of {', '.join(map(str, whole))} task(s) replicated "
+            f"(not divisible by {n})" if whole else "")
+    return f", task axis over {n} devices{note}"

@@ -1,0 +1,58 @@
+"""Runs a few steps of each stage (teachers, offline, online) on two `mini` tasks, first on one
+device, then with the task axis split over every visible device, and prints one JSON
+line: per stage, the largest difference between the two runs' final parameters, and
+how many devices hold a task-axis array in the split run. Run it with
+XLA_FLAGS=--xla_force_host_platform_device_count=2 (tests/test_sharding.py)."""
+import json
+
+import jax
+import numpy as np
+
+from ktmjax import envs, runs, sharding, student, td3, teachers
+
+TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
+
+
+def stages():
+    # The two single pendulums: one group of two tasks, split over two devices.
+    tasks = envs.benchmark_tasks("mini", ["InvertedPendulum", "InvertedPendulumBigPole"])
+    out = {}
+    trainer = teachers.TeacherTrainer(tasks, TINY, capacity=128, start_steps=10,
+                                      episode_length=40)
+    state, _ = trainer.epoch(trainer.init(jax.random.PRNGKey(0)), 30)
+    out["teachers"] = (state.groups[0].learner, state.groups[0].replay.obs)
+
+    env = trainer.env
+    groups = teachers.random_teachers(env.groups, TINY, 64, jax.random.PRNGKey(1))
+    learner = student.Student(env, (TINY,) * len(env.groups),
+                              student.StudentConfig(net=TINY, warmup_rounds=3))
+    placed = learner.place_teachers(groups)
+    offline = jax.jit(learner.offline_epoch, static_argnums=2)(
+        sharding.replicate(learner.init(jax.random.PRNGKey(2))), placed, 10)[0]
+    out["offline"] = (offline, placed[0].data.obs)
+
+    online = learner.init_online(offline, jax.random.PRNGKey(3), capacity=64)
+    online = jax.jit(learner.online_epoch, static_argnums=2)(
+        learner.place_online(learner.refill_starts(online)), placed, 8)[0]
+    out["online"] = (online.learner, online.buffers[0].obs)
+    return out
+
+
+def main():
+    runs.enable_compilation_cache()
+    sharding.use_devices(jax.devices()[:1])
+    single = stages()
+    sharding.use_devices(None)
+    split = stages()
+    report = {"devices": jax.device_count()}
+    for stage in single:
+        a, b = (jax.tree.leaves(x[0]) for x in (single[stage], split[stage]))
+        report[stage] = {
+            "max_diff": max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y))))
+                            for x, y in zip(a, b)),
+            "task_axis_devices": len(split[stage][1].sharding.device_set)}
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
