@@ -76,3 +76,44 @@ def test_report_command(tmp_path):
     (tmp_path / "mini" / "x" / "summary.json").write_text(
         (tmp_path / "mini" / "x" / "summary.json").read_text().replace('"A"', '"mini"'))
     _assert_one_line_error(run_module("report", off, other), "several benchmarks")
+
+
+def _compress_run(root, name, source, hidden, returns_by_dtype, large=None):
+    """A finished compress run's directory (summary.json as the command writes it)."""
+    speeds = {"1": 1000.0, "1024": 1e6}
+    dtypes = {d: {"tasks": {t: {"return_mean": r, "teacher_return": TEACHER[t]}
+                            for t, r in returns.items()},
+                  "actor_params": 100, "actor_bytes": {"float32": 400, "int8": 160}.get(d, 200),
+                  "critic_bytes": 800, "actions_per_s": speeds}
+              for d, returns in returns_by_dtype.items()}
+    source_agent = {"tasks": large or dict(TEACHER)}
+    if large:
+        source_agent.update(actor_params=1000, actor_bytes=4000, critic_bytes=8000,
+                            actions_per_s=speeds)
+    path = root / name
+    path.mkdir()
+    (path / "summary.json").write_text(json.dumps({
+        "benchmark": "A", "stage": "compress", "seed": 0, "source": source, "hidden": hidden,
+        "dtype": "float16", "from": "runs/offline/x" if large else None,
+        "tasks": dtypes["float16"]["tasks"], "dtypes": dtypes, "source_agent": source_agent}))
+    (path / "config.json").write_text(json.dumps({"benchmark": "A", "seed": 0}))
+    return str(path)
+
+
+def test_compression_columns_table_and_plot(tmp_path):
+    """Compress runs: a column each (network, how it learnt, deployed dtype), and the
+    compression table's rows per dtype with the mean ratio to the teacher."""
+    returns = {"float32": {"T1": 100.0, "T2": 40.0}, "float16": {"T1": 90.0, "T2": 40.0},
+               "int8": {"T1": 50.0, "T2": 25.0}}
+    dirs = [_compress_run(tmp_path, "d", "student", [8, 8], returns,
+                          large={"T1": 100.0, "T2": 50.0}),
+            _compress_run(tmp_path, "t", "teachers", [8, 8], returns)]
+    text, columns = report.report(dirs)
+    assert list(columns) == ["compact 8x8 direct float16", "compact 8x8 distilled float16"]
+    assert "| T1 | 100.0 | 90.0 | 90.0 |" in text
+    assert "| large student (runs/offline/x) | | float32 | 1,000 | 4,000 | 1,000 | 1,000,000 | 1.000 |" in text
+    # float32: (1.0 + 0.8) / 2; int8: (0.5 + 0.5) / 2
+    assert "| compact 8x8 distilled | 0 | float32 | 100 | 400 | 1,000 | 1,000,000 | 0.900 |" in text
+    assert "| compact 8x8 direct | 0 | int8 | 100 | 160 | 1,000 | 1,000,000 | 0.500 |" in text
+    report.compression_plot(columns, str(tmp_path / "sizes.png"), "t")
+    assert (tmp_path / "sizes.png").stat().st_size > 0
