@@ -62,12 +62,13 @@ def main(_):
                              FLAGS.repeats, hidden, FLAGS.batch_size, FLAGS.capacity)), flush=True)
 
 
-def build(stage, update, benchmark, hidden, batch_size, capacity):
-    """The real round of `stage` at these sizes, with random teachers and full shards of
-    random transitions. Returns (env, teacher groups, state, round fn, epoch fn)."""
+def build(stage, update, benchmark, hidden, batch_size, capacity, tasks=None):
+    """The real round of `stage` at these sizes (the benchmark's tasks, or the named subset),
+    with random teachers and full shards of random transitions. Returns (env, teacher
+    groups, state, round fn, epoch fn)."""
     import jax
     from ktmjax import envs, replay, student, td3, teachers
-    env = envs.MultiTaskEnv(envs.benchmark_tasks(benchmark))
+    env = envs.MultiTaskEnv(envs.benchmark_tasks(benchmark, tasks))
     net = td3.TD3Config(hidden=tuple(hidden), batch_size=batch_size)
     key = jax.random.PRNGKey(0)
     teacher_groups = teachers.random_teachers(env.groups, net, capacity, key)
@@ -83,10 +84,11 @@ def build(stage, update, benchmark, hidden, batch_size, capacity):
     return env, teacher_groups, state, learner.online_round, learner.online_epoch
 
 
-def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capacity) -> dict:
+def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capacity,
+            tasks=None) -> dict:
     import jax
     env, teacher_groups, state, one_round, epoch_fn = build(
-        stage, update, benchmark, hidden, batch_size, capacity)
+        stage, update, benchmark, hidden, batch_size, capacity, tasks)
 
     # FLOPs of one round, as XLA counts them (a round alone, not inside a loop).
     flops = jax.jit(one_round).lower(state, teacher_groups).compile().cost_analysis()

@@ -1,0 +1,160 @@
+"""The prepared check for a GPU or TPU machine (about 5 to 8 minutes there): how fast ktmjax
+runs Benchmark A at the paper's sizes, and what the paper's schedule would take.
+
+    python bench/accelerator_check.py [--out=DIR] [--official=../shared/bench/official_style.py]
+    python bench/accelerator_check.py --dry-run      # tiny sizes, any CPU (the test suite)
+
+Measures, on the default device:
+1. teachers: env steps per second of the 8 Benchmark A teachers trained together (2x400,
+   batch 256, one TD3 update per env step, the real `TeacherTrainer` epoch);
+2. offline and online rounds per second of the K=8 student at 2x400, batch 256 per task,
+   with 1e6-transition shards (`experiments.throughput`, vmap update; online rounds step
+   the 8 MJX envs);
+3. where torch is installed, the public code's loop restated (official_style.py) on the
+   same machine, offline and online (without its envs);
+and the projected wall-clock of the paper's schedule on this device: 1,000,000 teacher steps
+per task, then 500,000 offline and 500,000 online rounds. Writes accelerator_check.json and
+accelerator_check.md (a Markdown table for docs/performance.md) to --out and prints both.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+PAPER = dict(benchmark="A", tasks=None, hidden=(400, 400), batch=256, capacity=1_000_000,
+             teacher_capacity=200_000, teacher_steps=200, rounds=200, repeats=2)
+DRY = dict(benchmark="mini", tasks=("InvertedPendulum",), hidden=(16, 16), batch=8,
+           capacity=256, teacher_capacity=256,
+           teacher_steps=5, rounds=5, repeats=1)
+SCHEDULE = dict(teacher_steps=1_000_000, offline_rounds=500_000, online_rounds=500_000)
+
+
+def teacher_steps_per_s(sizes: dict) -> dict:
+    """Env steps per second (all tasks together) of the real teacher training epoch."""
+    import jax
+    from ktmjax import envs, td3, teachers
+    tasks = envs.benchmark_tasks(sizes["benchmark"], sizes["tasks"])
+    net = td3.TD3Config(hidden=sizes["hidden"], batch_size=sizes["batch"])
+    trainer = teachers.TeacherTrainer(tasks, net, sizes["teacher_capacity"], start_steps=0)
+    state = trainer.init(jax.random.PRNGKey(0))
+    n = sizes["teacher_steps"]
+    t0 = time.perf_counter()
+    state = jax.block_until_ready(trainer.epoch(state, n))[0]        # compile + warm-up
+    compile_s = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(sizes["repeats"]):
+        t0 = time.perf_counter()
+        state = jax.block_until_ready(trainer.epoch(state, n))[0]
+        best = min(best, time.perf_counter() - t0)
+    return {"tasks": len(tasks), "steps_per_task_per_s": round(n / best, 2),
+            "env_steps_per_s": round(len(tasks) * n / best, 1),
+            "compile_and_first_epoch_s": round(compile_s, 1)}
+
+
+def student_rounds(sizes: dict) -> dict:
+    from experiments import throughput
+    out = {}
+    for stage in ("offline", "online"):
+        out[stage] = throughput.measure(stage, "vmap", sizes["benchmark"], sizes["rounds"],
+                                        sizes["repeats"], sizes["hidden"], sizes["batch"],
+                                        sizes["capacity"], sizes["tasks"])
+    return out
+
+
+def official(path: str, sizes: dict) -> dict:
+    """The public code's loop (official_style.py) where torch is installed, else why not."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return {"skipped": "torch is not installed"}
+    if not os.path.isfile(path):
+        return {"skipped": f"{path} not found"}
+    out = {}
+    for stage in ("offline", "online"):
+        proc = subprocess.run([sys.executable, path, "--stage", stage, "--rounds",
+                               str(sizes["rounds"]), "--hidden", str(sizes["hidden"][0]),
+                               "--batch", str(sizes["batch"])],
+                              capture_output=True, text=True, timeout=600)
+        lines = proc.stdout.strip().splitlines()
+        out[stage] = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
+            "failed": proc.stderr.strip()[-300:]}
+    return out
+
+
+def projection(teacher: dict, rounds: dict) -> dict:
+    """Hours of the paper's schedule at the measured rates."""
+    hours = {
+        "teachers": SCHEDULE["teacher_steps"] / teacher["steps_per_task_per_s"] / 3600,
+        "offline": SCHEDULE["offline_rounds"] / rounds["offline"]["rounds_per_s"] / 3600,
+        "online": SCHEDULE["online_rounds"] / rounds["online"]["rounds_per_s"] / 3600,
+    }
+    hours["total"] = sum(hours.values())
+    return {k: round(v, 2) for k, v in hours.items()}
+
+
+def markdown(report: dict) -> str:
+    r, t, h = report["student"], report["teachers"], report["projected_hours"]
+    lines = [f"Device: {report['device']} ({report['platform']}), jax {report['jax']}, "
+             f"{'dry run (tiny sizes)' if report['dry_run'] else 'Benchmark A at the paper sizes'}.",
+             "", "| measure | ktmjax | public code's loop (torch) |", "|---|---|---|"]
+    off = report["official"]
+
+    def theirs(stage):
+        row = off.get(stage, {}) if isinstance(off, dict) else {}
+        return f"{row['rounds_per_s']:.1f}" if "rounds_per_s" in row else off.get("skipped", "n/a")
+
+    lines.append(f"| teacher env steps/s, {t['tasks']} tasks together | {t['env_steps_per_s']:,.0f} | |")
+    for stage in ("offline", "online"):
+        lines.append(f"| {stage} rounds/s (K={r[stage]['tasks']}) | {r[stage]['rounds_per_s']:.1f} "
+                     f"| {theirs(stage)} |")
+    lines.append(f"| projected hours: teachers (1M steps/task) + offline (500K) + online "
+                 f"(500K) | {h['teachers']:.2f} + {h['offline']:.2f} + {h['online']:.2f} = "
+                 f"**{h['total']:.2f}** | |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="tiny sizes on any device")
+    parser.add_argument("--out", default=os.path.join(ROOT, "runs", "accelerator_check"))
+    parser.add_argument("--official", default=os.path.join(ROOT, "..", "shared", "bench",
+                                                           "official_style.py"))
+    args = parser.parse_args()
+    from ktmjax import runs
+    runs.enable_compilation_cache()
+    import jax
+    sizes = DRY if args.dry_run else PAPER
+    start = time.time()
+    print(f"[accelerator_check] {jax.devices()[0].device_kind} ({jax.default_backend()}), "
+          f"{'dry run' if args.dry_run else 'paper sizes'}", flush=True)
+    teacher = teacher_steps_per_s(sizes)
+    print(f"[accelerator_check] teachers: {teacher}", flush=True)
+    student = student_rounds(sizes)
+    print(f"[accelerator_check] student: offline {student['offline']['rounds_per_s']} rounds/s, "
+          f"online {student['online']['rounds_per_s']} rounds/s", flush=True)
+    report = {"device": str(jax.devices()[0].device_kind), "platform": jax.default_backend(),
+              "jax": jax.__version__, "dry_run": args.dry_run, "sizes": {
+                  k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
+              "teachers": teacher, "student": student,
+              "official": official(args.official, sizes) if not args.dry_run else
+              {"skipped": "dry run"},
+              "projected_hours": projection(teacher, student),
+              "wall_s": None}
+    report["wall_s"] = round(time.time() - start, 1)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "accelerator_check.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    table = markdown(report)
+    with open(os.path.join(args.out, "accelerator_check.md"), "w") as f:
+        f.write(table + "\n")
+    print(json.dumps(report))
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

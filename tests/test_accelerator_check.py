@@ -1,0 +1,22 @@
+"""bench/accelerator_check.sh --dry-run: the prepared accelerator check runs on this CPU."""
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_accelerator_check_dry_run(tmp_path):
+    proc = subprocess.run(["bash", os.path.join("bench", "accelerator_check.sh"), "--dry-run",
+                           f"--out={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1200, env=dict(os.environ, PYTHON=sys.executable))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "accelerator_check.json").read_text())
+    assert report["dry_run"] and report["teachers"]["env_steps_per_s"] > 0
+    for stage in ("offline", "online"):
+        assert report["student"][stage]["rounds_per_s"] > 0
+    hours = report["projected_hours"]
+    assert abs(hours["total"] - (hours["teachers"] + hours["offline"] + hours["online"])) < 0.02
+    table = (tmp_path / "accelerator_check.md").read_text()
+    assert "| offline rounds/s (K=1) |" in table and "projected hours" in table
