@@ -69,7 +69,7 @@ def student_rounds(sizes: dict) -> dict:
 def official(path: str, sizes: dict) -> dict:
     """The public code's loop (official_style.py) where torch is installed, else why not."""
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401  (only whether it is there)
     except ImportError:
         return {"skipped": "torch is not installed"}
     if not os.path.isfile(path):

@@ -34,7 +34,7 @@ from ktmjax.envs import MultiTaskEnv
 @dataclasses.dataclass(frozen=True)
 class CompressConfig:
     net: td3.TD3Config            # the compact networks (widths), Adam's rate, batch per task
-    q_weight: float = 1.0         # ascent of the source's Q1 (Eq. 2's form)
+    q_weight: float = 0.0         # ascent of the source's Q1 (Eq. 2's form)
     match_weight: float = 1.0     # matching the source actor's action
 
     def __post_init__(self):
