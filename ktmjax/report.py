@@ -175,6 +175,27 @@ def ratio_table(columns: dict) -> str:
     return "\n".join(lines)
 
 
+def aggregate_table(columns: dict) -> str:
+    """For every column of two seeds or more: the mean and the interquartile mean of the
+    ratio to the teacher over seeds x tasks, each with its 95% stratified-bootstrap
+    interval (`ktmjax.stats`); empty when no column has two seeds."""
+    from ktmjax import stats
+    lines = []
+    for c, per_task in ratios(columns).items():
+        counts = {len(v) for v in per_task.values() if v}
+        if len(counts) != 1 or counts.pop() < 2:
+            continue
+        scores = np.asarray([v for v in per_task.values() if v], np.float64).T   # [seeds, tasks]
+        agg = stats.aggregate(scores)
+        lines.append(f"| {c} | {agg['runs']} | {agg['mean']:.3f} [{agg['mean_ci95'][0]:.3f}, "
+                     f"{agg['mean_ci95'][1]:.3f}] | {agg['iqm']:.3f} [{agg['iqm_ci95'][0]:.3f}, "
+                     f"{agg['iqm_ci95'][1]:.3f}] |")
+    if not lines:
+        return ""
+    return "\n".join(["| column | seeds | mean ratio [95% CI] | IQM ratio [95% CI] |",
+                      "|---|---|---|---|"] + lines)
+
+
 def curves(columns: dict, path: str, title: str) -> str:
     """One panel per task: each column's evaluation returns over rounds (mean over seeds
     at the rounds they share), the teacher's return dashed. Writes a PNG to `path`."""
@@ -303,6 +324,10 @@ def report(run_dirs, title: str = None) -> tuple:
             f"over seeds):\n\n{returns_table(columns)}\n\nRatio to the teacher (mean over "
             f"seeds; the mean row: mean over tasks ± std over seeds):\n\n"
             f"{ratio_table(columns)}\n\n")
+    intervals = aggregate_table(columns)
+    if intervals:
+        text += ("Over seeds and tasks (interquartile mean and 95% stratified-bootstrap "
+                 f"intervals, 2000 resamples):\n\n{intervals}\n\n")
     if compress_runs(columns):
         text += ("Compression (each dtype's return measured in that dtype; actions/s of "
                  f"`policy.act` on this machine):\n\n{compression_table(columns)}\n\n")

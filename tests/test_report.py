@@ -58,6 +58,9 @@ def test_tables_from_runs(tmp_path):
     assert "| T2 | 0.800 | 1.100 |" in text
     # seed 0: (1.1 + 1.0) / 2 = 1.05; seed 1: (1.0 + 1.2) / 2 = 1.1 -> 1.075 ± 0.025
     assert "| mean | **0.850** | **1.075** ± 0.025 |" in text
+    # two seeds x two tasks of KTM-DRL: ratios 1.1, 1.0, 1.0, 1.2; IQM: 1.0, 1.1 -> 1.05
+    assert "| KTM-DRL | 2 | 1.075 [" in text and "] | 1.050 [" in text
+    assert "| w/o Online |" not in text.split("Over seeds")[1]   # one seed: no interval
     png = report.curves(columns, str(tmp_path / "c.png"), "t")
     assert (tmp_path / "c.png").stat().st_size > 0 and png.endswith("c.png")
 
