@@ -68,9 +68,8 @@ def student_rounds(sizes: dict) -> dict:
 
 def official(path: str, sizes: dict) -> dict:
     """The public code's loop (official_style.py) where torch is installed, else why not."""
-    try:
-        import torch  # noqa: F401  (only whether it is there)
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
         return {"skipped": "torch is not installed"}
     if not os.path.isfile(path):
         return {"skipped": f"{path} not found"}
