@@ -75,13 +75,14 @@ def official(path: str, sizes: dict) -> dict:
         return {"skipped": f"{path} not found"}
     out = {}
     for stage in ("offline", "online"):
-        proc = subprocess.run([sys.executable, path, "--stage", stage, "--rounds",
-                               str(sizes["rounds"]), "--hidden", str(sizes["hidden"][0]),
-                               "--batch", str(sizes["batch"])],
-                              capture_output=True, text=True, timeout=600)
-        lines = proc.stdout.strip().splitlines()
-        out[stage] = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
-            "failed": proc.stderr.strip()[-300:]}
+        try:
+            proc = subprocess.run([sys.executable, path, "--stage", stage, "--rounds",
+                                   str(sizes["rounds"]), "--hidden", str(sizes["hidden"][0]),
+                                   "--batch", str(sizes["batch"])],
+                                  capture_output=True, text=True, timeout=300)
+            out[stage] = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+            out[stage] = {"failed": f"{type(e).__name__}: {str(e)[-200:]}"}
     return out
 
 
@@ -104,8 +105,10 @@ def markdown(report: dict) -> str:
     off = report["official"]
 
     def theirs(stage):
-        row = off.get(stage, {}) if isinstance(off, dict) else {}
-        return f"{row['rounds_per_s']:.1f}" if "rounds_per_s" in row else off.get("skipped", "n/a")
+        row = off.get(stage, {})
+        if "rounds_per_s" in row:
+            return f"{row['rounds_per_s']:.1f}"
+        return off.get("skipped") or f"failed: {row.get('failed', 'n/a')[:80]}"
 
     lines.append(f"| teacher env steps/s, {t['tasks']} tasks together | {t['env_steps_per_s']:,.0f} | |")
     for stage in ("offline", "online"):
@@ -124,6 +127,8 @@ def main():
     parser.add_argument("--official", default=os.path.join(ROOT, "..", "shared", "bench",
                                                            "official_style.py"))
     args = parser.parse_args()
+    # JAX would otherwise take most of a GPU's memory before the torch loop starts.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     from ktmjax import runs
     runs.enable_compilation_cache()
     import jax
@@ -131,9 +136,15 @@ def main():
     start = time.time()
     print(f"[accelerator_check] {jax.devices()[0].device_kind} ({jax.default_backend()}), "
           f"{'dry run' if args.dry_run else 'paper sizes'}", flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    partial = os.path.join(args.out, "accelerator_check.partial.json")
     teacher = teacher_steps_per_s(sizes)
     print(f"[accelerator_check] teachers: {teacher}", flush=True)
+    with open(partial, "w") as f:     # kept if a later stage fails or the machine goes away
+        json.dump({"teachers": teacher}, f)
     student = student_rounds(sizes)
+    with open(partial, "w") as f:
+        json.dump({"teachers": teacher, "student": student}, f)
     print(f"[accelerator_check] student: offline {student['offline']['rounds_per_s']} rounds/s, "
           f"online {student['online']['rounds_per_s']} rounds/s", flush=True)
     report = {"device": str(jax.devices()[0].device_kind), "platform": jax.default_backend(),
@@ -145,7 +156,6 @@ def main():
               "projected_hours": projection(teacher, student),
               "wall_s": None}
     report["wall_s"] = round(time.time() - start, 1)
-    os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "accelerator_check.json"), "w") as f:
         json.dump(report, f, indent=2)
     table = markdown(report)

@@ -6,7 +6,15 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # MuJoCo picks its OpenGL platform when first imported (through ktmjax, below): with
 # --video, headless EGL unless the user set MUJOCO_GL (osmesa, glfw...).
-if any(a in ("--video", "--video=true", "--video=1") for a in sys.argv[1:]):
+def _video_asked(argv) -> bool:
+    for arg in argv:
+        name, _, value = arg.lstrip("-").partition("=")
+        if arg.startswith("-") and name == "video" and value.lower() in ("", "true", "t", "1"):
+            return True
+    return False
+
+
+if sys.platform.startswith("linux") and _video_asked(sys.argv[1:]):
     os.environ.setdefault("MUJOCO_GL", "egl")
 
 from absl import app, logging  # noqa: E402

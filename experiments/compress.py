@@ -5,17 +5,19 @@ student, quantise that student's actor, and measure return, size and speed.
     python -m experiments.compress --teachers=ktmjax/shipped_teachers/mini --hidden=32,32
 
 --from: a finished offline_transfer or online run; the compact student learns from that
-student (its critic regresses the large critic, its actor ascends the large critic's Q1
-and matches the large actor's action; ktmjax.compress) on states of the large student's
-noisy rollouts. --teachers: the same compact network trained directly from the per-task
-teachers by the same recipe (the baseline "trained directly").
+student (its critic regresses the large critic; its actor matches the large actor's action
+and, with --q_weight, ascends the large critic's Q1; ktmjax.compress) on states of the large
+student's noisy rollouts. --teachers: the same compact network trained directly from the
+per-task teachers by the same recipe (the baseline "trained directly").
 
 Then the compact actor is evaluated in float32, bfloat16, float16 and int8 (each in the
 dtype it computes in), and RUN_DIR/policy.msgpack holds it in --dtype (ktmjax.policy.load
 reads it back). Writes config.json, metrics.csv, learning_curve.png, results.md (per-task
 returns and ratios, and the size and speed table), summary.json, student/state (the
-compact student, float32, orbax) and policy.msgpack to --run_dir.
+compact student, float32, orbax), policy.msgpack, checkpoints/ and, with --video, videos/
+to --run_dir.
 """
+import math
 import os
 import time
 
@@ -84,20 +86,28 @@ def read_student_run(path: str) -> dict:
     """The config of a finished student run at `path`; else a one-line error."""
     from ktmjax import runs
     cfg_path = os.path.join(path, "config.json")
-    common.require(os.path.isdir(path), f"--from={path} does not exist; give a finished "
+    common.require(os.path.isdir(path), f"--from={path} is not a directory; give a finished "
                    "offline_transfer or online run directory")
     common.require(os.path.isfile(cfg_path) and os.path.isfile(os.path.join(path, "summary.json"))
                    and os.path.isdir(os.path.join(path, "student", "state")),
                    f"--from={path} is not a finished student run (no config.json, summary.json "
                    "or student/state); give an offline_transfer or online run directory")
+    unreadable = (f"--from={path}: its config.json or summary.json is unreadable or not "
+                  "a student run's; give another run")
     try:
         cfg, summary = runs.read_json(cfg_path), runs.read_json(os.path.join(path, "summary.json"))
     except (OSError, ValueError):
-        raise common.UsageError(f"--from={path}: its config.json or summary.json is "
-                                "unreadable; give another run") from None
+        raise common.UsageError(unreadable) from None
+    common.require(isinstance(cfg, dict) and isinstance(summary, dict), unreadable)
     common.require(summary.get("stage") in STUDENT_STAGES,
                    f"--from={path} is a {summary.get('stage')} run, not a student of "
                    "offline_transfer or online; give one of those")
+    common.require(all(k in cfg for k in ("benchmark", "tasks", "hidden", "teachers"))
+                   and isinstance(summary.get("tasks"), dict), unreadable)
+    common.check_benchmark(cfg["benchmark"])
+    tasks = common.resolve_tasks(cfg["benchmark"], ",".join(cfg["tasks"]))
+    common.require(tasks == list(cfg["tasks"]) and all(t in summary["tasks"] for t in tasks),
+                   unreadable)
     return cfg
 
 
@@ -135,9 +145,10 @@ def resolve_config() -> dict:
         cfg["scale"] = scale
     for name in ("rounds", "batch_size", "eval_every", "eval_episodes", "final_episodes"):
         common.require(cfg[name] > 0, f"--{name}={cfg[name]} must be positive")
-    common.require(cfg["lr"] > 0, f"--lr={cfg['lr']} must be positive")
-    common.require(cfg["rollout_noise"] >= 0,
-                   f"--rollout_noise={cfg['rollout_noise']} must not be negative")
+    common.require(math.isfinite(cfg["lr"]) and cfg["lr"] > 0,
+                   f"--lr={cfg['lr']} must be finite and positive")
+    common.require(math.isfinite(cfg["rollout_noise"]) and cfg["rollout_noise"] >= 0,
+                   f"--rollout_noise={cfg['rollout_noise']} must be finite and not negative")
     common.require(cfg["rollout_steps"] >= cfg["batch_size"],
                    f"--rollout_steps={cfg['rollout_steps']} must be at least --batch_size")
     common.require_choice("backend", cfg["backend"], envs.BACKENDS)
@@ -300,7 +311,9 @@ def compress(cfg: dict) -> dict:
     summary = {"benchmark": cfg["benchmark"], "stage": "compress", "seed": cfg["seed"],
                "wall_s": round(time.time() - start, 1), "rounds": cfg["rounds"],
                "source": cfg["source"], "from": cfg["from"], "teachers": cfg["teachers"],
-               "hidden": cfg["hidden"], "dtype": cfg["dtype"], "tasks": chosen,
+               "hidden": cfg["hidden"], "dtype": cfg["dtype"], "q_weight": cfg["q_weight"],
+               "match_weight": cfg["match_weight"], "rollout_noise": cfg["rollout_noise"],
+               "tasks": chosen,
                "dtypes": per_dtype, "source_agent": source}
     runs.write_results(run_dir, summary,
                        f"Compact student {cfg['hidden']} ({cfg['dtype']}) of benchmark "

@@ -187,7 +187,9 @@ class Compressor:
         for g, (b, _, source_action) in enumerate(batches):
             action = layout.slice_action(self.actor.apply(actor_params, b.obs_hat),
                                          self.groups[g].action_size)
-            source_q1 = self.source.q1(g, source_params[g], b.obs, action)
+            # At q_weight 0 the source critic is not run at all (nothing of it reaches the loss).
+            source_q1 = (self.source.q1(g, source_params[g], b.obs, action) if cfg.q_weight
+                         else jnp.zeros(action.shape[:-1]))
             per_group.append(jax.vmap(lambda q1, a, sa: compact_actor_loss(
                 q1, a, sa, cfg.q_weight, cfg.match_weight))(source_q1, action, source_action))
         return self._in_task_order(per_group)

@@ -35,7 +35,7 @@ FORMAT = "ktmjax-policy"
 VERSION = 1
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Policy:
     layers: tuple           # one dict per layer: kernel, bias[, scale] (numpy arrays)
     dtype: str              # one of DTYPES
@@ -59,7 +59,7 @@ class Policy:
                 raise ValueError(f"unknown task {task!r}; this policy's tasks: "
                                  f"{', '.join(self.task_names)}")
             return self.task_names.index(task)
-        if not 0 <= int(task) < len(self.task_names):
+        if isinstance(task, bool) or int(task) != task or not 0 <= int(task) < len(self.task_names):
             raise ValueError(f"task index {task} out of range: this policy has "
                              f"{len(self.task_names)} tasks")
         return int(task)
@@ -135,7 +135,9 @@ def from_actor(actor_params, layout: TaskLayout, task_names, dtype: str = "float
     if len(task_names) != layout.num_tasks:
         raise ValueError(f"{len(task_names)} task names for a layout of {layout.num_tasks} tasks")
     layers = tuple(quantise_layer(layer, dtype) for layer in actor_layers(actor_params))
-    return Policy(layers, dtype, layout, tuple(task_names))
+    policy = Policy(layers, dtype, layout, tuple(task_names))
+    check(policy)
+    return policy
 
 
 def to_bytes(policy: Policy) -> bytes:
@@ -169,7 +171,58 @@ def load(path: str) -> Policy:
     if data.get("version") != VERSION or data.get("dtype") not in DTYPES:
         raise ValueError(f"{path}: policy format version {data.get('version')} / dtype "
                          f"{data.get('dtype')!r} is not one this ktmjax reads")
-    layout = TaskLayout(tuple(int(s) for s in data["obs_sizes"]),
-                        tuple(int(a) for a in data["action_sizes"]), bool(data["task_id"]))
-    layers = tuple(data["layers"][str(i)] for i in range(len(data["layers"])))
-    return Policy(layers, data["dtype"], layout, tuple(data["task_names"]))
+    try:
+        policy = _from_dict(data)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as e:
+        raise ValueError(f"{path} is not a valid ktmjax policy file ({e})") from None
+    return policy
+
+
+def _from_dict(data: dict) -> Policy:
+    """The Policy of a restored file, its structure checked (`check`)."""
+    sizes = [[int(v) for v in data[k]] for k in ("obs_sizes", "action_sizes")]
+    names = data["task_names"]
+    if not isinstance(data["task_id"], bool):
+        raise TypeError(f"task_id is {data['task_id']!r}, not true or false")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TypeError("task_names is not a list of names")
+    layout = TaskLayout(tuple(sizes[0]), tuple(sizes[1]), data["task_id"])
+    raw = data["layers"]
+    if not isinstance(raw, dict) or sorted(raw) != sorted(str(i) for i in range(len(raw))):
+        raise TypeError("layers are not numbered 0..n-1")
+    policy = Policy(tuple(raw[str(i)] for i in range(len(raw))), data["dtype"], layout,
+                    tuple(names))
+    check(policy)
+    return policy
+
+
+def check(policy: Policy) -> None:
+    """Raises ValueError unless the policy's parts fit together: one name and two sizes per
+    task, layers whose arrays have the stored dtype and chain from the student state's
+    width to A_max."""
+    lay = policy.layout
+    if not (len(policy.task_names) == len(lay.obs_sizes) == len(lay.action_sizes) > 0):
+        raise ValueError(f"{len(policy.task_names)} task names for {len(lay.obs_sizes)} state "
+                         f"and {len(lay.action_sizes)} action sizes")
+    if min(lay.obs_sizes + lay.action_sizes) < 1:
+        raise ValueError("a task size is not positive")
+    if not policy.layers:
+        raise ValueError("no layers")
+    keys = {"kernel", "bias", "scale"} if policy.dtype == "int8" else {"kernel", "bias"}
+    stored = np.dtype("int8") if policy.dtype == "int8" else jnp.dtype(policy.dtype)
+    width = lay.student_obs_size
+    for i, layer in enumerate(policy.layers):
+        if not isinstance(layer, dict) or set(layer) != keys:
+            raise ValueError(f"layer {i} does not hold {', '.join(sorted(keys))}")
+        kernel, bias = layer["kernel"], layer["bias"]
+        if not all(isinstance(a, np.ndarray) for a in layer.values()):
+            raise ValueError(f"layer {i} holds something other than arrays")
+        if kernel.dtype != stored or kernel.ndim != 2 or kernel.shape[0] != width:
+            raise ValueError(f"layer {i}'s kernel {kernel.dtype}{list(kernel.shape)} does not "
+                             f"take {width} {stored} inputs")
+        width = kernel.shape[1]
+        shapes = [bias.shape] + ([layer["scale"].shape] if policy.dtype == "int8" else [])
+        if any(shape != (width,) for shape in shapes):
+            raise ValueError(f"layer {i}'s bias or scale is not of width {width}")
+    if width != lay.action_max:
+        raise ValueError(f"the last layer gives {width} actions, the tasks need {lay.action_max}")

@@ -19,6 +19,8 @@ from ktmjax import runs
 
 COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
            "Online only Teacher", "w/o HER", "TD3-MT")
+# A compress run's settings named in its column when they are not the command's defaults.
+COMPRESS_DEFAULTS = {"q_weight": 0.0, "match_weight": 1.0, "rollout_noise": 0.1}
 # Settings that add a term or an input the paper does not have (named in the column).
 EXTENSIONS = ("actor_match", "critic_grad", "task_id")
 
@@ -72,9 +74,13 @@ def variant(config: dict, summary: dict) -> str:
 
 def compact_name(summary: dict) -> str:
     """A compress run's network and how it learnt: "compact 32x32 distilled" (from a
-    student) or "compact 32x32 direct" (from the teachers)."""
+    student) or "compact 32x32 direct" (from the teachers), with its loss weights and
+    rollout noise where they are not the defaults."""
     how = "distilled" if summary.get("source") == "student" else "direct"
-    return f"compact {'x'.join(str(w) for w in summary['hidden'])} {how}"
+    settings = [f"{k}={summary[k]:g}" for k, default in COMPRESS_DEFAULTS.items()
+                if k in summary and summary[k] != default]
+    return (f"compact {'x'.join(str(w) for w in summary['hidden'])} {how}"
+            + (f" ({', '.join(settings)})" if settings else ""))
 
 
 def _column_order(name: str):
@@ -291,7 +297,7 @@ def compression_plot(columns: dict, path: str, title: str) -> str:
     teacher = teacher_returns(columns)
     series = defaultdict(list)
     for r in compress_runs(columns):
-        how = compact_name(r.summary).split()[-1]
+        how = compact_name(r.summary).split(" (")[0].split()[-1]
         for dtype, info in r.summary["dtypes"].items():
             returns = {t: v["return_mean"] for t, v in info["tasks"].items()}
             series[(how, dtype)].append((info["actor_bytes"], _mean_ratio(returns, teacher)))

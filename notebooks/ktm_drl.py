@@ -36,7 +36,8 @@ if not os.path.isdir("experiments"):
     if os.path.isdir(os.path.join("..", "experiments")):
         os.chdir("..")
     else:
-        subprocess.run(["git", "clone", "--depth=1", REPO_URL, "ktmjax"], check=True)
+        if not os.path.isdir(os.path.join("ktmjax", "experiments")):   # not cloned yet
+            subprocess.run(["git", "clone", "--depth=1", REPO_URL, "ktmjax"], check=True)
         os.chdir("ktmjax")
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "."], check=True)
 print("ktmjax from", os.getcwd())
@@ -53,8 +54,12 @@ import jax
 backend = jax.default_backend()
 print(f"JAX sees {jax.device_count()} {backend} device(s): {jax.devices()[0].device_kind}")
 TINY = os.environ.get("KTMJAX_NOTEBOOK_SIZE") == "tiny"
+if backend == "cpu" and os.environ.get("COLAB_TPU_ADDR", os.environ.get("COLAB_GPU")):
+    print("Warning: Colab gave an accelerator but JAX sees only the CPU: installing ktmjax "
+          "may have replaced Colab's accelerator build of jax; restart the runtime.")
 if backend in ("tpu", "gpu") and not TINY:
-    print("An accelerator: Benchmark A (8 HalfCheetah morphologies) at the paper's scale.")
+    print("An accelerator: Benchmark A (8 HalfCheetah morphologies), the student at the "
+          "paper's scale, taught by the shipped cpu-scale teachers.")
     BENCHMARK, STAGE_FLAGS = "A", ["--scale=paper"]
     OFFLINE, ONLINE = [], []                      # the paper's 500,000 + 500,000 rounds
 else:
@@ -69,12 +74,13 @@ RUNS = os.environ.get("KTMJAX_NOTEBOOK_RUNS", os.path.join("runs", "notebook"))
 
 
 def run(module, *flags):
-    """Runs a ktmjax command and shows its last lines (its progress lines go to the log)."""
-    proc = subprocess.run([sys.executable, "-m", f"experiments.{module}", *flags],
-                          capture_output=True, text=True)
-    print("\n".join(proc.stdout.strip().splitlines()[-14:]))
-    if proc.returncode != 0:
-        raise RuntimeError(f"{module} failed: {proc.stderr.strip()[-1000:]}")
+    """Runs a ktmjax command, printing its progress lines as they come."""
+    proc = subprocess.Popen([sys.executable, "-m", f"experiments.{module}", *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+    if proc.wait() != 0:
+        raise RuntimeError(f"{module} failed (exit {proc.returncode}); see the lines above")
 
 
 # %% [markdown]

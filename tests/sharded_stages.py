@@ -1,7 +1,8 @@
 """Runs a few steps of each stage (teachers, offline, online) on two `mini` tasks, first on one
 device, then with the task axis split over every visible device, and prints one JSON
-line: per stage, the largest difference between the two runs' final parameters, and
-how many devices hold a task-axis array in the split run. Run it with
+line: per stage, the largest difference between the two runs' final parameters, how many
+devices hold a task-axis array in the split run, and whether that array is split along its
+task axis (not replicated). Run it with
 XLA_FLAGS=--xla_force_host_platform_device_count=2 (tests/test_sharding.py)."""
 import json
 
@@ -50,7 +51,9 @@ def main():
         report[stage] = {
             "max_diff": max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y))))
                             for x, y in zip(a, b)),
-            "task_axis_devices": len(split[stage][1].sharding.device_set)}
+            "task_axis_devices": len(split[stage][1].sharding.device_set),
+            "task_axis_split": str(getattr(split[stage][1].sharding, "spec", None)) ==
+            str(jax.sharding.PartitionSpec(sharding.AXIS))}
     print(json.dumps(report))
 
 

@@ -88,7 +88,8 @@ def _fake_student_run(root, benchmark="mini", broken_state=False):
     (root / "config.json").write_text(json.dumps({
         "benchmark": benchmark, "tasks": ["InvertedPendulum"], "hidden": [8, 8],
         "teachers": SHIPPED_MINI}))
-    (root / "summary.json").write_text(json.dumps({"stage": "offline", "tasks": {}}))
+    (root / "summary.json").write_text(json.dumps(
+        {"stage": "offline", "tasks": {"InvertedPendulum": {"return_mean": 1000.0}}}))
     (root / "student" / "state").mkdir(parents=True)
     if broken_state:
         (root / "student" / "state" / "checkpoint").write_bytes(b"\x00" * 10)
@@ -97,7 +98,8 @@ def _fake_student_run(root, benchmark="mini", broken_state=False):
 
 @pytest.mark.parametrize("args,words", [
     ([], ["exactly one of --from=RUN", "--teachers=DIR"]),
-    (["--from=/nonexistent/run"], ["--from=/nonexistent/run does not exist"]),
+    (["--from=/nonexistent/run"], ["--from=/nonexistent/run is not a directory"]),
+    ([f"--teachers={SHIPPED_MINI}", "--lr=inf"], ["--lr=inf", "finite"]),
     ([f"--teachers={SHIPPED_MINI}", "--dtype=float8"], ["unknown --dtype=float8",
                                                         "float32, bfloat16, float16, int8"]),
     ([f"--teachers={SHIPPED_MINI}", "--hidden=32,x"], ["--hidden=32,x", "integers"]),
@@ -119,6 +121,14 @@ def test_bad_from_runs(tmp_path):
     other = _fake_student_run(tmp_path / "mini_run")
     proc = run_module("compress", f"--from={other}", "--benchmark=A", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "is a run of benchmark mini, not A")
+    odd = _fake_student_run(tmp_path / "odd")
+    (odd / "config.json").write_text(json.dumps({"benchmark": "mini", "tasks": ["Ant"],
+                                                 "hidden": [8], "teachers": SHIPPED_MINI}))
+    proc = run_module("compress", f"--from={odd}", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "Ant not in benchmark mini")
+    (odd / "summary.json").write_text("[]")
+    proc = run_module("compress", f"--from={odd}", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "not a student run")
     broken = _fake_student_run(tmp_path / "broken", broken_state=True)
     before = snapshot(broken)
     proc = run_module("compress", f"--from={broken}", f"--run_dir={tmp_path / 'r'}")

@@ -97,7 +97,36 @@ def test_bad_task_or_state_size_is_a_clear_error(actor):
         pi.act(_states(0), "Ant")
     with pytest.raises(ValueError, match="out of range"):
         pi.act(_states(0), 2)
+    with pytest.raises(ValueError, match="out of range"):
+        pi.act(_states(0), True)
     with pytest.raises(ValueError, match="takes states of size 11, got 4"):
         pi.act(_states(0), 1)
     with pytest.raises(ValueError, match="unknown dtype"):
         policy.from_actor(actor[1], LAYOUT, NAMES, "float8")
+
+
+def _crafted(tmp_path, actor, change):
+    """A saved float32 policy whose restored dict `change` edits, written back."""
+    import flax.serialization
+    data = flax.serialization.msgpack_restore(policy.to_bytes(
+        policy.from_actor(actor[1], LAYOUT, NAMES, "int8")))
+    change(data)
+    path = tmp_path / "crafted.msgpack"
+    path.write_bytes(flax.serialization.msgpack_serialize(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.pop("obs_sizes"),
+    lambda d: d.update(obs_sizes=3),
+    lambda d: d.update(task_id="no"),
+    lambda d: d.update(task_names=["Small"]),
+    lambda d: d.update(layers=[1, 2]),
+    lambda d: d["layers"]["0"].pop("scale"),
+    lambda d: d["layers"]["1"].update(kernel=d["layers"]["1"]["kernel"][:5]),
+    lambda d: d["layers"]["2"].update(bias=np.zeros(7, np.float32)),
+    lambda d: d["layers"].update({"0": "not a layer"}),
+])
+def test_structurally_wrong_files_are_refused_on_load(actor, tmp_path, change):
+    with pytest.raises(ValueError, match="not a valid ktmjax policy file"):
+        policy.load(_crafted(tmp_path, actor, change))

@@ -111,6 +111,12 @@ def test_compression_columns_table_and_plot(tmp_path):
     dirs = [_compress_run(tmp_path, "d", "student", [8, 8], returns,
                           large={"T1": 100.0, "T2": 50.0}),
             _compress_run(tmp_path, "t", "teachers", [8, 8], returns)]
+    mixed = _compress_run(tmp_path, "m", "student", [8, 8], returns, large={"T1": 100.0, "T2": 50.0})
+    summary = json.loads(open(f"{mixed}/summary.json").read())
+    summary.update(q_weight=1.0, match_weight=1000.0)
+    open(f"{mixed}/summary.json", "w").write(json.dumps(summary))
+    assert report.load_run(mixed).column == \
+        "compact 8x8 distilled (q_weight=1, match_weight=1000) float16"
     text, columns = report.report(dirs)
     assert list(columns) == ["compact 8x8 direct float16", "compact 8x8 distilled float16"]
     assert "| T1 | 100.0 | 90.0 | 90.0 |" in text

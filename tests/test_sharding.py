@@ -20,4 +20,5 @@ def test_split_task_axis_gives_the_single_device_results():
     assert report["devices"] == 2
     for stage in ("teachers", "offline", "online"):
         assert report[stage]["task_axis_devices"] == 2, report
+        assert report[stage]["task_axis_split"], report
         assert report[stage]["max_diff"] < 1e-4, report
