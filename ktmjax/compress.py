@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ktmjax import extensions, ktm, layout, networks, replay, td3
+from ktmjax import extensions, ktm, layout, networks, replay, td3, teachers
 from ktmjax.envs import MultiTaskEnv
 
 
@@ -99,13 +99,14 @@ class TeachersSource:
     def __init__(self, groups, configs: Sequence[td3.TD3Config]):
         self.groups, self.configs = groups, tuple(configs)
         self.critics = tuple(c.critic() for c in self.configs)
+        self._actors = teachers.teachers_policy(groups, self.configs)
 
     @staticmethod
     def params(teacher_groups) -> tuple:
         return tuple((t.actor_params, t.critic_params) for t in teacher_groups)
 
     def act(self, g, params, obs):
-        return td3.stacked_policy(params[0], obs, self.groups[g].action_size, self.configs[g])
+        return self._actors(g, params[0], obs)
 
     def q(self, g, params, obs, action):
         return jax.vmap(self.critics[g].apply)(params[1], obs, action)

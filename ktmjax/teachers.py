@@ -395,7 +395,7 @@ def evaluate_teachers(teachers_dir: str, tasks: Sequence[Task], episodes: int,
     env = MultiTaskEnv(tasks, backend, episode_length=steps)
     groups, configs, _ = load_teachers(teachers_dir, env.groups)
 
-    evaluate = evaluation.make_evaluator(env, teachers_policy(env, configs), episodes)
+    evaluate = evaluation.make_evaluator(env, teachers_policy(env.groups, configs), episodes)
     return np.asarray(evaluate(tuple(t.actor_params for t in groups), jax.random.PRNGKey(seed)))
 
 
@@ -457,11 +457,11 @@ def _replay_from_arrays(datas: Sequence[dict]) -> replay.Replay:
     return replay.Replay(**{f: field(f) for f in replay.FIELDS}, position=n % capacity, size=n)
 
 
-def teachers_policy(env: MultiTaskEnv, configs: Sequence[td3.TD3Config]):
-    """The K teachers as one multi-task policy (`acting`'s and the evaluator's form): group
-    g's stacked actors on its states."""
+def teachers_policy(groups, configs: Sequence[td3.TD3Config]):
+    """The K teachers as one multi-task policy (`acting`'s and the evaluator's form): task
+    group g's stacked actors on its states."""
     def policy(g, actor_params, obs):
-        return td3.stacked_policy(actor_params, obs, env.groups[g].action_size, configs[g])
+        return td3.stacked_policy(actor_params, obs, groups[g].action_size, configs[g])
     return policy
 
 
@@ -472,6 +472,6 @@ def rollout_data(env: MultiTaskEnv, teacher_groups: Sequence[TeacherGroup],
     task's teacher acts for `steps` env steps with N(0, noise^2) on its deterministic action
     (`acting.noisy_rollouts`); returns the groups with their `data` and `rollouts` replaced
     by these transitions."""
-    buffers = acting.noisy_rollouts(env, teachers_policy(env, configs),
+    buffers = acting.noisy_rollouts(env, teachers_policy(env.groups, configs),
                                     [t.actor_params for t in teacher_groups], steps, key, noise)
     return tuple(t.replace(data=b, rollouts=b) for t, b in zip(teacher_groups, buffers))
