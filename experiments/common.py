@@ -153,6 +153,15 @@ def resolve_tasks(benchmark: str, text: str) -> list:
         raise UsageError(str(e)) from None
 
 
+def read_from_run(path: str, stages) -> dict:
+    """--from: the config of the finished student run at `path` (`runs.read_student_run`)."""
+    from ktmjax import runs
+    try:
+        return runs.read_student_run(path, stages)
+    except UsageError as e:
+        raise UsageError(f"--from={e}") from None
+
+
 def check_benchmark(name: str) -> str:
     from ktmjax import envs
     require(name in envs.BENCHMARKS,

@@ -78,37 +78,7 @@ DEFAULTS = {
     "B": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
 }
 CPU_SCALE = dict(rounds=40_000, eval_every=5_000, rollout_steps=50_000)
-STUDENT_STAGES = ("offline", "online")
 SPEED_BATCHES = (1, 1024)
-
-
-def read_student_run(path: str) -> dict:
-    """The config of a finished student run at `path`; else a one-line error."""
-    from ktmjax import runs
-    cfg_path = os.path.join(path, "config.json")
-    common.require(os.path.isdir(path), f"--from={path} is not a directory; give a finished "
-                   "offline_transfer or online run directory")
-    common.require(os.path.isfile(cfg_path) and os.path.isfile(os.path.join(path, "summary.json"))
-                   and os.path.isdir(os.path.join(path, "student", "state")),
-                   f"--from={path} is not a finished student run (no config.json, summary.json "
-                   "or student/state); give an offline_transfer or online run directory")
-    unreadable = (f"--from={path}: its config.json or summary.json is unreadable or not "
-                  "a student run's; give another run")
-    try:
-        cfg, summary = runs.read_json(cfg_path), runs.read_json(os.path.join(path, "summary.json"))
-    except (OSError, ValueError):
-        raise common.UsageError(unreadable) from None
-    common.require(isinstance(cfg, dict) and isinstance(summary, dict), unreadable)
-    common.require(summary.get("stage") in STUDENT_STAGES,
-                   f"--from={path} is a {summary.get('stage')} run, not a student of "
-                   "offline_transfer or online; give one of those")
-    common.require(all(k in cfg for k in ("benchmark", "tasks", "hidden", "teachers"))
-                   and isinstance(summary.get("tasks"), dict), unreadable)
-    common.check_benchmark(cfg["benchmark"])
-    tasks = common.resolve_tasks(cfg["benchmark"], ",".join(cfg["tasks"]))
-    common.require(tasks == list(cfg["tasks"]) and all(t in summary["tasks"] for t in tasks),
-                   unreadable)
-    return cfg
 
 
 def resolve_config() -> dict:
@@ -125,7 +95,7 @@ def resolve_config() -> dict:
                    "--q_weight and --match_weight are both 0: the compact actor would not learn")
     if FLAGS.benchmark is not None:
         common.check_benchmark(FLAGS.benchmark)
-    source_cfg = read_student_run(start_from) if start_from else None
+    source_cfg = common.read_from_run(start_from, ("offline", "online")) if start_from else None
     benchmark = source_cfg["benchmark"] if source_cfg else (FLAGS.benchmark or "mini")
     common.require(FLAGS.benchmark in (None, benchmark),
                    f"--from={start_from} is a run of benchmark {benchmark}, not "
@@ -268,7 +238,7 @@ def compress(cfg: dict) -> dict:
         state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
         epoch=lambda s, n: epoch(sharding.replicate(s), source_params, data, n),
         evaluate=lambda s, i: periodic(compressor.eval_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]), stage="compress",
+        tasks=tasks, log=runs.MetricsLog(run_dir, cfg["tensorboard"]), stage="compress",
         prefix="compress", checkpoints=checkpoint.RunCheckpoints(run_dir),
         checkpoint_every=cfg["checkpoint_every"], params=lambda s: s)
     state = td3.hard_targets(state)

@@ -71,7 +71,6 @@ flags.DEFINE_float("actor_match", None, "Not in the paper: weight of a term adde
                    "0, the paper's Eq. 2; robust: 1000).")
 common.define_student_flags(teacher_critic_default="target")
 
-DATA_SOURCES = ("replay", "rollouts", "both")
 # Std of the noise on the teacher's action in its rollouts: beside a replay, and alone
 # (with 0.1 alone, the mini student lost InvertedPendulumBigPole; docs/results.md).
 ROLLOUT_NOISE, ROLLOUT_NOISE_ALONE = 0.1, 0.3
@@ -89,7 +88,7 @@ DEFAULTS = {
 
 
 def resolve_config() -> dict:
-    from ktmjax import envs, student
+    from ktmjax import envs, student, teachers
     common.check_benchmark(FLAGS.benchmark)
     common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     scale = common.resolve_scale(FLAGS.benchmark, FLAGS.scale)
@@ -128,7 +127,7 @@ def resolve_config() -> dict:
     common.require(FLAGS.rollout_noise is None or FLAGS.rollout_noise >= 0,
                    f"--rollout_noise={FLAGS.rollout_noise} must not be negative")
     if FLAGS.data is not None:
-        common.require_choice("data", FLAGS.data, DATA_SOURCES)
+        common.require_choice("data", FLAGS.data, teachers.DATA_SOURCES)
     if FLAGS.critic_grad is not None:
         common.require_term_weight("critic_grad", FLAGS.critic_grad)
         check_critic_grad_data(FLAGS.critic_grad, FLAGS.data)   # the flags alone, before the
@@ -212,8 +211,7 @@ def main(_):
 def transfer(cfg: dict) -> dict:
     import jax
     import numpy as np
-    from ktmjax import (checkpoint, envs, evaluation, loops, replay, runs, sharding, student, td3,
-                        teachers)
+    from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student, td3, teachers
 
     run_dir = cfg["run_dir"]
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
@@ -223,15 +221,10 @@ def transfer(cfg: dict) -> dict:
     if cfg["data"] != "replay":
         print(f"[offline_transfer] D_k: {cfg['rollout_steps']} teacher rollout steps per task"
               + (" added to the teachers' replays" if cfg["data"] == "both" else ""), flush=True)
-        rolled = teachers.rollout_data(env, teacher_groups, teacher_configs,
-                                       cfg["rollout_steps"], jax.random.PRNGKey(cfg["seed"] + 1),
-                                       cfg.get("rollout_noise", ROLLOUT_NOISE))
-        if cfg["data"] == "both":
-            rolled = tuple(r.replace(data=replay.concat(t.data, r.data))
-                           for t, r in zip(teacher_groups, rolled))
-        # Only the --critic_grad term reads the rollouts apart from D_k: keep no second copy.
-        teacher_groups = tuple(r if cfg["critic_grad"] else r.replace(rollouts=None)
-                               for r in rolled)
+    teacher_groups = teachers.offline_data(
+        env, teacher_groups, teacher_configs, cfg["data"], cfg["rollout_steps"],
+        jax.random.PRNGKey(cfg["seed"] + 1), cfg.get("rollout_noise", ROLLOUT_NOISE),
+        keep_rollouts=bool(cfg["critic_grad"]))
     smallest = min(int(t.data.size.min()) for t in teacher_groups)
     if smallest < cfg["batch_size"]:
         raise runs.UsageError(f"--batch_size={cfg['batch_size']} is larger than the smallest "
@@ -268,7 +261,7 @@ def transfer(cfg: dict) -> dict:
         state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
         epoch=lambda s, n: epoch(sharding.replicate(s), teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]),
+        tasks=tasks, log=runs.MetricsLog(run_dir, cfg["tensorboard"]),
         stage="offline",
         prefix="offline_transfer", checkpoints=checkpoint.RunCheckpoints(run_dir),
         checkpoint_every=cfg["checkpoint_every"], params=lambda s: s)

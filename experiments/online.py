@@ -75,7 +75,7 @@ CPU_SCALE = dict(rounds=50_000, hidden="256,256", eval_every=5_000, warmup=5_000
 
 
 def resolve_config() -> dict:
-    from ktmjax import runs, student, teachers
+    from ktmjax import student, teachers
     common.check_benchmark(FLAGS.benchmark)
     common.require(FLAGS.alpha >= 0 and FLAGS.beta >= 0,
                    f"--alpha={FLAGS.alpha} and --beta={FLAGS.beta} must not be negative")
@@ -85,12 +85,7 @@ def resolve_config() -> dict:
     start_from = getattr(FLAGS, "from")
     offline_cfg = None
     if start_from:
-        cfg_path = os.path.join(start_from, "config.json")
-        state_path = os.path.join(start_from, "student", "state")
-        common.require(os.path.isfile(cfg_path) and os.path.isdir(state_path),
-                       f"--from={start_from} is not a finished offline_transfer run "
-                       "(no config.json or student/state)")
-        offline_cfg = runs.read_json(cfg_path)
+        offline_cfg = common.read_from_run(start_from, ("offline",))
         common.require(offline_cfg.get("benchmark") == FLAGS.benchmark,
                        f"--from={start_from} is a run of benchmark "
                        f"{offline_cfg.get('benchmark')}, not {FLAGS.benchmark}")
@@ -216,7 +211,7 @@ def learn(cfg: dict) -> dict:
         epoch=lambda s, n: epoch(learner.place_online(learner.refill_starts(s)), teacher_groups, n),
         evaluate=lambda s, i: periodic(learner.eval_params(s.learner),
                                        jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]),
+        tasks=tasks, log=runs.MetricsLog(run_dir, cfg["tensorboard"]),
         stage="online", prefix="online",
         checkpoints=checkpoint.RunCheckpoints(run_dir),
         checkpoint_every=cfg["checkpoint_every"], params=lambda s: s.learner)

@@ -154,7 +154,7 @@ def train(cfg: dict) -> dict:
     state = loops.run_epochs(
         state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=epoch,
         evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, metrics=runs.MetricsLog(run_dir, cfg["tensorboard"]),
+        tasks=tasks, log=runs.MetricsLog(run_dir, cfg["tensorboard"]),
         stage="teachers", prefix="train_teachers",
         checkpoints=checkpoint.RunCheckpoints(run_dir),
         checkpoint_every=cfg["checkpoint_every"], params=lambda s: [g.learner for g in s.groups],

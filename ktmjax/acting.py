@@ -13,6 +13,17 @@ from ktmjax import replay
 from ktmjax.envs import MultiTaskEnv
 
 
+def step_and_store(groups, states: tuple, buffers: tuple, actions) -> tuple:
+    """Every group's envs step once with its actions [G, a_g]; each transition goes into
+    its task's shard. Returns (states, buffers), one per group."""
+    new_states, new_buffers = [], []
+    for group, state, buffer, action in zip(groups, states, buffers, actions):
+        state, transition, _ = group.step(state, action)
+        new_states.append(state)
+        new_buffers.append(replay.insert(buffer, transition))
+    return tuple(new_states), tuple(new_buffers)
+
+
 def noisy_rollouts(env: MultiTaskEnv, policy_apply: Callable, params, steps: int, key,
                    noise: float) -> tuple:
     """Every task acts for `steps` env steps with the policy's deterministic action plus
@@ -27,14 +38,12 @@ def noisy_rollouts(env: MultiTaskEnv, policy_apply: Callable, params, steps: int
         def body(carry, step_key):
             states, buffers = carry
             keys = jax.random.split(step_key, len(env.groups))
-            new_states, new_buffers = [], []
-            for g, group in enumerate(env.groups):
+            actions = []
+            for g in range(len(env.groups)):
                 action = policy_apply(g, params[g], states[g].obs)
-                action = jnp.clip(action + noise * jax.random.normal(keys[g], action.shape), -1, 1)
-                state, transition, _ = group.step(states[g], action)
-                new_states.append(state)
-                new_buffers.append(replay.insert(buffers[g], transition))
-            return (tuple(new_states), tuple(new_buffers)), None
+                actions.append(jnp.clip(action + noise * jax.random.normal(keys[g], action.shape),
+                                        -1, 1))
+            return step_and_store(env.groups, states, buffers, actions), None
 
         (_, buffers), _ = jax.lax.scan(body, (states, buffers), jax.random.split(key, steps))
         return buffers

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ktmjax import extensions, ktm, layout, networks, replay, td3, teachers
+from ktmjax import extensions, ktm, layout, loops, networks, replay, td3, teachers
 from ktmjax.envs import MultiTaskEnv
 
 
@@ -197,7 +197,8 @@ class Compressor:
 
     def round(self, state: td3.TD3State, source_params, data):
         """One round: one Adam step of the compact critic and one of the compact actor, each
-        on the mean over tasks of its loss. Returns (state, per-task losses [2, K])."""
+        on the mean over tasks of its loss. Returns (state, `loops.TrainMetrics`: each task's
+        critic and actor loss)."""
         key, batch_key = jax.random.split(state.key)
         batches = self._batches(source_params, data, batch_key)
 
@@ -218,11 +219,13 @@ class Compressor:
             actor_params=optax.apply_updates(state.actor_params, actor_updates),
             critic_opt_state=critic_opt, actor_opt_state=actor_opt,
             steps=state.steps + 1, key=key)
-        return state, jnp.stack([critic_each, actor_each])
+        every = jnp.ones(critic_each.shape)
+        return state, loops.TrainMetrics({"critic_loss": critic_each}, {"actor_loss": actor_each},
+                                         every, every)
 
     def epoch(self, state: td3.TD3State, source_params, data, num_rounds: int):
         """`num_rounds` rounds in one `lax.scan` (jit with num_rounds static).
-        Returns (state, losses [num_rounds, 2, K])."""
+        Returns (state, metrics with a leading round axis)."""
         return jax.lax.scan(lambda s, _: self.round(s, source_params, data), state, None,
                             length=num_rounds)
 

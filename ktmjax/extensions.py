@@ -2,9 +2,12 @@
 
 Each is one named pure function, added to a paper equation with its own weight when the
 student's losses are built (`--critic_grad` to Eq. 1; `--actor_match` to Eq. 2 and to
-Eq. 5's teacher term). The paper's equations alone are in `ktmjax.ktm`.
+Eq. 5's teacher term), and logged under its own name. The paper's equations alone are in
+`ktmjax.ktm`.
 """
 import jax.numpy as jnp
+
+from ktmjax import networks
 
 
 def critic_gradient_distillation_loss(student_dqda, teacher_dqda):
@@ -31,3 +34,32 @@ def actor_matching_loss(student_action, teacher_action):
     with a weight.
     """
     return jnp.mean(jnp.sum(jnp.square(student_action - teacher_action), axis=-1))
+
+
+# ---- the layers: each term as the student's losses add it ----------------------------------
+# A term is (name, fn); its value is already weighted and the student's loss adds it to the
+# paper's equation and logs it under its name. No term is built at weight 0.
+
+def critic_distillation_terms(config, critic) -> list:
+    """Terms added to Eq. 1: fn(critic_params, DistillCriticBatch) -> weighted value."""
+    terms = []
+    if config.critic_grad_weight:
+        def critic_grad(params, b):
+            dqda = networks.q1_action_grad(critic, params, b.slope.obs_hat,
+                                           b.slope.teacher_action_hat)
+            return config.critic_grad_weight * critic_gradient_distillation_loss(
+                dqda * b.slope.mask, b.slope.teacher_dqda)
+        terms.append(("critic_grad", critic_grad))
+    return terms
+
+
+def actor_terms(config, scale: float = None) -> list:
+    """Terms added to Eq. 2 (scale None) or to Eq. 5's teacher term (scale alpha):
+    fn(student's sliced action f^k(pi(ŝ)), actor batch) -> weighted value."""
+    terms = []
+    if config.actor_match_weight:
+        def actor_match(action, b):
+            value = config.actor_match_weight * actor_matching_loss(action, b.teacher_action)
+            return value if scale is None else scale * value
+        terms.append(("actor_match", actor_match))
+    return terms

@@ -3,7 +3,7 @@ full-state checkpoints, resume, and a clean stop on SIGINT/SIGTERM."""
 import contextlib
 import signal
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +36,36 @@ class NonFinite(Exception):
     """A run stopped because a loss or a parameter became NaN or infinite."""
 
 
-LOSS_NAMES = ("critic", "actor")
+class TrainMetrics(NamedTuple):
+    """What a training round reports per task ([K] arrays; an epoch stacks rounds first).
+
+    critic, actor: {name: values}; every name starts with its role (critic_loss,
+    critic_eq1, actor_at_bound, ...). A value counts only where its role's network was
+    updated for that task (`critic_updated`, `actor_updated`: 1 or 0); elsewhere it is 0.
+    """
+    critic: dict
+    actor: dict
+    critic_updated: jax.Array
+    actor_updated: jax.Array
+
+    @staticmethod
+    def zeros_like(shapes: "TrainMetrics") -> "TrainMetrics":
+        """All zeros (nothing updated) with the structure of `shapes` (e.g. from
+        `jax.eval_shape`), for a branch that trains nothing."""
+        return jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
+    @staticmethod
+    def from_losses(losses) -> "TrainMetrics":
+        """Of the per-task (critic, actor) losses [..., 2, K] of a learner that reports only
+        those, with 0 where its network did not step (a real loss is never exactly 0)."""
+        critic, actor = losses[..., 0, :], losses[..., 1, :]
+        return TrainMetrics({"critic_loss": critic}, {"actor_loss": actor},
+                            (critic != 0).astype(jnp.float32), (actor != 0).astype(jnp.float32))
+
+    def columns(self) -> dict:
+        """{name: (values, updated)} of every metric."""
+        return {**{n: (v, self.critic_updated) for n, v in self.critic.items()},
+                **{n: (v, self.actor_updated) for n, v in self.actor.items()}}
 
 
 @jax.jit
@@ -46,49 +75,49 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
-def first_non_finite(losses: np.ndarray):
-    """(row, loss name, task index) of the first non-finite entry of losses [n, 2, K], or
-    None when all are finite."""
-    bad = ~np.isfinite(losses)
-    if not bad.any():
-        return None
-    row, which, task = np.argwhere(bad)[0]
-    return int(row), LOSS_NAMES[which], int(task)
+def first_non_finite(metrics: TrainMetrics):
+    """(row, metric name, task index) of the first non-finite value of an epoch's metrics
+    (each [n, K]; earliest round first), or None when all are finite."""
+    first = None
+    for name, (values, _) in metrics.columns().items():
+        bad = np.argwhere(~np.isfinite(np.asarray(values)))
+        if bad.size and (first is None or tuple(bad[0]) < first[::2]):
+            first = (int(bad[0][0]), name, int(bad[0][1]))
+    return first
 
 
-def epoch_losses(losses: np.ndarray, tasks) -> dict:
-    """{task name: (critic loss, actor loss)} of an epoch's losses [n, 2, K]: each the mean
-    over the rounds that computed it (a loss is 0 where no update ran: the warm-up, the
-    actor between delayed updates), None where none did."""
-    out = {}
-    for k, task in enumerate(tasks):
-        means = []
-        for which in range(losses.shape[1]):
-            values = losses[:, which, k]
-            computed = values[values != 0]
-            means.append(float(computed.mean()) if computed.size else None)
-        out[task.name] = tuple(means)
+def epoch_means(metrics: TrainMetrics, tasks) -> dict:
+    """{task name: {metric: mean}} of an epoch's metrics: each the mean over the rounds
+    that updated its network for that task (none in the warm-up; the actor only every
+    policy_delay-th), None where none did."""
+    out = {task.name: {} for task in tasks}
+    for name, (values, updated) in metrics.columns().items():
+        values, updated = np.asarray(values), np.asarray(updated) > 0
+        for k, task in enumerate(tasks):
+            computed = values[updated[:, k], k]
+            out[task.name][name] = float(computed.mean()) if computed.size else None
     return out
 
 
 def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate: Callable,
-               tasks, metrics: runs.MetricsLog, stage: str, prefix: str, unit: str = "round",
+               tasks, log: runs.MetricsLog, stage: str, prefix: str, unit: str = "round",
                rate_unit: str = "rounds", per_unit_work: int = 1, checkpoints=None,
                checkpoint_every: int = None, params: Callable = None):
-    """Runs `epoch(state, n) -> (state, losses [n, 2, K])` until `total` units are done,
-    evaluating after each epoch.
+    """Runs `epoch(state, n) -> (state, TrainMetrics of each of the n units)` until `total`
+    units are done, evaluating after each epoch.
 
     `evaluate(state, epoch_index) -> returns [K, episodes]`. Prints one progress line per
     epoch (throughput, elapsed, ETA, evaluation returns) and appends the evaluation, with
-    the epoch's mean losses per task (`epoch_losses`), to metrics.csv. The throughput is `per_unit_work` `rate_unit`s per `unit` (e.g. K env
+    the epoch's mean training metrics per task (`epoch_means`), to metrics.csv. The throughput is `per_unit_work` `rate_unit`s per `unit` (e.g. K env
     steps per training step).
     With `checkpoints` (a `checkpoint.RunCheckpoints`), the whole state is saved every
     `checkpoint_every` units (a multiple of `epoch_size`; default every epoch), at the end,
     and when stopped; a run directory holding a checkpoint resumes from it (metrics.csv rows
     past it are dropped, so a resumed run ends exactly as an uninterrupted one). SIGINT/SIGTERM
     stop the run after the current epoch and its checkpoint (`Interrupted`).
-    A non-finite loss, or a non-finite float in `params(state)`, stops the run before
-    anything of that epoch is saved (`NonFinite`, naming the stage, the unit and the task).
+    A non-finite metric, or a non-finite float in `params(state)`, stops the run before
+    anything of that epoch is saved (`NonFinite`, naming the term, the stage, the unit and
+    the task).
     Returns the final state.
     """
     checkpoint_every = checkpoint_every or epoch_size
@@ -99,21 +128,21 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
         done, state = checkpoints.restore(state, say=lambda m: print(f"[{prefix}] {m}", flush=True))
         saved = done
         index = -(-done // epoch_size)          # every epoch but the last one is full
-        metrics.truncate(stage, done)
+        log.truncate(stage, done)
         print(f"[{prefix}] resuming from the checkpoint at {unit} {done}/{total}", flush=True)
     first = done
     with _deferred_stop_signals() as stop:
         while done < total:
             n = min(epoch_size, total - done)
             t0 = time.time()
-            state, losses = epoch(state, n)
-            losses = np.asarray(losses)
+            state, metrics = epoch(state, n)
+            metrics = jax.tree.map(np.asarray, metrics)
             epoch_s = time.time() - t0
-            _check_finite(losses, state, params, tasks, stage, unit, done, saved)
+            _check_finite(metrics, n, state, params, tasks, stage, unit, done, saved)
             done += n
             index += 1
             summary = evaluation.summarize(tasks, np.asarray(evaluate(state, index)))
-            metrics.add(stage, done, summary, epoch_losses(losses, tasks))
+            log.add(stage, done, summary, epoch_means(metrics, tasks))
             stopping = bool(stop) and done < total   # read once: a later signal waits an epoch
             if checkpoints is not None and (done % checkpoint_every == 0 or done == total
                                             or stopping):
@@ -133,15 +162,15 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
         return state
 
 
-def _check_finite(losses, state, params, tasks, stage, unit, done, saved):
-    """Raises NonFinite if a loss of this epoch (losses [n, 2, K], its first row being
-    `unit` done + 1) or a parameter after it is not finite."""
-    bad = first_non_finite(losses)
+def _check_finite(metrics, n, state, params, tasks, stage, unit, done, saved):
+    """Raises NonFinite if a metric of this epoch's n units (its first row being `unit`
+    done + 1) or a parameter after it is not finite."""
+    bad = first_non_finite(metrics)
     if bad is not None:
-        row, which, task = bad
-        where = f"{which} loss at {stage} {unit} {done + row + 1}, task {tasks[task].name}"
+        row, name, task = bad
+        where = f"{name} at {stage} {unit} {done + row + 1}, task {tasks[task].name}"
     elif params is not None and not bool(_all_finite(params(state))):
-        where = f"parameter after {stage} {unit} {done + losses.shape[0]}"
+        where = f"parameter after {stage} {unit} {done + n}"
     else:
         return
     kept = (f"the last good checkpoint ({unit} {saved}) is kept" if saved is not None

@@ -8,8 +8,9 @@ import time
 
 import jax
 
-# One row per task per evaluation; the loss columns: each training loss of the task (the
-# critic's and the actor's) averaged over the updates of the epoch before the evaluation.
+# One row per task per evaluation: these columns, then one per training metric of the
+# task (critic_loss, actor_loss, each loss term, ...; `loops.TrainMetrics`) averaged over
+# the updates of the epoch before the evaluation.
 METRICS_FIELDS = ("stage", "round", "task", "return", "return_std", "episodes", "wall_s",
                   "critic_loss", "actor_loss")
 
@@ -102,6 +103,47 @@ def hold_lock(run_dir: str) -> None:
     _held_locks[key] = f
 
 
+STUDENT_STAGES = ("offline", "online")
+
+
+def read_student_run(path: str, stages=STUDENT_STAGES) -> dict:
+    """The config (config.json) of the finished student run at `path`, one of `stages`
+    (offline_transfer's "offline", online's "online"). Raises UsageError, saying what is
+    wrong, for anything else: not a directory, unfinished, unreadable, another stage."""
+    from ktmjax import envs
+    kinds = " or ".join({"offline": "offline_transfer", "online": "online"}[s] for s in stages)
+    if not os.path.isdir(path):
+        raise UsageError(f"{path} is not a directory, so not a finished {kinds} run; give one")
+    cfg_path, summary_path = os.path.join(path, "config.json"), os.path.join(path, "summary.json")
+    if not (os.path.isfile(cfg_path) and os.path.isfile(summary_path)
+            and os.path.isdir(os.path.join(path, "student", "state"))):
+        raise UsageError(f"{path} is not a finished student run of {kinds} (no config.json, "
+                         "summary.json or student/state); give one")
+    unreadable = UsageError(f"{path}: its config.json or summary.json is unreadable or not a "
+                            "student run's; give another run")
+    try:
+        cfg, summary = read_json(cfg_path), read_json(summary_path)
+    except (OSError, ValueError):
+        raise unreadable from None
+    if not (isinstance(cfg, dict) and isinstance(summary, dict)):
+        raise unreadable
+    if summary.get("stage") not in stages:
+        raise UsageError(f"{path} is a {summary.get('stage')} run, not a student of {kinds}; "
+                         "give one")
+    if not (all(k in cfg for k in ("benchmark", "tasks", "hidden", "teachers"))
+            and isinstance(summary.get("tasks"), dict) and cfg["benchmark"] in envs.BENCHMARKS):
+        raise unreadable
+    try:
+        tasks = [t.name for t in envs.benchmark_tasks(cfg["benchmark"], list(cfg["tasks"]))]
+    except TypeError:
+        raise unreadable from None
+    except ValueError as e:   # a task the benchmark does not have
+        raise UsageError(f"{path}: {e}") from None
+    if tasks != list(cfg["tasks"]) or not all(t in summary["tasks"] for t in tasks):
+        raise unreadable
+    return cfg
+
+
 def environment_info() -> dict:
     """Versions, device and precision: logged with every run."""
     import brax
@@ -130,10 +172,10 @@ def read_json(path: str) -> dict:
 
 
 class MetricsLog:
-    """Appends evaluation rows (with the epoch's mean training losses) to metrics.csv and,
+    """Appends evaluation rows (with the epoch's mean training metrics) to metrics.csv and,
     with `tensorboard`, the same figures as scalars to TensorBoard event files in
-    run_dir/tensorboard (tags <stage>/return/<task>, <stage>/critic_loss/<task>,
-    <stage>/actor_loss/<task>; the step is the round)."""
+    run_dir/tensorboard (tags <stage>/return/<task>, <stage>/<metric>/<task>; the step is
+    the round). A metric met for the first time gets a new column (older rows: empty)."""
 
     def __init__(self, run_dir: str, tensorboard: bool = False):
         self.path = os.path.join(run_dir, "metrics.csv")
@@ -144,14 +186,18 @@ class MetricsLog:
             os.makedirs(os.path.join(run_dir, "tensorboard"), exist_ok=True)
             self.events = EventsWriter(os.path.join(run_dir, "tensorboard", "events"))
         if not os.path.exists(self.path):
-            with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerow(METRICS_FIELDS)
-        else:   # a run started before a column was added: its older rows leave it empty
-            with open(self.path, newline="") as f:
-                rows = list(csv.reader(f))
-            if tuple(rows[0]) != METRICS_FIELDS:
-                self._rewrite([METRICS_FIELDS] + [r + [""] * (len(METRICS_FIELDS) - len(r))
-                                                  for r in rows[1:]])
+            self._rewrite([METRICS_FIELDS])
+        self.fields = self._widen(())
+
+    def _widen(self, names) -> tuple:
+        """The file's columns, with METRICS_FIELDS and `names` added where missing."""
+        with open(self.path, newline="") as f:
+            rows = list(csv.reader(f))
+        fields = tuple(rows[0])
+        fields += tuple(n for n in METRICS_FIELDS + tuple(names) if n not in fields)
+        if fields != tuple(rows[0]):
+            self._rewrite([fields] + [r + [""] * (len(fields) - len(r)) for r in rows[1:]])
+        return fields
 
     def _rewrite(self, rows) -> None:
         tmp = self.path + ".tmp"
@@ -166,20 +212,24 @@ class MetricsLog:
         self._rewrite([rows[0]] + [r for r in rows[1:]
                                    if not (r[0] == stage and int(r[1]) > round_)])
 
-    def add(self, stage: str, round_: int, summary_tasks: dict, losses: dict = None) -> None:
-        """`losses`: {task: (critic loss, actor loss)}, None where no update computed one."""
-        losses = losses or {}
+    def add(self, stage: str, round_: int, summary_tasks: dict, metrics: dict = None) -> None:
+        """`metrics`: {task: {name: value}}, a value None where no update computed it."""
+        metrics = metrics or {}
+        names = sorted({n for m in metrics.values() for n in m})
+        if set(names) - set(self.fields):
+            self.fields = self._widen(names)
         fmt = lambda x: "" if x is None else f"{x:.6g}"
         with open(self.path, "a", newline="") as f:
             w = csv.writer(f)
             for task, r in summary_tasks.items():
-                critic, actor = losses.get(task, (None, None))
-                w.writerow([stage, round_, task, f"{r['return_mean']:.3f}",
-                            f"{r['return_std']:.3f}", r["episodes"],
-                            f"{time.time() - self.start:.1f}", fmt(critic), fmt(actor)])
+                row = {"stage": stage, "round": round_, "task": task,
+                       "return": f"{r['return_mean']:.3f}", "return_std": f"{r['return_std']:.3f}",
+                       "episodes": r["episodes"], "wall_s": f"{time.time() - self.start:.1f}"}
+                row.update((n, fmt(v)) for n, v in metrics.get(task, {}).items())
+                w.writerow([row.get(n, "") for n in self.fields])
                 if self.events is not None:
-                    for tag, value in (("return", r["return_mean"]), ("critic_loss", critic),
-                                       ("actor_loss", actor)):
+                    values = {"return": r["return_mean"], **metrics.get(task, {})}
+                    for tag, value in values.items():
                         if value is not None:
                             self._scalar(f"{stage}/{tag}/{task}", value, round_)
         if self.events is not None:

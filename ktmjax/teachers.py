@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ktmjax import acting, replay, sharding, td3
+from ktmjax import acting, loops, replay, sharding, td3
 from ktmjax.envs import EnvState, MultiTaskEnv, Task
 from ktmjax.envs.multitask import EPISODE_LENGTH
 
@@ -113,11 +113,12 @@ class TeacherTrainer:
 
     def epoch(self, state: TeacherTrainState, num_steps: int):
         """`num_steps` training steps of every task (the input state is donated), the envs
-        first drawing new initial states for the epoch's episodes. Returns (state, losses
-        [num_steps, 2, K]: each task's critic and actor loss per step)."""
+        first drawing new initial states for the epoch's episodes. Returns (state,
+        `loops.TrainMetrics` of each step: each task's critic and actor loss)."""
         envs = self.env.refill_starts(tuple(gs.env for gs in state.groups))
         state = state.replace(groups=tuple(gs.replace(env=e) for gs, e in zip(state.groups, envs)))
-        return self._epoch(self.place(state), num_steps)
+        state, losses = self._epoch(self.place(state), num_steps)
+        return state, loops.TrainMetrics.from_losses(losses)
 
     def policy_apply(self, g, actor_params, obs):
         """Deterministic actions of group g's teachers (for evaluation)."""
@@ -475,3 +476,25 @@ def rollout_data(env: MultiTaskEnv, teacher_groups: Sequence[TeacherGroup],
     buffers = acting.noisy_rollouts(env, teachers_policy(env.groups, configs),
                                     [t.actor_params for t in teacher_groups], steps, key, noise)
     return tuple(t.replace(data=b, rollouts=b) for t, b in zip(teacher_groups, buffers))
+
+
+DATA_SOURCES = ("replay", "rollouts", "both")
+
+
+def offline_data(env: MultiTaskEnv, teacher_groups: Sequence[TeacherGroup],
+                 configs: Sequence[td3.TD3Config], source: str, steps: int, key,
+                 noise: float, keep_rollouts: bool) -> tuple:
+    """The teacher groups with the D_k of the offline stage: `source` "replay" keeps each
+    teacher's training replay; "rollouts" replaces it with `steps` env steps per task of
+    the teacher's noisy rollouts (`rollout_data`); "both" appends those to the replay.
+    `keep_rollouts`: also keep the rollouts apart (the states of the critic_grad term);
+    else no second copy is held."""
+    if source not in DATA_SOURCES:
+        raise ValueError(f"unknown D_k source {source!r}; known: {', '.join(DATA_SOURCES)}")
+    if source == "replay":
+        return tuple(teacher_groups)
+    rolled = rollout_data(env, teacher_groups, configs, steps, key, noise)
+    if source == "both":
+        rolled = tuple(r.replace(data=replay.concat(t.data, r.data))
+                       for t, r in zip(teacher_groups, rolled))
+    return tuple(r if keep_rollouts else r.replace(rollouts=None) for r in rolled)

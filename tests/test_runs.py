@@ -1,4 +1,4 @@
-"""metrics.csv: evaluation rows with the epoch's training losses."""
+"""metrics.csv: evaluation rows with the epoch's training metrics."""
 import csv
 
 import numpy as np
@@ -6,13 +6,41 @@ import numpy as np
 from ktmjax import envs, loops, runs
 
 
-def test_epoch_losses_average_the_updates_that_ran():
+def _metrics(critic, actor, critic_updated, actor_updated):
+    return loops.TrainMetrics(critic, actor, np.asarray(critic_updated, np.float32),
+                              np.asarray(actor_updated, np.float32))
+
+
+def test_epoch_means_average_the_updates_that_ran():
+    """Each metric is averaged over the rounds that updated its network for that task; a
+    0 that was computed (a fraction at the bound) counts, a round without update does not."""
     tasks = envs.benchmark_tasks("mini")[:2]
-    losses = np.zeros((4, 2, 2))
-    losses[:, 0, 0] = [1.0, 2.0, 3.0, 6.0]       # a critic loss every round
-    losses[1::2, 1, 0] = [-4.0, -2.0]            # the actor every 2nd round
-    got = loops.epoch_losses(losses, tasks)      # task 1: no update ran (warm-up)
-    assert got == {"InvertedPendulum": (3.0, -3.0), "InvertedPendulumBigPole": (None, None)}
+    critic_loss = np.zeros((4, 2))
+    critic_loss[:, 0] = [1.0, 2.0, 3.0, 6.0]               # a critic loss every round
+    actor_loss, at_bound = np.zeros((4, 2)), np.zeros((4, 2))
+    actor_loss[1::2, 0] = [-4.0, -2.0]                     # the actor every 2nd round
+    at_bound[1::2, 0] = [0.0, 0.5]
+    updated = np.zeros((4, 2))
+    updated[:, 0] = 1
+    actor_updated = updated * [[0], [1], [0], [1]]
+    got = loops.epoch_means(_metrics({"critic_loss": critic_loss},
+                                     {"actor_loss": actor_loss, "actor_at_bound": at_bound},
+                                     updated, actor_updated), tasks)   # task 1: warm-up only
+    assert got == {"InvertedPendulum": {"critic_loss": 3.0, "actor_loss": -3.0,
+                                        "actor_at_bound": 0.25},
+                   "InvertedPendulumBigPole": {"critic_loss": None, "actor_loss": None,
+                                               "actor_at_bound": None}}
+
+
+def test_first_non_finite_names_the_metric_the_round_and_the_task():
+    ok = np.ones((3, 2))
+    bad = ok.copy()
+    bad[2, 0] = np.nan
+    worse = ok.copy()
+    worse[1, 1] = np.inf
+    m = _metrics({"critic_loss": ok, "critic_eq1": bad}, {"actor_eq2": worse}, ok, ok)
+    assert loops.first_non_finite(m) == (1, "actor_eq2", 1)
+    assert loops.first_non_finite(_metrics({"critic_loss": ok}, {}, ok, ok)) is None
 
 
 def test_metrics_log_rows_and_a_log_with_an_older_header(tmp_path):
@@ -21,11 +49,18 @@ def test_metrics_log_rows_and_a_log_with_an_older_header(tmp_path):
                    "online,10,T,1.000,0.000,3,0.5\n")
     log = runs.MetricsLog(str(tmp_path))
     log.add("online", 20, {"T": {"return_mean": 2.0, "return_std": 0.0, "episodes": 3}},
-            {"T": (0.5, None)})
+            {"T": {"critic_loss": 0.5, "actor_loss": None}})
     rows = list(csv.DictReader(old.open()))
     assert list(rows[0]) == list(runs.METRICS_FIELDS)
     assert (rows[0]["round"], rows[0]["critic_loss"]) == ("10", "")
     assert (rows[1]["return"], rows[1]["critic_loss"], rows[1]["actor_loss"]) == ("2.000", "0.5", "")
+    # A metric met later gets its own column; the rows before it leave it empty.
+    log.add("online", 30, {"T": {"return_mean": 3.0, "return_std": 0.0, "episodes": 3}},
+            {"T": {"critic_loss": 0.25, "critic_eq4": 0.25, "actor_at_bound": 0.0}})
+    rows = list(csv.DictReader(old.open()))
+    assert list(rows[0])[-2:] == ["actor_at_bound", "critic_eq4"]
+    assert [(r["critic_eq4"], r["actor_at_bound"]) for r in rows] == [
+        ("", ""), ("", ""), ("0.25", "0")]
 
 
 def test_tensorboard_event_files_hold_the_metrics(tmp_path):
@@ -33,11 +68,12 @@ def test_tensorboard_event_files_hold_the_metrics(tmp_path):
     log = runs.MetricsLog(str(tmp_path), tensorboard=True)
     for round_, value in ((10, 1.5), (20, 2.5)):
         log.add("offline", round_, {"T": {"return_mean": value, "return_std": 0.0,
-                                          "episodes": 3}}, {"T": (value / 10, -value)})
+                                          "episodes": 3}},
+                {"T": {"critic_loss": value / 10, "actor_loss": -value, "actor_eq2": -value}})
     events = EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()
     assert sorted(events.Tags()["scalars"]) == [
-        "offline/actor_loss/T", "offline/critic_loss/T", "offline/return/T"]
+        "offline/actor_eq2/T", "offline/actor_loss/T", "offline/critic_loss/T", "offline/return/T"]
     got = [(e.step, e.value) for e in events.Scalars("offline/return/T")]
     assert got == [(10, 1.5), (20, 2.5)]
     assert [e.value for e in events.Scalars("offline/actor_loss/T")] == [-1.5, -2.5]

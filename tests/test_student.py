@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ktmjax import envs, layout, networks, student, td3, teachers
+from ktmjax.student import batches
 
 TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
 
@@ -32,13 +33,27 @@ def _leaves_equal(a, b):
     return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
+def _all_finite(tree):
+    return all(np.all(np.isfinite(x)) for x in jax.tree.leaves(tree))
+
+
+def _row(tree, i=0):
+    """Task i of a group's batch (or parameters) stacked on a leading task axis."""
+    return jax.tree.map(lambda x: x[i], tree)
+
+
 def test_offline_round_changes_only_the_student(mini_env):
     s, t = _student(mini_env)
     t_before = jax.tree.map(np.asarray, t)
     state = s.init(jax.random.PRNGKey(1))
-    new, losses = jax.jit(s.offline_round)(state, t)
+    new, metrics = jax.jit(s.offline_round)(state, t)
     assert _leaves_equal(t, t_before)                       # teachers never change
-    assert losses.shape == (2, 3) and np.all(np.isfinite(losses))
+    assert metrics.critic["critic_loss"].shape == (3,) and _all_finite(metrics)
+    # Every term and diagnostic by name; all three tasks updated both networks.
+    assert set(metrics.critic) == {"critic_loss", "critic_eq1", "critic_q1_mean", "critic_grad_norm"}
+    assert set(metrics.actor) == {"actor_loss", "actor_eq2", "actor_at_bound", "actor_grad_norm"}
+    np.testing.assert_array_equal(metrics.critic["critic_loss"], metrics.critic["critic_eq1"])
+    assert metrics.critic_updated.tolist() == [1, 1, 1] == metrics.actor_updated.tolist()
     assert not _leaves_equal(new.actor_params, state.actor_params)
     assert not _leaves_equal(new.critic_params, state.critic_params)
     assert _leaves_equal(new.target_actor_params, state.target_actor_params)
@@ -49,18 +64,18 @@ def test_critic_distillation_loss_by_hand(mini_env):
     """Eq. 1 through the student's own critic equals the formula written out."""
     s, t = _student(mini_env)
     state = s.init(jax.random.PRNGKey(2))
-    batches = s._offline_batches(t, jax.random.PRNGKey(3))
-    b = jax.tree.map(lambda x: x[0], batches[1])   # InvertedDoublePendulum
-    loss = s._critic_distillation_one(state.critic_params, b["obs_hat"], b["action_hat"],
-                                      b["teacher_q"])
-    q = s.critic.apply(state.critic_params, b["obs_hat"], b["action_hat"])
-    by_hand = np.mean((np.asarray(b["teacher_q"][0]) - np.asarray(q[0])) ** 2
-                      + (np.asarray(b["teacher_q"][1]) - np.asarray(q[1])) ** 2)
+    b = _row(batches.offline(s, t, jax.random.PRNGKey(3))[1])   # InvertedDoublePendulum
+    loss, metrics = s.offline_losses.critic(state.critic_params, b.critic)
+    q = s.critic.apply(state.critic_params, b.critic.obs_hat, b.critic.action_hat)
+    by_hand = np.mean((np.asarray(b.critic.teacher_q[0]) - np.asarray(q[0])) ** 2
+                      + (np.asarray(b.critic.teacher_q[1]) - np.asarray(q[1])) ** 2)
     assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
+    assert float(metrics["eq1"]) == float(loss) and b.critic.slope is None
+    assert float(metrics["q1_mean"]) == pytest.approx(float(np.mean(q[0])), rel=1e-6)
     # The teacher saw the raw (unpadded) pair: recompute its Q from the raw batch.
-    raw = jax.tree.map(lambda x: x[0], t[1].critic_params)
-    teacher_q = TINY.critic().apply(raw, b["obs"], b["action_hat"][:, :1])
-    np.testing.assert_allclose(teacher_q, b["teacher_q"], rtol=1e-6)
+    teacher_q = TINY.critic().apply(_row(t[1].critic_params), b.actor.obs,
+                                    b.critic.action_hat[:, :1])
+    np.testing.assert_allclose(teacher_q, b.critic.teacher_q, rtol=1e-6)
 
 
 def test_action_gradient_distillation_by_hand(mini_env):
@@ -71,32 +86,33 @@ def test_action_gradient_distillation_by_hand(mini_env):
     s = student.Student(mini_env, configs,
                         student.StudentConfig(net=TINY, critic_grad_weight=0.5))
     with pytest.raises(ValueError, match="rollouts"):
-        s._offline_batches(t, jax.random.PRNGKey(3))
+        batches.offline(s, t, jax.random.PRNGKey(3))
     rolled = teachers.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
     t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
     state = s.init(jax.random.PRNGKey(2))
-    b = jax.tree.map(lambda x: x[0], s._offline_batches(t, jax.random.PRNGKey(3))[1])
+    b = _row(batches.offline(s, t, jax.random.PRNGKey(3))[1])
+    slope = b.critic.slope
     one_q1 = lambda params, critic, o, a: critic.apply(params, o[None], a[None])[0, 0]
-    raw = lambda tree: jax.tree.map(lambda x: x[0], tree)
-    states = np.asarray(b["slope_obs_hat"])
-    rollout_states = np.asarray(raw(t[1].rollouts.obs))
+    states = np.asarray(slope.obs_hat)
+    rollout_states = np.asarray(_row(t[1].rollouts.obs))
     assert all((rollout_states == row).all(-1).any() for row in states)   # rollout states
-    assert not np.allclose(states, b["obs_hat"])                          # not D_k's batch
-    teacher_action = TINY.actor(1).apply(raw(t[1].actor_params), states)
-    np.testing.assert_allclose(b["teacher_action_hat"], teacher_action, rtol=1e-6, atol=1e-6)
-    want = jax.vmap(jax.grad(partial(one_q1, raw(t[1].critic_params), TINY.critic()),
+    assert not np.allclose(states, b.critic.obs_hat)                      # not D_k's batch
+    teacher_action = TINY.actor(1).apply(_row(t[1].actor_params), states)
+    np.testing.assert_allclose(slope.teacher_action_hat, teacher_action, rtol=1e-6, atol=1e-6)
+    want = jax.vmap(jax.grad(partial(one_q1, _row(t[1].critic_params), TINY.critic()),
                              argnums=1))(states, teacher_action)
-    np.testing.assert_allclose(b["teacher_dqda"], want, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(b["mask"], np.ones(1))     # IDP: 1 action of A_max 1
-    loss = s._critic_distillation_one(state.critic_params, b["obs_hat"], b["action_hat"],
-                                      b["teacher_q"], b["slope_obs_hat"],
-                                      b["teacher_action_hat"], b["teacher_dqda"], b["mask"])
-    q = s.critic.apply(state.critic_params, b["obs_hat"], b["action_hat"])
+    np.testing.assert_allclose(slope.teacher_dqda, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(slope.mask, np.ones(1))     # IDP: 1 action of A_max 1
+    loss, metrics = s.offline_losses.critic(state.critic_params, b.critic)
+    q = s.critic.apply(state.critic_params, b.critic.obs_hat, b.critic.action_hat)
     grads = jax.vmap(jax.grad(partial(one_q1, state.critic_params, s.critic), argnums=1))(
-        states, b["teacher_action_hat"])
-    by_hand = (np.mean(np.sum((np.asarray(b["teacher_q"]) - np.asarray(q)) ** 2, axis=0))
-               + 0.5 * np.mean(np.sum((np.asarray(b["teacher_dqda"]) - grads) ** 2, axis=-1)))
-    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
+        states, slope.teacher_action_hat)
+    eq1 = np.mean(np.sum((np.asarray(b.critic.teacher_q) - np.asarray(q)) ** 2, axis=0))
+    term = 0.5 * np.mean(np.sum((np.asarray(slope.teacher_dqda) - grads) ** 2, axis=-1))
+    assert float(loss) == pytest.approx(float(eq1 + term), rel=1e-5)
+    # Each part logged under its own name.
+    assert float(metrics["eq1"]) == pytest.approx(float(eq1), rel=1e-5)
+    assert float(metrics["critic_grad"]) == pytest.approx(float(term), rel=1e-5)
 
 
 def test_offline_round_with_the_slope_term(mini_env):
@@ -106,14 +122,17 @@ def test_offline_round_with_the_slope_term(mini_env):
     t, configs = _teacher_groups(mini_env)
     rolled = teachers.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
     t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
-    losses = {}
+    got = {}
     for weight in (0.0, 0.5):
         s = student.Student(mini_env, configs,
                             student.StudentConfig(net=TINY, critic_grad_weight=weight))
-        _, losses[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
-    assert np.all(np.isfinite(losses[0.5]))
-    assert np.all(losses[0.5][0] > losses[0.0][0])
-    np.testing.assert_allclose(losses[0.5][1], losses[0.0][1], rtol=1e-6)
+        _, got[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
+    assert _all_finite(got[0.5]) and "critic_grad" not in got[0.0].critic
+    assert np.all(got[0.5].critic["critic_loss"] > got[0.0].critic["critic_loss"])
+    np.testing.assert_allclose(got[0.5].critic["critic_eq1"], got[0.0].critic["critic_eq1"], rtol=1e-6)
+    np.testing.assert_allclose(got[0.5].critic["critic_loss"], got[0.5].critic["critic_eq1"]
+                               + got[0.5].critic["critic_grad"], rtol=1e-6)
+    np.testing.assert_allclose(got[0.5].actor["actor_loss"], got[0.0].actor["actor_loss"], rtol=1e-6)
 
 
 def test_actor_distillation_follows_the_teacher_q1(mini_env):
@@ -121,17 +140,17 @@ def test_actor_distillation_follows_the_teacher_q1(mini_env):
     only the student actor."""
     s, t = _student(mini_env)
     state = s.init(jax.random.PRNGKey(4))
-    b = jax.tree.map(lambda x: x[0], s._offline_batches(t, jax.random.PRNGKey(5))[0])
-    tc = jax.tree.map(lambda x: x[0], t[0].critic_params)
-    loss = s._actor_distillation_one(0, state.actor_params, b["obs_hat"], b["obs"], tc)
-    action = s.actor.apply(state.actor_params, b["obs_hat"])[:, :1]
-    by_hand = -np.mean(np.asarray(networks.q1(TINY.critic(), tc, b["obs"], action)))
+    b = _row(batches.offline(s, t, jax.random.PRNGKey(5))[0]).actor
+    tc = _row(t[0].critic_params)
+    eq2 = lambda params: s.offline_losses.actors[0](params, b, tc)[0]
+    loss = eq2(state.actor_params)
+    action = s.actor.apply(state.actor_params, b.obs_hat)[:, :1]
+    by_hand = -np.mean(np.asarray(networks.q1(TINY.critic(), tc, b.obs, action)))
     assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
     # A step on this loss moves the student actor toward a higher teacher Q1.
-    grads = jax.grad(lambda p: s._actor_distillation_one(0, p, b["obs_hat"], b["obs"], tc))(
-        state.actor_params)
+    grads = jax.grad(eq2)(state.actor_params)
     stepped = jax.tree.map(lambda p, g: p - 1e-3 * g, state.actor_params, grads)
-    assert float(s._actor_distillation_one(0, stepped, b["obs_hat"], b["obs"], tc)) < float(loss)
+    assert float(eq2(stepped)) < float(loss)
 
 
 def test_actor_matching_term_by_hand(mini_env):
@@ -142,25 +161,28 @@ def test_actor_matching_term_by_hand(mini_env):
     s = student.Student(mini_env, configs,
                         student.StudentConfig(net=TINY, actor_match_weight=2.0))
     state = s.init(jax.random.PRNGKey(4))
-    b = jax.tree.map(lambda x: x[0], s._offline_batches(t, jax.random.PRNGKey(5))[0])
-    raw = lambda tree: jax.tree.map(lambda x: x[0], tree)
-    teacher_action = TINY.actor(1).apply(raw(t[0].actor_params), b["obs"])
-    np.testing.assert_allclose(b["teacher_action"], teacher_action, rtol=1e-6, atol=1e-6)
-    tc = raw(t[0].critic_params)
-    loss = s._actor_distillation_one(0, state.actor_params, b["obs_hat"], b["obs"],
-                                     b["teacher_action"], tc)
-    action = s.actor.apply(state.actor_params, b["obs_hat"])[:, :1]
-    by_hand = (-np.mean(np.asarray(networks.q1(TINY.critic(), tc, b["obs"], action)))
-               + 2.0 * np.mean(np.sum((np.asarray(action) - teacher_action) ** 2, axis=-1)))
-    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
+    b = _row(batches.offline(s, t, jax.random.PRNGKey(5))[0]).actor
+    teacher_action = TINY.actor(1).apply(_row(t[0].actor_params), b.obs)
+    np.testing.assert_allclose(b.teacher_action, teacher_action, rtol=1e-6, atol=1e-6)
+    tc = _row(t[0].critic_params)
+    loss, metrics = s.offline_losses.actors[0](state.actor_params, b, tc)
+    action = s.actor.apply(state.actor_params, b.obs_hat)[:, :1]
+    eq2 = -np.mean(np.asarray(networks.q1(TINY.critic(), tc, b.obs, action)))
+    term = 2.0 * np.mean(np.sum((np.asarray(action) - teacher_action) ** 2, axis=-1))
+    assert float(loss) == pytest.approx(float(eq2 + term), rel=1e-5)
+    assert float(metrics["actor_match"]) == pytest.approx(float(term), rel=1e-5)
     for update in student.UPDATE_MODES:
-        losses = {}
+        got = {}
         for weight in (0.0, 2.0):
             s = student.Student(mini_env, configs, student.StudentConfig(
                 net=TINY, update=update, actor_match_weight=weight))
-            _, losses[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
-        np.testing.assert_allclose(losses[2.0][0], losses[0.0][0], rtol=1e-6)
-        assert np.all(losses[2.0][1] > losses[0.0][1])
+            _, got[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
+        np.testing.assert_allclose(got[2.0].critic["critic_loss"], got[0.0].critic["critic_loss"],
+                                   rtol=1e-6)
+        assert np.all(got[2.0].actor["actor_loss"] > got[0.0].actor["actor_loss"])
+        if update == "vmap":   # one actor step: Eq. 2 before it is the same with the term
+            np.testing.assert_allclose(got[2.0].actor["actor_eq2"], got[0.0].actor["actor_eq2"],
+                                       rtol=1e-6)
 
 
 def test_padded_state_and_masked_action_slots_change_nothing(mini_env):
@@ -191,7 +213,7 @@ def test_task_id_separates_tasks_with_the_same_state(mini_env):
         a = np.asarray(s.policy_apply(0, state.actor_params, obs))     # IP, IPBigPole
         assert (a[0] != a[1]).any() == task_id
     # InvertedDoublePendulum (group 1) is task 2 of 3.
-    np.testing.assert_array_equal(s._obs_hat(1, jnp.ones((1, 5, 8)))[0, :, 8:], [[0, 0, 1]] * 5)
+    np.testing.assert_array_equal(s.obs_hat(1, jnp.ones((1, 5, 8)))[0, :, 8:], [[0, 0, 1]] * 5)
     # Every path that builds ŝ runs: the offline round with both added terms, then an online
     # round past its warm-up (a state without the one-hot would not fit the 11 inputs).
     s = student.Student(mini_env, configs, student.StudentConfig(
@@ -199,11 +221,11 @@ def test_task_id_separates_tasks_with_the_same_state(mini_env):
         warmup_rounds=0))
     rolled = teachers.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
     t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
-    new, losses = jax.jit(s.offline_round)(state, t)
-    assert np.all(np.isfinite(losses)) and not _leaves_equal(new.actor_params, state.actor_params)
+    new, metrics = jax.jit(s.offline_round)(state, t)
+    assert _all_finite(metrics) and not _leaves_equal(new.actor_params, state.actor_params)
     online = s.init_online(new, jax.random.PRNGKey(11), capacity=16)
-    online, losses = jax.jit(s.online_round)(online, t)
-    assert np.all(np.isfinite(losses)) and int(online.learner.steps) == int(new.steps) + 1
+    online, metrics = jax.jit(s.online_round)(online, t)
+    assert _all_finite(metrics) and int(online.learner.steps) == int(new.steps) + 1
 
 
 def test_vmap_and_sequential_agree_exactly_for_one_task():
@@ -249,12 +271,17 @@ def test_online_vmap_and_sequential_agree_exactly_for_one_task(idp_env):
         out[mode] = epoch(online, t, 3)
     for x, y in zip(jax.tree.leaves(out["vmap"]), jax.tree.leaves(out["sequential"])):
         np.testing.assert_array_equal(x, y)                 # states and losses
-    a, losses = out["vmap"]
-    # Per-round losses [3, 2, K=1]: none in the warm-up round, the critic's in rounds 1-2,
-    # the actor's in round 2 only.
-    assert losses.shape == (3, 2, 1) and np.all(np.isfinite(losses))
-    assert losses[0].tolist() == [[0.0], [0.0]] and losses[1, 1, 0] == 0.0
-    assert losses[1, 0, 0] > 0 and losses[2, 0, 0] > 0 and losses[2, 1, 0] != 0
+    a, metrics = out["vmap"]
+    # Per round [3, K=1]: no update in the warm-up round, the critic in rounds 1-2, the
+    # actor in round 2 only; Eq. 4 and Eq. 5 by name.
+    critic, actor = metrics.critic["critic_loss"], metrics.actor["actor_loss"]
+    assert critic.shape == (3, 1) and _all_finite(metrics)
+    assert metrics.critic_updated[:, 0].tolist() == [0, 1, 1]
+    assert metrics.actor_updated[:, 0].tolist() == [0, 0, 1]
+    assert critic[0, 0] == 0 and actor[0, 0] == 0 and actor[1, 0] == 0
+    assert critic[1, 0] > 0 and critic[2, 0] > 0 and actor[2, 0] != 0
+    np.testing.assert_array_equal(critic, metrics.critic["critic_eq4"])
+    np.testing.assert_array_equal(actor, metrics.actor["actor_eq5"])
     assert _leaves_equal(t, t_before)                     # teachers never change
     assert int(a.round) == 3 and int(a.buffers[0].size[0]) == 3
     assert int(a.learner.steps) == 2                      # no update in the warm-up round
@@ -289,26 +316,28 @@ def test_online_actor_matching_term_by_hand(idp_env):
     s, _, online, epoch = _online(idp_env, t, alpha=alpha, beta=beta, warmup_rounds=100,
                                   actor_match_weight=w)
     online, _ = epoch(online, t, 4)                       # warm-up only: fills D'_k
-    b = jax.tree.map(lambda x: x[0], s._online_batches(online, t, jax.random.PRNGKey(12))[0])
-    raw = lambda tree: jax.tree.map(lambda x: x[0], tree)
-    teacher_action = TINY.actor(1).apply(raw(t[0].actor_params), b["obs"])
-    np.testing.assert_allclose(b["teacher_action"], teacher_action, rtol=1e-6, atol=1e-6)
-    params, tc = online.learner, raw(t[0].critic_params)
-    loss = s._guided_actor_one(0, params.critic_params, params.actor_params, b["obs_hat"],
-                               b["obs"], b["mask"], b["teacher_action"], tc)
-    action = s.actor.apply(params.actor_params, b["obs_hat"])
-    by_hand = (-np.mean(alpha * np.asarray(networks.q1(TINY.critic(), tc, b["obs"], action))
-                        + beta * np.asarray(networks.q1(s.critic, params.critic_params,
-                                                        b["obs_hat"], action)))
-               + alpha * w * np.mean(np.sum((np.asarray(action) - teacher_action) ** 2, -1)))
-    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
-    losses = {}
+    b = _row(batches.online(s, online.learner, online.buffers, t, jax.random.PRNGKey(12))[0])
+    teacher_action = TINY.actor(1).apply(_row(t[0].actor_params), b.actor.obs)
+    np.testing.assert_allclose(b.actor.teacher_action, teacher_action, rtol=1e-6, atol=1e-6)
+    params, tc = online.learner, _row(t[0].critic_params)
+    loss, metrics = s.online_losses.actors[0](params.actor_params, b.actor, tc,
+                                              params.critic_params)
+    action = s.actor.apply(params.actor_params, b.actor.obs_hat)
+    eq5 = -np.mean(alpha * np.asarray(networks.q1(TINY.critic(), tc, b.actor.obs, action))
+                   + beta * np.asarray(networks.q1(s.critic, params.critic_params,
+                                                   b.actor.obs_hat, action)))
+    term = alpha * w * np.mean(np.sum((np.asarray(action) - teacher_action) ** 2, -1))
+    assert float(loss) == pytest.approx(float(eq5 + term), rel=1e-5)
+    assert float(metrics["eq5"]) == pytest.approx(float(eq5), rel=1e-5)
+    assert float(metrics["actor_match"]) == pytest.approx(float(term), rel=1e-5)
+    got = {}
     for weight in (0.0, w):
         s, _, online, epoch = _online(idp_env, t, alpha=alpha, warmup_rounds=1,
                                       actor_match_weight=weight)
-        losses[weight] = epoch(online, t, 3)[1]
-    np.testing.assert_allclose(losses[w][:, 0], losses[0.0][:, 0], rtol=1e-6)
-    assert losses[w][2, 1, 0] > losses[0.0][2, 1, 0]
+        got[weight] = epoch(online, t, 3)[1]
+    np.testing.assert_allclose(got[w].critic["critic_loss"], got[0.0].critic["critic_loss"],
+                               rtol=1e-6)
+    assert got[w].actor["actor_loss"][2, 0] > got[0.0].actor["actor_loss"][2, 0]
 
 
 def test_without_her_one_task_trains_for_a_whole_episode(mini_env):

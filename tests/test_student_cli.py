@@ -67,10 +67,18 @@ def test_offline_critic_grad_needs_rollouts(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def _fake_offline_run(path, benchmark, tasks, **cfg):
+    """The files of a finished offline_transfer run (no real checkpoint in student/state)."""
+    (path / "student" / "state").mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps(
+        {"benchmark": benchmark, "tasks": tasks, "hidden": [16], "teachers": "t", **cfg}))
+    (path / "summary.json").write_text(json.dumps(
+        {"stage": "offline", "tasks": {t: {} for t in tasks}}))
+    return path
+
+
 def test_online_from_a_run_of_another_benchmark(tmp_path):
-    offline = tmp_path / "off"
-    (offline / "student" / "state").mkdir(parents=True)
-    (offline / "config.json").write_text(json.dumps({"benchmark": "B"}))
+    offline = _fake_offline_run(tmp_path / "off", "B", ["Hopper"])
     before = (offline / "config.json").read_bytes()
     proc = run("online", f"--from={offline}", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "benchmark B, not mini")
@@ -79,10 +87,7 @@ def test_online_from_a_run_of_another_benchmark(tmp_path):
 
 
 def test_online_tasks_other_than_the_from_runs(tmp_path):
-    offline = tmp_path / "off"
-    (offline / "student" / "state").mkdir(parents=True)
-    (offline / "config.json").write_text(json.dumps(
-        {"benchmark": "mini", "tasks": ["InvertedPendulum"]}))
+    offline = _fake_offline_run(tmp_path / "off", "mini", ["InvertedPendulum"])
     proc = run("online", f"--from={offline}", "--tasks=InvertedDoublePendulum",
                f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "--tasks=InvertedDoublePendulum", "(InvertedPendulum)")
@@ -90,10 +95,7 @@ def test_online_tasks_other_than_the_from_runs(tmp_path):
 
 
 def test_online_task_id_other_than_the_from_runs(tmp_path):
-    offline = tmp_path / "off"
-    (offline / "student" / "state").mkdir(parents=True)
-    (offline / "config.json").write_text(json.dumps(
-        {"benchmark": "mini", "tasks": ["InvertedPendulum"], "hidden": [16]}))
+    offline = _fake_offline_run(tmp_path / "off", "mini", ["InvertedPendulum"])
     proc = run("online", f"--from={offline}", "--task_id", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "--task_id differs", "trained without a task id")
     assert not (tmp_path / "r").exists()

@@ -1,0 +1,125 @@
+"""One round's optimiser steps: the only place that knows vmap vs sequential updates and
+hierarchical replay (HER) vs one task at a time (w/o HER).
+
+- vmap (and w/o HER): one step per network on the mean over tasks of the per-task losses,
+  computed under one vmap with the parameters shared (a shared network's forward and
+  backward passes are single large matmuls over all K batches);
+- sequential: K steps per network, one per task in benchmark order (the public code's
+  trajectory), each through the very same functions with a task axis of one, so at K=1
+  both modes agree exactly;
+- w/o HER: only the round's active task weighs in the mean (a one-hot weight).
+"""
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ktmjax import td3
+from ktmjax.loops import TrainMetrics
+from ktmjax.student.losses import Losses
+
+
+class Part(NamedTuple):
+    """Some tasks of one group, with a leading task axis."""
+    group: int
+    batch: Any                 # batches.Batch
+    teacher_critic: Any        # the tasks' teacher critic parameters
+    ids: jax.Array             # the tasks' benchmark indices
+
+
+def plan(s, batches, teachers) -> list:
+    """The steps of a round, each a list of `Part`s: one step holding every group in vmap
+    mode (and w/o HER), else one step per task in benchmark order."""
+    if s.config.update == "vmap" or not s.config.her:
+        return [[Part(g, batches[g], teachers[g].critic_params, jnp.asarray(group.indices))
+                 for g, group in enumerate(s.groups)]]
+    row = lambda j: (lambda x: x[j:j + 1])
+    return [[Part(g, jax.tree.map(row(j), batches[g]),
+                  jax.tree.map(row(j), teachers[g].critic_params), jnp.asarray([i]))]
+            for i, g, j in s.task_order]
+
+
+def active_task(s, round_):
+    """The task trained in `round_`: None (all of them) with HER; w/o HER one task for a
+    whole episode, then the next."""
+    if s.config.her:
+        return None
+    return (round_ // s.groups[0].episode_length) % s.num_tasks
+
+
+def _weighted_mean(loss_one, weights, in_axes, *args):
+    """(sum_k w_k loss_k, sum_k w_k, per-task metrics with the loss) of loss_one(*args) under
+    vmap over the task axis of the args whose `in_axes` is 0 (None: shared by all tasks)."""
+    losses, metrics = jax.vmap(loss_one, in_axes=in_axes)(*args)
+    return jnp.sum(weights * losses), jnp.sum(weights), dict(metrics, loss=losses)
+
+
+def _adam_step(tx, params, opt_state, grads):
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def _scatter(into: dict, ids, metrics: dict, role: str, grad_norm, num_tasks: int) -> dict:
+    """Each of a step's per-task `metrics`, and its gradient norm, into its [K] row of
+    `into` under role_name (the loss itself as role_loss, the norm as role_grad_norm; a
+    term named after its role, such as critic_grad, as it is)."""
+    out = dict(into)
+    for name, values in dict(metrics, grad_norm=jnp.broadcast_to(grad_norm, ids.shape)).items():
+        key = name if name.startswith(f"{role}_") else f"{role}_{name}"
+        out[key] = out.get(key, jnp.zeros(num_tasks)).at[ids].set(values)
+    return out
+
+
+def round_steps(s, state: td3.TD3State, steps: list, losses: Losses, active, do_actor,
+                after_actor: Callable = lambda st: st):
+    """The optimiser steps of one round (`steps` from `plan`).
+
+    Per step: the critic steps on the gradient of the weighted task mean of `losses.critic`;
+    then, where `do_actor`, the actor on that of `losses.actors`, followed by `after_actor`
+    (the online stage's soft target update). With an `active` task (w/o HER) only it counts.
+    Returns (state, `TrainMetrics` of every task).
+    """
+    k = s.num_tasks
+    critic, actor, critic_done, actor_done = {}, {}, jnp.zeros(k), jnp.zeros(k)
+    for parts in steps:
+        ids = jnp.concatenate([p.ids for p in parts])
+        weights = [jnp.ones(p.ids.shape) if active is None
+                   else (p.ids == active).astype(jnp.float32) for p in parts]
+        # The critic reads padded inputs only: all parts in one task axis.
+        critic_batch = jax.tree.map(lambda *x: jnp.concatenate(x), *[p.batch.critic for p in parts])
+
+        def critic_loss(params):
+            total, norm, metrics = _weighted_mean(losses.critic, jnp.concatenate(weights),
+                                                  (None, 0), params, critic_batch)
+            return total / norm, metrics
+
+        grads, metrics = jax.grad(critic_loss, has_aux=True)(state.critic_params)
+        params, opt = _adam_step(s.tx, state.critic_params, state.critic_opt_state, grads)
+        state = state.replace(critic_params=params, critic_opt_state=opt)
+        critic = _scatter(critic, ids, metrics, "critic", optax.tree.norm(grads), k)
+        critic_done = critic_done.at[ids].set(jnp.concatenate(weights))
+
+        def actor_step(st, parts=parts, weights=weights):
+            def actor_loss(params):
+                # Each group's teachers differ: one vmap per group, then the mean of all.
+                sums = [_weighted_mean(losses.actors[p.group], w, (None, 0, 0, None), params,
+                                       p.batch.actor, p.teacher_critic, st.critic_params)
+                        for p, w in zip(parts, weights)]
+                total = sum(t for t, _, _ in sums) / sum(n for _, n, _ in sums)
+                return total, {name: jnp.concatenate([m[name] for _, _, m in sums])
+                               for name in sums[0][2]}
+            grads, metrics = jax.grad(actor_loss, has_aux=True)(st.actor_params)
+            params, opt = _adam_step(s.tx, st.actor_params, st.actor_opt_state, grads)
+            st = after_actor(st.replace(actor_params=params, actor_opt_state=opt))
+            return st, metrics, optax.tree.norm(grads)
+
+        def no_actor_step(st):
+            _, metrics, norm = jax.eval_shape(actor_step, st)
+            zeros = lambda x: jnp.zeros(x.shape, x.dtype)
+            return st, jax.tree.map(zeros, metrics), zeros(norm)
+
+        state, metrics, norm = jax.lax.cond(do_actor, actor_step, no_actor_step, state)
+        actor = _scatter(actor, ids, metrics, "actor", norm, k)
+        actor_done = actor_done.at[ids].set(do_actor * jnp.concatenate(weights))
+    return state, TrainMetrics(critic, actor, critic_done, actor_done)
