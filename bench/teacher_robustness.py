@@ -42,7 +42,7 @@ def main(run_dir: str, biases_text: str = "") -> None:
     env = envs.MultiTaskEnv(tasks)
     try:
         groups, configs, returns = teachers.load_teachers(run_dir, env.groups)
-    except runs.UsageError as e:
+    except runs.BadInput as e:
         sys.exit(f"error: {e}")
 
     def policy(g, params, obs):

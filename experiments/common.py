@@ -20,11 +20,13 @@ if sys.platform.startswith("linux") and _video_asked(sys.argv[1:]):
 from absl import app, logging  # noqa: E402
 
 from ktmjax.loops import Interrupted, NonFinite  # noqa: E402
-from ktmjax.runs import UsageError, enable_compilation_cache  # noqa: E402
+from ktmjax.errors import BadInput as UsageError  # noqa: E402
+from ktmjax.runs import enable_compilation_cache  # noqa: E402
 
 
 def run(main, positional: bool = False):
-    """Runs an absl main; bad input (UsageError) ends with one line on stderr and exit 2.
+    """Runs an absl main; bad input (`ktmjax.errors.BadInput`, raised by the library and, as
+    UsageError, by the commands) ends with one line on stderr and exit 2.
     Arguments other than flags are an error unless `positional`."""
     def wrapped(argv):
         logging.set_verbosity(logging.WARNING)  # JAX's start-up INFO lines are noise here

@@ -172,11 +172,7 @@ def build(cfg: dict):
         source = compress.StudentSource(lay, env.groups, cfg["source_hidden"])
         like = td3.init(jax.random.PRNGKey(0), lay.student_obs_size, lay.action_max,
                         td3.TD3Config(hidden=tuple(cfg["source_hidden"])))
-        try:
-            large = checkpoint.load(os.path.join(cfg["from"], "student", "state"), like)
-        except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
-            raise runs.UsageError(f"cannot read the student checkpoint in {cfg['from']} "
-                                  f"({type(e).__name__}); give another run") from None
+        large = checkpoint.load_student(cfg["from"], like)
         source_params = source.params(large)
         print(f"[compress] D: {cfg['rollout_steps']} steps per task of the large student's "
               f"rollouts (noise {cfg['rollout_noise']:g})", flush=True)

@@ -227,8 +227,8 @@ def transfer(cfg: dict) -> dict:
         keep_rollouts=bool(cfg["critic_grad"]))
     smallest = min(int(t.data.size.min()) for t in teacher_groups)
     if smallest < cfg["batch_size"]:
-        raise runs.UsageError(f"--batch_size={cfg['batch_size']} is larger than the smallest "
-                              f"D_k ({smallest} transitions); lower it")
+        raise common.UsageError(f"--batch_size={cfg['batch_size']} is larger than the smallest "
+                                f"D_k ({smallest} transitions); lower it")
     net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
                         batch_size=cfg["batch_size"])
     learner = student.Student(env, teacher_configs, student.StudentConfig(

@@ -179,11 +179,7 @@ def learn(cfg: dict) -> dict:
     init_key, online_key = jax.random.split(key)
     state = learner.init(init_key)
     if cfg["from"]:
-        try:
-            state = checkpoint.load(os.path.join(cfg["from"], "student", "state"), state)
-        except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
-            raise runs.UsageError(f"cannot read the student checkpoint in {cfg['from']} "
-                                  f"({type(e).__name__}); rerun offline_transfer") from None
+        state = checkpoint.load_student(cfg["from"], state)
     prefill = None if cfg["empty_buffers"] else tuple(t.data for t in teacher_groups)
     fills = cfg["rounds"] + (max(int(d.size.max()) for d in prefill) if prefill else 0)
     online = learner.init_online(state, online_key, min(cfg["capacity"], fills),

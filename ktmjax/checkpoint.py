@@ -24,6 +24,17 @@ def load(path: str, like=None):
     return ocp.StandardCheckpointer().restore(path, like)
 
 
+def load_student(run_dir: str, like):
+    """The student state (`like`'s structure) that a finished offline_transfer or online
+    run saved in run_dir/student/state; BadInput when it cannot be read."""
+    from ktmjax.errors import BadInput
+    try:
+        return load(os.path.join(run_dir, "student", "state"), like)
+    except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
+        raise BadInput(f"cannot read the student checkpoint in {run_dir} "
+                       f"({type(e).__name__}); run that stage again, or give another run") from None
+
+
 def _flat_arrays(tree) -> dict:
     """The non-empty leaves of `tree`, keyed by their position (orbax refuses empty arrays,
     which MJX states hold, e.g. `act` of a model without actuator activations)."""
@@ -81,9 +92,9 @@ class RunCheckpoints:
         """(step, state) of the newest readable checkpoint, shaped like `like`.
 
         Unreadable newer ones are reported through `say` and moved aside; when none is
-        readable, a one-line `UsageError` is raised and nothing on disk changes.
+        readable, a one-line `BadInput` is raised and nothing on disk changes.
         """
-        from ktmjax.runs import UsageError
+        from ktmjax.errors import BadInput
         unreadable = []
         for step in sorted(self.manager.all_steps(), reverse=True):
             try:
@@ -100,6 +111,6 @@ class RunCheckpoints:
             if unreadable:
                 self.manager.reload()
             return step, state
-        raise UsageError(f"no readable checkpoint in {self.directory} ("
-                         + ", ".join(f"{s}: {why}" for s, why in unreadable)
-                         + "); give a new --run_dir (this one is left as it is)")
+        raise BadInput(f"no readable checkpoint in {self.directory} ("
+                       + ", ".join(f"{s}: {why}" for s, why in unreadable)
+                       + "); give a new run directory (this one is left as it is)")

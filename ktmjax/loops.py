@@ -175,4 +175,4 @@ def _check_finite(metrics, n, state, params, tasks, stage, unit, done, saved):
         return
     kept = (f"the last good checkpoint ({unit} {saved}) is kept" if saved is not None
             else "no checkpoint was saved before it")
-    raise NonFinite(f"non-finite {where}; stopped, {kept}; lower --lr or check the inputs")
+    raise NonFinite(f"non-finite {where}; stopped, {kept}; lower the learning rate or check the inputs")

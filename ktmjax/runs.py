@@ -8,6 +8,8 @@ import time
 
 import jax
 
+from ktmjax.errors import BadInput
+
 # One row per task per evaluation: these columns, then one per training metric of the
 # task (critic_loss, actor_loss, each loss term, ...; `loops.TrainMetrics`) averaged over
 # the updates of the epoch before the evaluation.
@@ -15,18 +17,14 @@ METRICS_FIELDS = ("stage", "round", "task", "return", "return_std", "episodes", 
                   "critic_loss", "actor_loss")
 
 
-class UsageError(ValueError):
-    """Bad input from the user: reported as one line, without a traceback."""
-
-
 def check_run_dir(run_dir: str) -> str:
     """Refuses, before anything is written, a `run_dir` that is a file, holds a finished run,
     or cannot be written (a started run is resumed: see `claim_run`). Creates nothing."""
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise UsageError(f"--run_dir={run_dir} is a file; give a directory path")
+        raise BadInput(f"run directory {run_dir} is a file; give a directory path")
     if os.path.isfile(os.path.join(run_dir, "summary.json")):
-        raise UsageError(f"--run_dir={run_dir} already holds a finished run; "
-                         "give a new --run_dir to keep it")
+        raise BadInput(f"run directory {run_dir} already holds a finished run; "
+                       "give a new run directory to keep it")
     existing = os.path.abspath(run_dir)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
@@ -36,8 +34,8 @@ def check_run_dir(run_dir: str) -> str:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
-        raise UsageError(f"--run_dir={run_dir} is not writable ({e.strerror}); "
-                         "give a writable directory") from None
+        raise BadInput(f"run directory {run_dir} is not writable ({e.strerror}); "
+                       "give a writable directory") from None
     return run_dir
 
 
@@ -54,15 +52,15 @@ def check_settings(run_dir: str, config: dict, ignore=()) -> bool:
     try:
         started = read_json(path)
     except (OSError, ValueError):
-        raise UsageError(f"{path} is unreadable; give a new --run_dir") from None
+        raise BadInput(f"{path} is unreadable; give a new run directory") from None
     started.pop("environment", None)
     skip = set(RESUME_MAY_CHANGE) | set(ignore)
     differ = sorted(k for k in set(started) | set(config)
                     if k not in skip and started.get(k) != config.get(k))
     if differ:
-        raise UsageError(f"--run_dir={run_dir} holds a run started with other settings "
-                         f"({', '.join(differ)}); repeat its flags to resume it, or give "
-                         "a new --run_dir")
+        raise BadInput(f"run directory {run_dir} holds a run started with other settings "
+                       f"({', '.join(differ)}); repeat its settings to resume it, or give "
+                       "a new run directory")
     return True
 
 
@@ -98,8 +96,8 @@ def hold_lock(run_dir: str) -> None:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         f.close()
-        raise UsageError(f"--run_dir={run_dir} is in use by another running command; wait "
-                         "for it to end, or give a new --run_dir") from None
+        raise BadInput(f"run directory {run_dir} is in use by another running command; wait "
+                       "for it to end, or give a new run directory") from None
     _held_locks[key] = f
 
 
@@ -108,19 +106,19 @@ STUDENT_STAGES = ("offline", "online")
 
 def read_student_run(path: str, stages=STUDENT_STAGES) -> dict:
     """The config (config.json) of the finished student run at `path`, one of `stages`
-    (offline_transfer's "offline", online's "online"). Raises UsageError, saying what is
+    (offline_transfer's "offline", online's "online"). Raises BadInput, saying what is
     wrong, for anything else: not a directory, unfinished, unreadable, another stage."""
     from ktmjax import envs
     kinds = " or ".join({"offline": "offline_transfer", "online": "online"}[s] for s in stages)
     if not os.path.isdir(path):
-        raise UsageError(f"{path} is not a directory, so not a finished {kinds} run; give one")
+        raise BadInput(f"{path} is not a directory, so not a finished {kinds} run; give one")
     cfg_path, summary_path = os.path.join(path, "config.json"), os.path.join(path, "summary.json")
     if not (os.path.isfile(cfg_path) and os.path.isfile(summary_path)
             and os.path.isdir(os.path.join(path, "student", "state"))):
-        raise UsageError(f"{path} is not a finished student run of {kinds} (no config.json, "
-                         "summary.json or student/state); give one")
-    unreadable = UsageError(f"{path}: its config.json or summary.json is unreadable or not a "
-                            "student run's; give another run")
+        raise BadInput(f"{path} is not a finished student run of {kinds} (no config.json, "
+                       "summary.json or student/state); give one")
+    unreadable = BadInput(f"{path}: its config.json or summary.json is unreadable or not a "
+                          "student run's; give another run")
     try:
         cfg, summary = read_json(cfg_path), read_json(summary_path)
     except (OSError, ValueError):
@@ -128,8 +126,8 @@ def read_student_run(path: str, stages=STUDENT_STAGES) -> dict:
     if not (isinstance(cfg, dict) and isinstance(summary, dict)):
         raise unreadable
     if summary.get("stage") not in stages:
-        raise UsageError(f"{path} is a {summary.get('stage')} run, not a student of {kinds}; "
-                         "give one")
+        raise BadInput(f"{path} is a {summary.get('stage')} run, not a student of {kinds}; "
+                       "give one")
     if not (all(k in cfg for k in ("benchmark", "tasks", "hidden", "teachers"))
             and isinstance(summary.get("tasks"), dict) and cfg["benchmark"] in envs.BENCHMARKS):
         raise unreadable
@@ -138,7 +136,7 @@ def read_student_run(path: str, stages=STUDENT_STAGES) -> dict:
     except TypeError:
         raise unreadable from None
     except ValueError as e:   # a task the benchmark does not have
-        raise UsageError(f"{path}: {e}") from None
+        raise BadInput(f"{path}: {e}") from None
     if tasks != list(cfg["tasks"]) or not all(t in summary["tasks"] for t in tasks):
         raise unreadable
     return cfg

@@ -227,19 +227,19 @@ def latest_run(benchmark: str, task_names, root: str = os.path.join("runs", "tea
 
 def find_teacher_dirs(teachers_dir: str, tasks: Sequence[Task]) -> dict:
     """task name -> its teacher directory, under a train_teachers run dir or its teachers/."""
-    from ktmjax.runs import UsageError
+    from ktmjax.errors import BadInput
     if not os.path.isdir(teachers_dir):
-        raise UsageError(f"teachers directory {teachers_dir} does not exist; train teachers with "
-                         "`python -m experiments.train_teachers --benchmark=...` and pass its "
-                         "--run_dir")
+        raise BadInput(f"teachers directory {teachers_dir} does not exist; train teachers with "
+                       "`python -m experiments.train_teachers --benchmark=...` and give its "
+                       "run directory")
     root = os.path.join(teachers_dir, "teachers")
     root = root if os.path.isdir(root) else teachers_dir
     found = {}
     for task in tasks:
         path = os.path.join(root, task.name)
         if not os.path.isfile(os.path.join(path, "teacher.json")):
-            raise UsageError(f"no teacher for task {task.name} in {teachers_dir}; train it with "
-                             f"`python -m experiments.train_teachers --tasks={task.name} ...`")
+            raise BadInput(f"no teacher for task {task.name} in {teachers_dir}; train it with "
+                           f"`python -m experiments.train_teachers --tasks={task.name} ...`")
         found[task.name] = path
     return found
 
@@ -275,12 +275,12 @@ def load_teachers(teachers_dir: str, groups, critic: str = "target") -> tuple:
     Returns (tuple of TeacherGroup, tuple of per-group TD3Config, {task: teacher return}).
     A group's `data` is None where its teachers come without a replay.
     Teachers whose sizes do not match their task, or unreadable checkpoints, are a
-    UsageError that says what is wrong.
+    BadInput that says what is wrong.
     """
     from ktmjax import runs
-    from ktmjax.runs import UsageError
+    from ktmjax.errors import BadInput
     if critic not in TEACHER_CRITICS:
-        raise UsageError(f"unknown teacher critic {critic!r}; known: {', '.join(TEACHER_CRITICS)}")
+        raise BadInput(f"unknown teacher critic {critic!r}; known: {', '.join(TEACHER_CRITICS)}")
     tasks = [t for g in groups for t in g.tasks]
     dirs = find_teacher_dirs(teachers_dir, tasks)
     loaded, configs, returns = [], [], {}
@@ -288,15 +288,15 @@ def load_teachers(teachers_dir: str, groups, critic: str = "target") -> tuple:
         metas = [runs.read_json(os.path.join(dirs[t.name], "teacher.json")) for t in group.tasks]
         for task, meta in zip(group.tasks, metas):
             if (meta.get("obs_size"), meta.get("action_size")) != (task.obs_size, task.action_size):
-                raise UsageError(
+                raise BadInput(
                     f"teacher in {dirs[task.name]} has {meta.get('obs_size')} obs / "
                     f"{meta.get('action_size')} actions, task {task.name} has {task.obs_size} / "
                     f"{task.action_size}; use teachers trained for this task")
             returns[task.name] = float(meta["return_mean"])
         hidden = {tuple(m["hidden"]) for m in metas}
         if len(hidden) != 1:
-            raise UsageError(f"teachers of {', '.join(t.name for t in group.tasks)} differ in "
-                             "network widths; train them together")
+            raise BadInput(f"teachers of {', '.join(t.name for t in group.tasks)} differ in "
+                           "network widths; train them together")
         config = td3.TD3Config(hidden=hidden.pop())
         like = td3.init(jax.random.PRNGKey(0), group.obs_size, group.action_size, config)
         actors, critics, datas = [], [], []
@@ -315,12 +315,12 @@ def load_teachers(teachers_dir: str, groups, critic: str = "target") -> tuple:
 def _load_one(task_dir: str, task_name: str, like: td3.TD3State, critic: str) -> tuple:
     """(actor params, critic params, replay arrays or None) of one teacher directory."""
     from ktmjax import checkpoint
-    from ktmjax.runs import UsageError
+    from ktmjax.errors import BadInput
     weights_path = os.path.join(task_dir, WEIGHTS_FILE)
     exported = os.path.isfile(weights_path)
     if exported and critic != "target":
-        raise UsageError(f"the teacher in {task_dir} holds its target critic only; use "
-                         "--teacher_critic=target, or teachers of a train_teachers run")
+        raise BadInput(f"the teacher in {task_dir} holds its target critic only; use "
+                       "its target critic, or teachers of a train_teachers run")
     try:
         if exported:
             weights = read_weights(weights_path, like)
@@ -328,8 +328,8 @@ def _load_one(task_dir: str, task_name: str, like: td3.TD3State, critic: str) ->
         state = checkpoint.load(os.path.join(task_dir, "state"), like)
         data = checkpoint.load(os.path.join(task_dir, "replay"))
     except Exception as e:  # orbax and msgpack raise many kinds of errors on a broken file
-        raise UsageError(f"cannot read the teacher checkpoint of {task_name} in {task_dir} "
-                         f"({type(e).__name__}); retrain that teacher") from None
+        raise BadInput(f"cannot read the teacher checkpoint of {task_name} in {task_dir} "
+                       f"({type(e).__name__}); retrain that teacher") from None
     return (state.actor_params,
             state.target_critic_params if critic == "target" else state.critic_params, data)
 

@@ -141,7 +141,7 @@ def test_online_run_stopped_corrupted_and_killed_ends_as_the_uninterrupted_one(
     shutil.rmtree(broken / "checkpoints" / str(steps[0]))
     before = snapshot(broken)
     proc = _run("online", broken, *online_args)
-    _assert_one_line_error(proc, "no readable checkpoint", "new --run_dir")
+    _assert_one_line_error(proc, "no readable checkpoint", "new run directory")
     assert snapshot(broken) == before
 
     _kill_at_random_moments("online", run_dir, online_args, kills=2, seed=2)

@@ -90,7 +90,7 @@ def test_one_writer_per_run_directory(tmp_path):
     claim = ("import sys; from ktmjax import runs\n"
              "try:\n"
              f"    print(runs.claim_run({str(run_dir)!r}, {config!r}, {{}}))\n"
-             "except runs.UsageError as e:\n"
+             "except runs.BadInput as e:\n"
              "    print(e); sys.exit(2)\n")
     holder = subprocess.Popen([sys.executable, "-c", claim + "import time; time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
