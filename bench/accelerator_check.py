@@ -1,8 +1,10 @@
 """The prepared check for a GPU or TPU machine (about 5 to 8 minutes there): how fast ktmjax
 runs Benchmark A at the paper's sizes, and what the paper's schedule would take.
 
-    python bench/accelerator_check.py [--out=DIR] [--official=../shared/bench/official_style.py]
-    python bench/accelerator_check.py --dry-run      # tiny sizes, any CPU (the test suite)
+    python -m bench.accelerator_check [--out=DIR] [--official=../shared/bench/official_style.py]
+    python -m bench.accelerator_check --dry-run      # tiny sizes, any CPU (the test suite)
+
+(from the repository root, or `bash bench/accelerator_check.sh`).
 
 Measures, on the default device:
 1. teachers: env steps per second of the 8 Benchmark A teachers trained together (2x400,
@@ -24,7 +26,6 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 PAPER = dict(benchmark="A", tasks=None, hidden=(400, 400), batch=256, capacity=1_000_000,
              teacher_capacity=200_000, teacher_steps=200, rounds=200, repeats=2)
@@ -57,7 +58,7 @@ def teacher_steps_per_s(sizes: dict) -> dict:
 
 
 def student_rounds(sizes: dict) -> dict:
-    from experiments import throughput
+    from ktmjax import throughput
     out = {}
     for stage in ("offline", "online"):
         out[stage] = throughput.measure(stage, "vmap", sizes["benchmark"], sizes["rounds"],

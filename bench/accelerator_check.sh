@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The prepared accelerator check (bench/accelerator_check.py): run it first on a lent GPU or
-# TPU machine. About 5 to 8 minutes there; --dry-run runs it at tiny sizes on any CPU.
+# The prepared accelerator check (python -m bench.accelerator_check): run it first on a lent
+# GPU or TPU machine. About 5 to 8 minutes there; --dry-run runs it at tiny sizes on any CPU.
 #   bash bench/accelerator_check.sh [--dry-run] [--out=DIR]     (PYTHON=... picks the interpreter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-"${PYTHON:-python}" bench/accelerator_check.py "$@"
+"${PYTHON:-python}" -m bench.accelerator_check "$@"

@@ -1,6 +1,6 @@
 """Where the cold compile time of the online epoch goes, at Benchmark A sizes.
 
-    python bench/compile_parts.py env|env_noreset|offline|online|online_noreset
+    python -m bench.compile_parts env|env_noreset|offline|online|online_noreset
 
 Builds one program at the sizes of `experiments.throughput` (K=8 HalfCheetahs, 2x400 nets,
 batch 256, 1e6-transition shards; 50 rounds per epoch) and prints the seconds of XLA
@@ -14,18 +14,14 @@ compilation (the persistent compilation cache is not used):
 Run one part per process: jit caches would otherwise share work between parts.
 """
 import json
-import os
 import sys
 import time
 
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from experiments import throughput  # noqa: E402
-from ktmjax import envs  # noqa: E402
-from ktmjax.envs import multitask  # noqa: E402
+from ktmjax import envs, throughput
+from ktmjax.envs import multitask
 
 PARTS = ("env", "env_noreset", "offline", "online", "online_noreset")
 ROUNDS = 50

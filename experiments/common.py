@@ -17,11 +17,14 @@ def _video_asked(argv) -> bool:
 if sys.platform.startswith("linux") and _video_asked(sys.argv[1:]):
     os.environ.setdefault("MUJOCO_GL", "egl")
 
-from absl import app, logging  # noqa: E402
+import jax  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
-from ktmjax.loops import Interrupted, NonFinite  # noqa: E402
+from ktmjax import envs, runs, teachers  # noqa: E402
 from ktmjax.errors import BadInput as UsageError  # noqa: E402
+from ktmjax.loops import Interrupted, NonFinite  # noqa: E402
 from ktmjax.runs import enable_compilation_cache  # noqa: E402
+from ktmjax.stages import config  # noqa: E402
 
 
 def run(main, positional: bool = False):
@@ -70,7 +73,6 @@ def require(condition: bool, message: str) -> None:
 
 def define_student_flags(teacher_critic_default):
     """The flags both student stages (offline_transfer, online) take alike."""
-    from absl import flags
     flags.DEFINE_string("tasks", "", "Comma-separated subset of the benchmark's tasks the "
                         "student learns (default all; the online stage: the --from run's).")
     flags.DEFINE_bool("her", True, "Hierarchical replay: every round trains every task; --noher "
@@ -117,24 +119,7 @@ def resolve_task_id(cfg: dict, value, default: bool, from_cfg=None) -> None:
         cfg["task_id"] = True
 
 
-def optional_term_note(cfg: dict, flag: str, equation: str) -> str:
-    """The start line's mention of a term added to `equation` (empty when it is off)."""
-    return (f", --{flag}={cfg[flag]:g} (not the paper's {equation} alone)"
-            if cfg.get(flag) else "")
-
-
-def warn_teachers_at_bound(cfg: dict, stage: str) -> None:
-    """A warning line for each teacher of the run that train_teachers marked as stuck at an
-    action bound: the student would learn from a teacher that is no expert."""
-    from ktmjax import envs, teachers
-    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
-    for name in teachers.teachers_at_bound(cfg["teachers"], tasks):
-        print(f"[{stage}] warning: the {name} teacher in {cfg['teachers']}: "
-              f"{teachers.AT_BOUND_NOTE}", flush=True)
-
-
 def check_teacher_critic(name: str) -> str:
-    from ktmjax import teachers
     return require_choice("teacher_critic", name, teachers.TEACHER_CRITICS)
 
 
@@ -147,7 +132,6 @@ def require_choice(flag: str, value: str, choices) -> str:
 def resolve_tasks(benchmark: str, text: str) -> list:
     """--tasks: a comma-separated subset of the benchmark's task names (empty: all of them),
     returned in benchmark order; an unknown or repeated name is a one-line error."""
-    from ktmjax import envs
     names = [t.strip() for t in text.split(",") if t.strip()]
     try:
         return [t.name for t in envs.benchmark_tasks(benchmark, names)]
@@ -157,7 +141,6 @@ def resolve_tasks(benchmark: str, text: str) -> list:
 
 def read_from_run(path: str, stages) -> dict:
     """--from: the config of the finished student run at `path` (`runs.read_student_run`)."""
-    from ktmjax import runs
     try:
         return runs.read_student_run(path, stages)
     except UsageError as e:
@@ -165,14 +148,12 @@ def read_from_run(path: str, stages) -> dict:
 
 
 def check_benchmark(name: str) -> str:
-    from ktmjax import envs
     require(name in envs.BENCHMARKS,
             f"unknown benchmark {name!r}; known benchmarks: {', '.join(envs.BENCHMARKS)}")
     return name
 
 
 def define_checkpoint_flag(unit: str):
-    from absl import flags
     flags.DEFINE_integer("checkpoint_every", None, f"{unit.capitalize()}s between full-state "
                          f"checkpoints, a multiple of --eval_every (default: every evaluation "
                          f"for mini, every 50000 {unit}s for A and B). A run also saves at "
@@ -183,17 +164,13 @@ def resolve_checkpoint_every(value, eval_every: int, benchmark: str) -> int:
     """--checkpoint_every: a positive multiple of --eval_every (checkpoints are taken between
     epochs); by default every epoch for mini, the first multiple >= 50000 for A and B."""
     if value is None:
-        return eval_every if benchmark == "mini" else -(-50_000 // eval_every) * eval_every
+        return config.default_checkpoint_every(eval_every, benchmark)
     require(value > 0 and value % eval_every == 0,
             f"--checkpoint_every={value} must be a positive multiple of --eval_every={eval_every}")
     return value
 
 
-SCALES = ("cpu", "paper")
-
-
 def define_scale_flag():
-    from absl import flags
     flags.DEFINE_string("scale", None, "Sizes of A and B: paper = the paper's networks, steps "
                         "and rounds (a GPU/TPU job); cpu = smaller networks and budgets that "
                         "this benchmark's 2-core CPU carries in hours (README, 'Scales'). "
@@ -208,19 +185,8 @@ def resolve_scale(benchmark: str, value):
                 "own CPU sizes: drop --scale")
         return None
     if value is None:
-        import jax
         return "paper" if jax.default_backend() in ("gpu", "tpu") else "cpu"
-    return require_choice("scale", value, SCALES)
-
-
-def scaled_defaults(defaults: dict, cpu_scale: dict, benchmark: str, scale) -> dict:
-    """A command's defaults for `benchmark`, with its cpu-scale values where scale is cpu."""
-    return {**defaults[benchmark], **(cpu_scale if scale == "cpu" else {})}
-
-
-def scale_note(cfg: dict) -> str:
-    """The start line's mention of the scale (empty for mini)."""
-    return f", {cfg['scale']} scale" if cfg.get("scale") else ""
+    return require_choice("scale", value, config.SCALES)
 
 
 def shipped_note(scale) -> str:
@@ -229,26 +195,12 @@ def shipped_note(scale) -> str:
 
 
 def define_tensorboard_flag():
-    from absl import flags
     flags.DEFINE_bool("tensorboard", False, "Also write the evaluation returns and training "
                       "losses of metrics.csv to TensorBoard event files in RUN_DIR/tensorboard "
                       "(`tensorboard --logdir=RUN_DIR`).")
 
 
-# The student's variants. paper: KTM-DRL's equations and inputs alone (where the paper is
-# silent, what its public code does, but for the teacher critic: --teacher_critic).
-# robust: the terms ktmjax adds, which made mini's student reach and keep its teachers
-# (docs/results.md): --critic_grad in Eq. 1 (with rollout states), --actor_match in Eq. 2
-# and Eq. 5, a task id in the student's state.
-PRESETS = {
-    "paper": dict(critic_grad=0.0, actor_match=0.0, task_id=False),
-    "robust": dict(critic_grad=30.0, actor_match=1000.0, task_id=True),
-}
-DEFAULT_PRESET = {"A": "paper", "B": "paper", "mini": "robust"}
-
-
 def define_preset_flag():
-    from absl import flags
     flags.DEFINE_string("preset", None, "The student's variant: paper (KTM-DRL's equations "
                         "and inputs alone) or robust (plus --critic_grad=30, --actor_match=1000 "
                         "and a task id: not in the paper). Each term stays a flag. Default: "
@@ -257,28 +209,13 @@ def define_preset_flag():
 
 def resolve_preset(benchmark: str, value, from_cfg=None) -> str:
     """--preset: the flag, else the --from run's, else the benchmark's default."""
-    value = value or (from_cfg or {}).get("preset") or DEFAULT_PRESET[benchmark]
-    return require_choice("preset", value, PRESETS)
+    value = value or (from_cfg or {}).get("preset") or config.DEFAULT_PRESET[benchmark]
+    return require_choice("preset", value, config.PRESETS)
 
 
 def define_video_flag():
-    from absl import flags
     flags.DEFINE_bool("video", False, "At the end, write RUN_DIR/videos/<task>.gif: one "
                       "deterministic episode of each task (its first 400 steps), rendered "
                       "headless by MuJoCo (EGL unless MUJOCO_GL says otherwise).")
 
 
-def write_videos(env, policy_apply, params, seed: int, run_dir: str, prefix: str) -> list:
-    """The --video GIFs of a run (`ktmjax.video`); where MuJoCo cannot render, one line
-    says so and the run goes on."""
-    import jax
-    from ktmjax import video
-    try:
-        paths = video.write_videos(env, policy_apply, params, jax.random.PRNGKey(seed + 200),
-                                   os.path.join(run_dir, "videos"))
-    except video.RenderUnavailable as e:
-        print(f"[{prefix}] no videos: MuJoCo cannot render on this machine ({e}); set "
-              "MUJOCO_GL=egl or osmesa where one of them is installed", flush=True)
-        return []
-    print(f"[{prefix}] videos: {', '.join(paths)}", flush=True)
-    return paths

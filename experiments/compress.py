@@ -24,6 +24,8 @@ import time
 from absl import flags
 
 from experiments import common
+from ktmjax import envs, policy, runs, stages, teachers
+from ktmjax.stages import config
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("from", None, "A finished offline_transfer or online run: the student "
@@ -72,22 +74,12 @@ common.define_checkpoint_flag("round")
 common.define_tensorboard_flag()
 common.define_video_flag()
 
-DEFAULTS = {
-    "mini": dict(rounds=10_000, eval_every=2_000, rollout_steps=60_000),
-    "A": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
-    "B": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
-}
-CPU_SCALE = dict(rounds=40_000, eval_every=5_000, rollout_steps=50_000)
-SPEED_BATCHES = (1, 1024)
-
-
-def resolve_config() -> dict:
-    from ktmjax import envs, policy, teachers
+def resolve_config() -> stages.CompressRun:
     start_from, given_teachers = getattr(FLAGS, "from"), FLAGS.teachers
     common.require(bool(start_from) != bool(given_teachers),
                    "give exactly one of --from=RUN (the student to compress) and "
                    "--teachers=DIR (train the compact network directly from the teachers)")
-    hidden = list(common.parse_int_list(FLAGS.hidden, "hidden"))
+    hidden = common.parse_int_list(FLAGS.hidden, "hidden")
     common.require_choice("dtype", FLAGS.dtype, policy.DTYPES)
     for name in ("q_weight", "match_weight"):
         common.require_term_weight(name, getattr(FLAGS, name))
@@ -101,10 +93,11 @@ def resolve_config() -> dict:
                    f"--from={start_from} is a run of benchmark {benchmark}, not "
                    f"{FLAGS.benchmark}; drop --benchmark or give a run of it")
     scale = common.resolve_scale(benchmark, FLAGS.scale or (source_cfg or {}).get("scale"))
-    defaults = common.scaled_defaults(DEFAULTS, CPU_SCALE, benchmark, scale)
+    defaults = config.scaled_defaults(config.COMPRESS_DEFAULTS, config.COMPRESS_CPU_SCALE,
+                                      benchmark, scale)
     pick = lambda name: getattr(FLAGS, name) if getattr(FLAGS, name) is not None else defaults[name]
     cfg = {"benchmark": benchmark, "source": "student" if start_from else "teachers",
-           "from": start_from, "hidden": hidden, "dtype": FLAGS.dtype,
+           "from_run": start_from, "hidden": hidden, "dtype": FLAGS.dtype,
            "rounds": pick("rounds"), "q_weight": FLAGS.q_weight,
            "match_weight": FLAGS.match_weight, "lr": FLAGS.lr, "batch_size": FLAGS.batch_size,
            "rollout_steps": pick("rollout_steps"), "rollout_noise": FLAGS.rollout_noise,
@@ -127,12 +120,13 @@ def resolve_config() -> dict:
     if source_cfg:
         common.require(FLAGS.task_id is None and not FLAGS.tasks,
                        "--task_id and --tasks are the --from run's; drop them")
-        cfg.update(tasks=source_cfg["tasks"], task_id=bool(source_cfg.get("task_id", False)),
-                   source_hidden=source_cfg["hidden"], teachers=source_cfg["teachers"])
+        cfg.update(tasks=tuple(source_cfg["tasks"]),
+                   task_id=bool(source_cfg.get("task_id", False)),
+                   source_hidden=tuple(source_cfg["hidden"]), teachers=source_cfg["teachers"])
     else:
         common.check_teacher_critic(FLAGS.teacher_critic)
-        default_id = common.PRESETS[common.DEFAULT_PRESET[benchmark]]["task_id"]
-        cfg.update(tasks=common.resolve_tasks(benchmark, FLAGS.tasks),
+        default_id = config.PRESETS[config.DEFAULT_PRESET[benchmark]]["task_id"]
+        cfg.update(tasks=tuple(common.resolve_tasks(benchmark, FLAGS.tasks)),
                    task_id=default_id if FLAGS.task_id is None else FLAGS.task_id,
                    teachers=given_teachers, teacher_critic=FLAGS.teacher_critic)
         common.require(os.path.isdir(given_teachers), f"--teachers={given_teachers} does not "
@@ -145,151 +139,14 @@ def resolve_config() -> dict:
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(
         "runs", "compress", f"{benchmark}-{cfg['source']}-w{widths}-seed{cfg['seed']}-"
         f"{time.strftime('%Y%m%d-%H%M%S')}")
-    return cfg
+    return stages.CompressRun(**cfg, video=FLAGS.video)
 
 
 def main(_):
-    cfg = resolve_config()
-    from ktmjax import runs
-    runs.check_run_dir(cfg["run_dir"])
-    runs.check_settings(cfg["run_dir"], cfg)
-    compress(cfg)
-
-
-def build(cfg: dict):
-    """(env, tasks, compressor, the source's parameters, the distillation data per group,
-    teacher returns, the source's returns, the source's actor as a float32 Policy or None)."""
-    import jax
-    from ktmjax import acting, checkpoint, compress, envs, layout, policy, runs, td3, teachers
-    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
-    env = envs.MultiTaskEnv(tasks, cfg["backend"])
-    lay = layout.TaskLayout.from_tasks(tasks, cfg["task_id"])
-    net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
-                        batch_size=cfg["batch_size"])
-    rollout_key = jax.random.PRNGKey(cfg["seed"] + 1)
-    if cfg["source"] == "student":
-        _, _, teacher_returns = teachers.load_teachers(cfg["teachers"], env.groups)
-        source = compress.StudentSource(lay, env.groups, cfg["source_hidden"])
-        like = td3.init(jax.random.PRNGKey(0), lay.student_obs_size, lay.action_max,
-                        td3.TD3Config(hidden=tuple(cfg["source_hidden"])))
-        large = checkpoint.load_student(cfg["from"], like)
-        source_params = source.params(large)
-        print(f"[compress] D: {cfg['rollout_steps']} steps per task of the large student's "
-              f"rollouts (noise {cfg['rollout_noise']:g})", flush=True)
-        data = acting.noisy_rollouts(env, source.act, source_params, cfg["rollout_steps"],
-                                     rollout_key, cfg["rollout_noise"])
-        summary = runs.read_json(os.path.join(cfg["from"], "summary.json"))
-        source_returns = {n: r["return_mean"] for n, r in summary["tasks"].items()}
-        source_policy = policy.from_actor(large.actor_params, lay, cfg["tasks"])
-        source_critic_bytes = _tree_bytes(large.critic_params)
-    else:
-        groups, configs, teacher_returns = teachers.load_teachers(
-            cfg["teachers"], env.groups, cfg["teacher_critic"])
-        source = compress.TeachersSource(env.groups, configs)
-        source_params = source.params(groups)
-        print(f"[compress] D: {cfg['rollout_steps']} steps per task of the teachers' "
-              f"rollouts (noise {cfg['rollout_noise']:g})", flush=True)
-        data = tuple(g.data for g in teachers.rollout_data(
-            env, groups, configs, cfg["rollout_steps"], rollout_key, cfg["rollout_noise"]))
-        source_returns, source_policy, source_critic_bytes = dict(teacher_returns), None, None
-    compressor = compress.Compressor(env, lay, source, compress.CompressConfig(
-        net=net, q_weight=cfg["q_weight"], match_weight=cfg["match_weight"]))
-    return (env, tasks, compressor, source_params, data, teacher_returns, source_returns,
-            source_policy, source_critic_bytes)
-
-
-def _tree_bytes(tree) -> int:
-    import jax
-    return int(sum(x.nbytes for x in jax.tree.leaves(tree)))
-
-
-def compress(cfg: dict) -> dict:
-    import jax
-    import numpy as np
-    from ktmjax import checkpoint, evaluation, loops, policy, runs, sharding, td3
-    from ktmjax import compress as compression
-
-    run_dir = cfg["run_dir"]
-    (env, tasks, compressor, source_params, data, teacher_returns, source_returns,
-     source_policy, source_critic_bytes) = build(cfg)
-    info = runs.environment_info()
-    runs.claim_run(run_dir, cfg, info)
-    print(f"[compress] benchmark {cfg['benchmark']}: {len(tasks)} tasks; source: "
-          f"{'the student of ' + cfg['from'] if cfg['from'] else 'the teachers in ' + cfg['teachers']}"
-          f"; compact student {cfg['hidden']}, {cfg['rounds']} rounds{common.scale_note(cfg)}, "
-          f"q_weight {cfg['q_weight']:g}, match_weight {cfg['match_weight']:g}, lr {cfg['lr']:g}, "
-          f"deployed as {cfg['dtype']}, device {info['device']}"
-          f"{sharding.describe([g.size for g in env.groups])}; run dir {run_dir}", flush=True)
-
-    state = compressor.init(jax.random.PRNGKey(cfg["seed"]))
-    sizes = [g.size for g in env.groups]
-    data = sharding.groups(data, sizes)
-    source_params = (sharding.groups(source_params, sizes) if cfg["source"] == "teachers"
-                     else sharding.replicate(source_params))
-    epoch = jax.jit(compressor.epoch, static_argnums=3, donate_argnums=0)
-    eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
-    periodic = evaluation.make_evaluator(env, compressor.policy_apply, cfg["eval_episodes"])
-    start = time.time()
-    state = loops.run_epochs(
-        state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
-        epoch=lambda s, n: epoch(sharding.replicate(s), source_params, data, n),
-        evaluate=lambda s, i: periodic(compressor.eval_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, log=runs.MetricsLog(run_dir, cfg["tensorboard"]), stage="compress",
-        prefix="compress", checkpoints=checkpoint.RunCheckpoints(run_dir),
-        checkpoint_every=cfg["checkpoint_every"], params=lambda s: s)
-    state = td3.hard_targets(state)
-    checkpoint.save(os.path.join(run_dir, "student", "state"), state)
-
-    critic_bytes = _tree_bytes(state.critic_params)
-    per_dtype = {}
-    for dtype in policy.DTYPES:
-        deployed = policy.from_actor(state.actor_params, compressor.layout, cfg["tasks"], dtype)
-        final = evaluation.make_evaluator(
-            env, policy.group_apply(dtype, compressor.layout, env.groups), cfg["final_episodes"])
-        returns = np.asarray(final((deployed.layers,) * len(env.groups),
-                                   jax.random.fold_in(eval_key, 0)))
-        per_dtype[dtype] = {
-            "tasks": evaluation.summarize(tasks, returns, teacher_returns),
-            "actor_params": deployed.num_params, "actor_bytes": deployed.nbytes,
-            "critic_bytes": critic_bytes,
-            "actions_per_s": {str(b): compression.actions_per_second(deployed, b)
-                              for b in SPEED_BATCHES}}
-        print(f"[compress] {dtype}: " + ", ".join(
-            f"{n}={r['return_mean']:.0f}" for n, r in per_dtype[dtype]["tasks"].items())
-              + f" | actor {deployed.nbytes:,} bytes", flush=True)
-        if dtype == cfg["dtype"]:
-            policy.save(deployed, os.path.join(run_dir, "policy.msgpack"))
-            if FLAGS.video:
-                common.write_videos(env, policy.group_apply(dtype, compressor.layout, env.groups),
-                                    (deployed.layers,) * len(env.groups), cfg["seed"], run_dir,
-                                    "compress")
-
-    source = {"tasks": source_returns}
-    if source_policy is not None:
-        source.update(actor_params=source_policy.num_params, actor_bytes=source_policy.nbytes,
-                      critic_bytes=source_critic_bytes,
-                      actions_per_s={str(b): compression.actions_per_second(source_policy, b)
-                                     for b in SPEED_BATCHES})
-    chosen = per_dtype[cfg["dtype"]]["tasks"]
-    for name, row in chosen.items():
-        row["source_return"] = float(source_returns[name])
-        row["source_ratio"] = row["return_mean"] / row["source_return"]
-    summary = {"benchmark": cfg["benchmark"], "stage": "compress", "seed": cfg["seed"],
-               "wall_s": round(time.time() - start, 1), "rounds": cfg["rounds"],
-               "source": cfg["source"], "from": cfg["from"], "teachers": cfg["teachers"],
-               "hidden": cfg["hidden"], "dtype": cfg["dtype"], "q_weight": cfg["q_weight"],
-               "match_weight": cfg["match_weight"], "rollout_noise": cfg["rollout_noise"],
-               "tasks": chosen,
-               "dtypes": per_dtype, "source_agent": source}
-    runs.write_results(run_dir, summary,
-                       f"Compact student {cfg['hidden']} ({cfg['dtype']}) of benchmark "
-                       f"{cfg['benchmark']}, distilled from "
-                       f"{'the student of ' + cfg['from'] if cfg['from'] else 'the teachers'}, "
-                       f"seed {cfg['seed']}, {cfg['rounds']} rounds, {cfg['final_episodes']} "
-                       "deterministic episodes per task",
-                       extra=compression.size_table(summary))
-    print(f"policy saved in {os.path.join(run_dir, 'policy.msgpack')}", flush=True)
-    return summary
+    run = resolve_config()
+    runs.check_run_dir(run.run_dir)
+    runs.check_settings(run.run_dir, stages.settings(run))
+    stages.compress(run)
 
 
 if __name__ == "__main__":

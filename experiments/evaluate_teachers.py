@@ -11,6 +11,7 @@ import time
 from absl import flags
 
 from experiments import common
+from ktmjax import envs, evaluation, teachers
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teachers", None, "Teachers directory (default: the shipped ones).")
@@ -22,7 +23,6 @@ flags.DEFINE_integer("seed", 0, "Random seed of the episodes' initial states.")
 
 
 def main(_):
-    from ktmjax import envs, evaluation, teachers
     common.check_benchmark(FLAGS.benchmark)
     scale = common.resolve_scale(FLAGS.benchmark, FLAGS.scale)
     common.require(FLAGS.episodes > 0, f"--episodes={FLAGS.episodes} must be positive")

@@ -12,6 +12,7 @@ import os
 from absl import flags
 
 from experiments import common
+from ktmjax import envs, runs, teachers
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teachers", None, "A finished train_teachers run directory.")
@@ -20,7 +21,6 @@ flags.DEFINE_string("out", None, "Directory to write the exported teachers to (m
 
 
 def main(_):
-    from ktmjax import envs, runs, teachers
     common.require(FLAGS.teachers and FLAGS.out, "give --teachers=RUN_DIR and --out=DIR")
     summary_path = os.path.join(FLAGS.teachers, "summary.json")
     common.require(os.path.isfile(summary_path),

@@ -11,14 +11,15 @@ targets are hard-copied. Writes config.json, metrics.csv, learning_curve.png,
 results.md, summary.json (with each task's teacher return and ratio) and student/state
 (orbax) to --run_dir.
 """
+import dataclasses
 import os
-import subprocess
-import sys
 import time
 
 from absl import flags
 
 from experiments import common
+from ktmjax import envs, runs, stages, student, teachers
+from ktmjax.stages import config, output
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
@@ -71,34 +72,21 @@ flags.DEFINE_float("actor_match", None, "Not in the paper: weight of a term adde
                    "0, the paper's Eq. 2; robust: 1000).")
 common.define_student_flags(teacher_critic_default="target")
 
-# Std of the noise on the teacher's action in its rollouts: beside a replay, and alone
-# (with 0.1 alone, the mini student lost InvertedPendulumBigPole; docs/results.md).
-ROLLOUT_NOISE, ROLLOUT_NOISE_ALONE = 0.1, 0.3
-# A and B at --scale=cpu: about 30 minutes of a 2-core CPU for Benchmark A.
-CPU_SCALE = dict(rounds=40_000, hidden="256,256", eval_every=5_000, rollout_steps=50_000,
-                 lr=1e-3)
-DEFAULTS = {
-    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000, lr=3e-4),
-    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, data="replay",
-              rollout_steps=100_000, lr=3e-4),
-    "mini": dict(rounds=10_000, hidden="256,256", eval_every=2_000, data="both",
-                 rollout_steps=60_000, lr=1e-3),
-}
-
-
 def resolve_config() -> dict:
-    from ktmjax import envs, student, teachers
+    """The run's settings from the flags, but for D_k's (`resolve_data`, once the teachers
+    are known)."""
     common.check_benchmark(FLAGS.benchmark)
     common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     scale = common.resolve_scale(FLAGS.benchmark, FLAGS.scale)
-    defaults = common.scaled_defaults(DEFAULTS, CPU_SCALE, FLAGS.benchmark, scale)
+    defaults = config.scaled_defaults(config.OFFLINE_DEFAULTS, config.OFFLINE_CPU_SCALE,
+                                      FLAGS.benchmark, scale)
     cfg = {
         "benchmark": FLAGS.benchmark,
-        "tasks": common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks),
+        "tasks": tuple(common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks)),
         "teachers": FLAGS.teachers, "seed": FLAGS.seed, "update": FLAGS.update,
         "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
-        "hidden": list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")),
+        "hidden": (common.parse_int_list(FLAGS.hidden, "hidden") if FLAGS.hidden
+                   else defaults["hidden"]),
         "lr": FLAGS.lr if FLAGS.lr is not None else defaults["lr"],
         "batch_size": FLAGS.batch_size,
         "offline_actor_delay": FLAGS.offline_actor_delay,
@@ -112,7 +100,7 @@ def resolve_config() -> dict:
     if scale:
         cfg["scale"] = scale
     cfg["preset"] = common.resolve_preset(FLAGS.benchmark, FLAGS.preset)
-    terms = common.PRESETS[cfg["preset"]]
+    terms = config.PRESETS[cfg["preset"]]
     common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, terms["actor_match"])
     common.resolve_task_id(cfg, FLAGS.task_id, terms["task_id"])
     for name in ("rounds", "batch_size", "offline_actor_delay", "eval_every", "eval_episodes",
@@ -147,46 +135,38 @@ def check_critic_grad_data(critic_grad, data) -> None:
 def resolve_data(cfg: dict, teachers_have_replay: bool) -> None:
     """--data and --critic_grad, once it is known whether the teachers come with their
     training replay (exported and shipped teachers do not: D_k is then their rollouts)."""
-    data = FLAGS.data or (DEFAULTS[cfg["benchmark"]]["data"] if teachers_have_replay
-                          else "rollouts")
+    data = FLAGS.data or (config.OFFLINE_DEFAULTS[cfg["benchmark"]]["data"]
+                          if teachers_have_replay else "rollouts")
     common.require(teachers_have_replay or data == "rollouts",
                    f"--data={data} needs the teachers' training replay, and the teachers in "
                    f"{cfg['teachers']} come without one; use --data=rollouts or the teachers "
                    "of a train_teachers run")
     critic_grad = FLAGS.critic_grad
     if critic_grad is None:   # the slope term needs rollout states: off on replay alone
-        critic_grad = (common.PRESETS[cfg["preset"]]["critic_grad"] if data != "replay"
+        critic_grad = (config.PRESETS[cfg["preset"]]["critic_grad"] if data != "replay"
                        else 0.0)
     check_critic_grad_data(critic_grad, data)
     cfg["data"], cfg["critic_grad"] = data, critic_grad
     noise = FLAGS.rollout_noise
     if noise is None:   # alone, the rollouts must also show the critics other actions
-        noise = ROLLOUT_NOISE_ALONE if data == "rollouts" else ROLLOUT_NOISE
-    if noise != ROLLOUT_NOISE:   # stored when not the first default: older runs resume
-        cfg["rollout_noise"] = noise
+        noise = config.ROLLOUT_NOISE_ALONE if data == "rollouts" else config.ROLLOUT_NOISE
+    cfg["rollout_noise"] = noise
     if critic_grad:   # the slope term's states are the rollouts' (D_k's batch in older
         cfg["critic_grad_states"] = "rollouts"   # runs, which are not resumed)
 
 
 def train_mini_teachers(cfg: dict) -> str:
-    """Trains the mini teachers of the run's tasks in a train_teachers subprocess."""
+    """Trains the mini teachers of the run's tasks (the defaults of train_teachers)."""
     print("[offline_transfer] no mini teachers under runs/teachers/ nor shipped for these "
           "tasks: training them first (15 to 25 minutes on a 2-core CPU)", flush=True)
     run_dir = os.path.join("runs", "teachers",
                            f"mini-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
-    proc = subprocess.run([sys.executable, "-m", "experiments.train_teachers", "--benchmark=mini",
-                           f"--tasks={','.join(cfg['tasks'])}", f"--seed={cfg['seed']}",
-                           f"--run_dir={run_dir}"])
-    if proc.returncode != 0:
-        raise common.UsageError(f"training the mini teachers into {run_dir} failed "
-                                f"(exit {proc.returncode})")
+    stages.train_teachers(config.default_teachers_run("mini", cfg["tasks"], cfg["seed"], run_dir))
     return run_dir
 
 
 def main(_):
     cfg = resolve_config()
-    from ktmjax import envs, runs, teachers
-    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
     given = cfg["teachers"]
     if not given:
         cfg["teachers"] = teachers.locate_teachers(cfg["benchmark"], cfg["tasks"],
@@ -199,89 +179,16 @@ def main(_):
                    f"experiments.train_teachers --benchmark={cfg['benchmark']}` or pass "
                    "--teachers=DIR")
     # Check the teachers before anything is written.
-    resolve_data(cfg, teachers.has_replay(cfg["teachers"], tasks) if cfg["teachers"] else True)
-    runs.check_run_dir(cfg["run_dir"])
-    # A started run with other flags is refused before any teachers are trained.
-    runs.check_settings(cfg["run_dir"], cfg, ignore=() if given else ("teachers",))
-    cfg["teachers"] = cfg["teachers"] or train_mini_teachers(cfg)
-    common.warn_teachers_at_bound(cfg, "offline_transfer")
-    transfer(cfg)
-
-
-def transfer(cfg: dict) -> dict:
-    import jax
-    import numpy as np
-    from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student, td3, teachers
-
-    run_dir = cfg["run_dir"]
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
-    env = envs.MultiTaskEnv(tasks, cfg["backend"])
-    teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
-        cfg["teachers"], env.groups, cfg["teacher_critic"])
-    if cfg["data"] != "replay":
-        print(f"[offline_transfer] D_k: {cfg['rollout_steps']} teacher rollout steps per task"
-              + (" added to the teachers' replays" if cfg["data"] == "both" else ""), flush=True)
-    teacher_groups = teachers.offline_data(
-        env, teacher_groups, teacher_configs, cfg["data"], cfg["rollout_steps"],
-        jax.random.PRNGKey(cfg["seed"] + 1), cfg.get("rollout_noise", ROLLOUT_NOISE),
-        keep_rollouts=bool(cfg["critic_grad"]))
-    smallest = min(int(t.data.size.min()) for t in teacher_groups)
-    if smallest < cfg["batch_size"]:
-        raise common.UsageError(f"--batch_size={cfg['batch_size']} is larger than the smallest "
-                                f"D_k ({smallest} transitions); lower it")
-    net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
-                        batch_size=cfg["batch_size"])
-    learner = student.Student(env, teacher_configs, student.StudentConfig(
-        net=net, update=cfg["update"], offline_actor_delay=cfg["offline_actor_delay"],
-        her=cfg["her"], critic_grad_weight=cfg["critic_grad"],
-        actor_match_weight=cfg.get("actor_match", 0.0), task_id=cfg.get("task_id", False)))
-    info = runs.environment_info()
-    runs.claim_run(run_dir, cfg, info)
-    lay = learner.layout
-    print(f"[offline_transfer] benchmark {cfg['benchmark']}: {len(tasks)} tasks, padded to "
-          f"{lay.obs_max} obs{' + a task id' if lay.task_id else ''} / {lay.action_max} "
-          f"actions; teachers from {cfg['teachers']} "
-          f"({cfg['teacher_critic']} critics); "
-          f"{cfg['rounds']} rounds{common.scale_note(cfg)}, preset {cfg['preset']}, "
-          f"update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, "
-          f"student nets {cfg['hidden']}, lr {cfg['lr']:g}"
-          + common.optional_term_note(cfg, "critic_grad", "Eq. 1")
-          + common.optional_term_note(cfg, "actor_match", "Eq. 2") + ", "
-          f"device {info['device']}{sharding.describe([g.size for g in env.groups])}; "
-          f"run dir {run_dir}", flush=True)
-
-    state = learner.init(jax.random.PRNGKey(cfg["seed"]))
-    teacher_groups = learner.place_teachers(teacher_groups)
-    epoch = jax.jit(learner.offline_epoch, static_argnums=2, donate_argnums=0)
-    eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
-    periodic, final = evaluation.make_evaluators(env, learner.policy_apply, cfg["eval_episodes"],
-                                                 cfg["final_episodes"])
-    start = time.time()
-    state = loops.run_epochs(
-        state, total=cfg["rounds"], epoch_size=cfg["eval_every"],
-        epoch=lambda s, n: epoch(sharding.replicate(s), teacher_groups, n),
-        evaluate=lambda s, i: periodic(learner.eval_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, log=runs.MetricsLog(run_dir, cfg["tensorboard"]),
-        stage="offline",
-        prefix="offline_transfer", checkpoints=checkpoint.RunCheckpoints(run_dir),
-        checkpoint_every=cfg["checkpoint_every"], params=lambda s: s)
-    state = learner.finish_offline(state)
-
-    returns = np.asarray(final(learner.eval_params(state), jax.random.fold_in(eval_key, 0)))
-    if FLAGS.video:
-        common.write_videos(env, learner.policy_apply, learner.eval_params(state), cfg["seed"],
-                            run_dir, "offline_transfer")
-    checkpoint.save(os.path.join(run_dir, "student", "state"), state)
-    summary = {"benchmark": cfg["benchmark"], "stage": "offline", "seed": cfg["seed"],
-               "wall_s": round(time.time() - start, 1), "rounds": cfg["rounds"],
-               "update": cfg["update"], "teachers": cfg["teachers"],
-               "tasks": evaluation.summarize(tasks, returns, teacher_returns)}
-    runs.write_results(run_dir, summary,
-                       f"KTM-DRL offline transfer, benchmark {cfg['benchmark']}, seed "
-                       f"{cfg['seed']}, {cfg['rounds']} rounds, update={cfg['update']}, "
-                       f"{cfg['final_episodes']} deterministic episodes per task")
-    print(f"student saved in {os.path.join(run_dir, 'student')}", flush=True)
-    return summary
+    resolve_data(cfg, teachers.has_replay(cfg["teachers"], tasks) if cfg["teachers"] else True)
+    run = stages.OfflineRun(**cfg, video=FLAGS.video)
+    runs.check_run_dir(run.run_dir)
+    # A started run with other flags is refused before any teachers are trained.
+    runs.check_settings(run.run_dir, stages.settings(run), ignore=() if given else ("teachers",))
+    if not run.teachers:
+        run = dataclasses.replace(run, teachers=train_mini_teachers(cfg))
+    output.warn_teachers_at_bound(run.teachers, run.benchmark, run.tasks, "offline_transfer")
+    stages.offline_transfer(run)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import time
 from absl import flags
 
 from experiments import common
+from ktmjax import envs, runs, stages, student, teachers
+from ktmjax.stages import config, output
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
@@ -65,23 +67,13 @@ flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_string("backend", "mjx", "Physics backend.")
 
-DEFAULTS = {
-    "A": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000),
-    "B": dict(rounds=500_000, hidden="400,400", eval_every=10_000, warmup=10_000),
-    "mini": dict(rounds=10_000, hidden="256,256", eval_every=1_000, warmup=1_000),
-}
-# A and B at --scale=cpu.
-CPU_SCALE = dict(rounds=50_000, hidden="256,256", eval_every=5_000, warmup=5_000)
-
-
-def resolve_config() -> dict:
-    from ktmjax import student, teachers
+def resolve_config() -> stages.OnlineRun:
     common.check_benchmark(FLAGS.benchmark)
     common.require(FLAGS.alpha >= 0 and FLAGS.beta >= 0,
                    f"--alpha={FLAGS.alpha} and --beta={FLAGS.beta} must not be negative")
     common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     common.require_choice("target_noise", FLAGS.target_noise, student.TARGET_NOISE_MODES)
-    tasks = common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks)
+    tasks = tuple(common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks))
     start_from = getattr(FLAGS, "from")
     offline_cfg = None
     if start_from:
@@ -92,16 +84,18 @@ def resolve_config() -> dict:
         common.require(not FLAGS.tasks or tasks == offline_cfg["tasks"],
                        f"--tasks={FLAGS.tasks} differs from the tasks of the --from run "
                        f"({','.join(offline_cfg['tasks'])}); drop --tasks or pick that run's")
-        tasks = offline_cfg["tasks"]
+        tasks = tuple(offline_cfg["tasks"])
     # The scale: the flag, else the --from run's, else the device's.
     scale = common.resolve_scale(FLAGS.benchmark,
                                  FLAGS.scale or (offline_cfg or {}).get("scale"))
-    defaults = common.scaled_defaults(DEFAULTS, CPU_SCALE, FLAGS.benchmark, scale)
-    hidden = (offline_cfg["hidden"] if offline_cfg else
-              list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")))
+    defaults = config.scaled_defaults(config.ONLINE_DEFAULTS, config.ONLINE_CPU_SCALE,
+                                      FLAGS.benchmark, scale)
+    hidden = (tuple(offline_cfg["hidden"]) if offline_cfg else
+              common.parse_int_list(FLAGS.hidden, "hidden") if FLAGS.hidden
+              else defaults["hidden"])
     cfg = {
         "benchmark": FLAGS.benchmark, "tasks": tasks, "alpha": FLAGS.alpha, "beta": FLAGS.beta,
-        "from": start_from, "seed": FLAGS.seed,
+        "from_run": start_from, "seed": FLAGS.seed,
         "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
         "update": FLAGS.update, "target_noise": FLAGS.target_noise,
         "fresh_optimizers": FLAGS.fresh_optimizers, "empty_buffers": FLAGS.empty_buffers,
@@ -118,7 +112,7 @@ def resolve_config() -> dict:
     if scale:
         cfg["scale"] = scale
     cfg["preset"] = common.resolve_preset(FLAGS.benchmark, FLAGS.preset, offline_cfg)
-    terms = common.PRESETS[cfg["preset"]]
+    terms = config.PRESETS[cfg["preset"]]
     common.resolve_optional_term(cfg, "actor_match", FLAGS.actor_match, terms["actor_match"])
     common.resolve_task_id(cfg, FLAGS.task_id, terms["task_id"], offline_cfg)
     for name in ("rounds", "capacity", "batch_size", "policy_delay", "eval_every",
@@ -142,94 +136,19 @@ def resolve_config() -> dict:
                    "pass --teachers=DIR")
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(
         "runs", "online", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return cfg
+    return stages.OnlineRun(**cfg, video=FLAGS.video)
 
 
 def main(_):
-    cfg = resolve_config()
-    from ktmjax import envs, runs, teachers
-    has_replay = teachers.has_replay(cfg["teachers"],
-                                     envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"]))
-    common.require(cfg["empty_buffers"] or has_replay,
+    run = resolve_config()
+    has_replay = teachers.has_replay(run.teachers, envs.benchmark_tasks(run.benchmark, run.tasks))
+    common.require(run.empty_buffers or has_replay,
                    f"--noempty_buffers fills D'_k from the teachers' training replays, and the "
-                   f"teachers in {cfg['teachers']} come without them; drop the flag or pass "
+                   f"teachers in {run.teachers} come without them; drop the flag or pass "
                    "the teachers of a train_teachers run")
-    runs.check_run_dir(cfg["run_dir"])
-    common.warn_teachers_at_bound(cfg, "online")
-    learn(cfg)
-
-
-def learn(cfg: dict) -> dict:
-    import jax
-    import numpy as np
-    from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student, td3, teachers
-
-    run_dir = cfg["run_dir"]
-    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
-    env = envs.MultiTaskEnv(tasks, cfg["backend"])
-    teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
-        cfg["teachers"], env.groups, cfg["teacher_critic"])
-    net = td3.TD3Config(hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"],
-                        batch_size=cfg["batch_size"], policy_delay=cfg["policy_delay"])
-    learner = student.Student(env, teacher_configs, student.StudentConfig(
-        net=net, update=cfg["update"], alpha=cfg["alpha"], beta=cfg["beta"],
-        target_noise=cfg["target_noise"], warmup_rounds=cfg["warmup"], her=cfg["her"],
-        actor_match_weight=cfg.get("actor_match", 0.0), task_id=cfg.get("task_id", False)))
-    key = jax.random.PRNGKey(cfg["seed"])
-    init_key, online_key = jax.random.split(key)
-    state = learner.init(init_key)
-    if cfg["from"]:
-        state = checkpoint.load_student(cfg["from"], state)
-    prefill = None if cfg["empty_buffers"] else tuple(t.data for t in teacher_groups)
-    fills = cfg["rounds"] + (max(int(d.size.max()) for d in prefill) if prefill else 0)
-    online = learner.init_online(state, online_key, min(cfg["capacity"], fills),
-                                 cfg["fresh_optimizers"], prefill=prefill)
-    info = runs.environment_info()
-    runs.claim_run(run_dir, cfg, info)
-    print(f"[online] benchmark {cfg['benchmark']}: {len(tasks)} tasks, preset "
-          f"{cfg['preset']}, alpha={cfg['alpha']} beta={cfg['beta']}"
-          + common.optional_term_note(cfg, "actor_match", "Eq. 5")
-          + (", a task id in the student's state" if cfg.get("task_id") else "") + ", start: "
-          f"{cfg['from'] or 'fresh student (w/o Offline)'}; "
-          f"teachers from {cfg['teachers']} ({cfg['teacher_critic']} critics); "
-          f"{cfg['rounds']} rounds (warm-up {cfg['warmup']}){common.scale_note(cfg)}, "
-          f"update={cfg['update']}{'' if cfg['her'] else ', w/o HER'}, device {info['device']}"
-          f"{sharding.describe([g.size for g in env.groups])}; run dir {run_dir}", flush=True)
-
-    teacher_groups = learner.place_teachers(teacher_groups)
-    epoch = jax.jit(learner.online_epoch, static_argnums=2, donate_argnums=0)
-    eval_key = jax.random.PRNGKey(cfg["seed"] + 100)
-    periodic, final = evaluation.make_evaluators(env, learner.policy_apply, cfg["eval_episodes"],
-                                                 cfg["final_episodes"])
-    start = time.time()
-    online = loops.run_epochs(
-        online, total=cfg["rounds"], epoch_size=cfg["eval_every"],
-        epoch=lambda s, n: epoch(learner.place_online(learner.refill_starts(s)), teacher_groups, n),
-        evaluate=lambda s, i: periodic(learner.eval_params(s.learner),
-                                       jax.random.fold_in(eval_key, i)),
-        tasks=tasks, log=runs.MetricsLog(run_dir, cfg["tensorboard"]),
-        stage="online", prefix="online",
-        checkpoints=checkpoint.RunCheckpoints(run_dir),
-        checkpoint_every=cfg["checkpoint_every"], params=lambda s: s.learner)
-
-    returns = np.asarray(final(learner.eval_params(online.learner),
-                               jax.random.fold_in(eval_key, 0)))
-    if FLAGS.video:
-        common.write_videos(env, learner.policy_apply, learner.eval_params(online.learner),
-                            cfg["seed"], run_dir, "online")
-    checkpoint.save(os.path.join(run_dir, "student", "state"), online.learner)
-    summary = {"benchmark": cfg["benchmark"], "stage": "online", "seed": cfg["seed"],
-               "wall_s": round(time.time() - start, 1), "rounds": cfg["rounds"],
-               "alpha": cfg["alpha"], "beta": cfg["beta"], "from": cfg["from"],
-               "update": cfg["update"], "teachers": cfg["teachers"],
-               "tasks": evaluation.summarize(tasks, returns, teacher_returns)}
-    runs.write_results(run_dir, summary,
-                       f"KTM-DRL online, benchmark {cfg['benchmark']}, seed {cfg['seed']}, "
-                       f"alpha={cfg['alpha']} beta={cfg['beta']}, {cfg['rounds']} rounds, "
-                       f"update={cfg['update']}, {cfg['final_episodes']} deterministic "
-                       "episodes per task")
-    print(f"student saved in {os.path.join(run_dir, 'student')}", flush=True)
-    return summary
+    runs.check_run_dir(run.run_dir)
+    output.warn_teachers_at_bound(run.teachers, run.benchmark, run.tasks, "online")
+    stages.online(run)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import os
 from absl import flags
 
 from experiments import common
+from ktmjax import report
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Write the Markdown to this file and the learning curves "
@@ -25,7 +26,6 @@ flags.DEFINE_string("title", None, "Title of the report (default: the benchmark)
 
 
 def main(argv):
-    from ktmjax import report
     run_dirs = argv[1:]
     common.require(run_dirs, "give one or more finished run directories, e.g. "
                    "`python -m experiments.report runs/offline/A-seed0 runs/online/A-seed0`")

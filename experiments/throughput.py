@@ -13,11 +13,11 @@ peak is measured on the spot with a large float32 matmul, so each figure reads a
 this machine's own ceiling.
 """
 import json
-import time
 
 from absl import flags
 
 from experiments import common
+from ktmjax import student, throughput
 
 FLAGS = flags.FLAGS
 
@@ -30,27 +30,9 @@ flags.DEFINE_string("hidden", "400,400", "Student and teacher hidden widths.")
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("capacity", 1_000_000, "Transitions per task replay shard.")
 
-STAGES = ("offline", "online")
-
-
-def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """GFLOP/s of the best of `repeats` float32 [n, n] @ [n, n] matmuls on the default device."""
-    import jax
-    import jax.numpy as jnp
-    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
-    matmul = jax.jit(lambda x, y: x @ y)
-    matmul(a, a).block_until_ready()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        matmul(a, a).block_until_ready()
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n ** 3 / best / 1e9
-
 
 def main(_):
-    common.require_choice("stage", FLAGS.stage, STAGES)
-    from ktmjax import student
+    common.require_choice("stage", FLAGS.stage, throughput.STAGES)
     common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     common.check_benchmark(FLAGS.benchmark)
     for name in ("rounds", "repeats", "batch_size", "capacity"):
@@ -58,61 +40,9 @@ def main(_):
     common.require(FLAGS.capacity >= FLAGS.batch_size,
                    f"--capacity={FLAGS.capacity} must be at least --batch_size")
     hidden = common.parse_int_list(FLAGS.hidden, "hidden")
-    print(json.dumps(measure(FLAGS.stage, FLAGS.update, FLAGS.benchmark, FLAGS.rounds,
-                             FLAGS.repeats, hidden, FLAGS.batch_size, FLAGS.capacity)), flush=True)
-
-
-def build(stage, update, benchmark, hidden, batch_size, capacity, tasks=None):
-    """The real round of `stage` at these sizes (the benchmark's tasks, or the named subset),
-    with random teachers and full shards of random transitions. Returns (env, teacher
-    groups, state, round fn, epoch fn)."""
-    import jax
-    from ktmjax import envs, replay, student, td3, teachers
-    env = envs.MultiTaskEnv(envs.benchmark_tasks(benchmark, tasks))
-    net = td3.TD3Config(hidden=tuple(hidden), batch_size=batch_size)
-    key = jax.random.PRNGKey(0)
-    teacher_groups = teachers.random_teachers(env.groups, net, capacity, key)
-    learner = student.Student(env, (net,) * len(env.groups),
-                              student.StudentConfig(net=net, update=update, warmup_rounds=0))
-    state = learner.init(jax.random.PRNGKey(1))
-    if stage == "offline":
-        return env, teacher_groups, state, learner.offline_round, learner.offline_epoch
-    state = learner.init_online(state, jax.random.PRNGKey(2), capacity, prefill=tuple(
-        replay.random_full(g.size, capacity, g.obs_size, g.action_size,
-                           jax.random.PRNGKey(3 + i))
-        for i, g in enumerate(env.groups)))
-    return env, teacher_groups, state, learner.online_round, learner.online_epoch
-
-
-def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capacity,
-            tasks=None) -> dict:
-    import jax
-    env, teacher_groups, state, one_round, epoch_fn = build(
-        stage, update, benchmark, hidden, batch_size, capacity, tasks)
-
-    # FLOPs of one round, as XLA counts them (a round alone, not inside a loop).
-    flops = jax.jit(one_round).lower(state, teacher_groups).compile().cost_analysis()
-    flops = (flops[0] if isinstance(flops, (list, tuple)) else flops).get("flops", 0.0)
-
-    epoch = jax.jit(epoch_fn, static_argnums=2, donate_argnums=0)
-    t0 = time.perf_counter()
-    compiled = epoch.lower(state, teacher_groups, rounds).compile()
-    compile_s = time.perf_counter() - t0
-    state = jax.block_until_ready(compiled(state, teacher_groups))[0]       # warm-up epoch
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        state = jax.block_until_ready(compiled(state, teacher_groups))[0]
-        best = min(best, time.perf_counter() - t0)
-    rounds_per_s = rounds / best
-    return {
-        "stage": stage, "update": update, "device": str(jax.devices()[0].device_kind),
-        "tasks": len(env.tasks), "batch": batch_size, "hidden": list(hidden),
-        "compile_s": round(compile_s, 2), "rounds_per_s": round(rounds_per_s, 3),
-        "gflop_per_round": float(f"{flops / 1e9:.4g}"),
-        "gflops_achieved": float(f"{flops / 1e9 * rounds_per_s:.4g}"),
-        "gflops_matmul_peak": round(matmul_peak_gflops(), 2),
-    }
+    result = throughput.measure(FLAGS.stage, FLAGS.update, FLAGS.benchmark, FLAGS.rounds,
+                                FLAGS.repeats, hidden, FLAGS.batch_size, FLAGS.capacity)
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import time
 from absl import flags
 
 from experiments import common
+from ktmjax import envs, runs, stages
+from ktmjax.stages import config
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
@@ -47,27 +49,20 @@ flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
 flags.DEFINE_integer("episode_length", 1000, "Steps per episode.")
 
-DEFAULTS = {
-    "A": dict(steps=1_000_000, hidden="400,400", lr=3e-4, eval_every=10_000),
-    "B": dict(steps=1_000_000, hidden="400,400", lr=3e-4, eval_every=10_000),
-    "mini": dict(steps=100_000, hidden="256,256", lr=1e-3, eval_every=5_000),
-}
-# A and B at --scale=cpu: the eight A teachers train together in about 1.5 hours of a
-# 2-core CPU (docs/teachers.md).
-CPU_SCALE = dict(steps=200_000, hidden="256,256", lr=1e-3, eval_every=10_000)
 
-
-def resolve_config() -> dict:
-    from ktmjax import envs
+def resolve_config() -> stages.TeachersRun:
     common.check_benchmark(FLAGS.benchmark)
     scale = common.resolve_scale(FLAGS.benchmark, FLAGS.scale)
-    defaults = common.scaled_defaults(DEFAULTS, CPU_SCALE, FLAGS.benchmark, scale)
+    defaults = config.scaled_defaults(config.TEACHER_DEFAULTS, config.TEACHER_CPU_SCALE,
+                                      FLAGS.benchmark, scale)
     cfg = {
-        "benchmark": FLAGS.benchmark, "tasks": common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks),
+        "benchmark": FLAGS.benchmark, "tasks": tuple(common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks)),
         "steps": FLAGS.steps if FLAGS.steps is not None else defaults["steps"],
         "seed": FLAGS.seed, "backend": FLAGS.backend, "tensorboard": FLAGS.tensorboard,
-        "hidden": list(common.parse_int_list(FLAGS.hidden or defaults["hidden"], "hidden")),
-        "lr": FLAGS.lr if FLAGS.lr is not None else defaults["lr"], "batch_size": FLAGS.batch_size, "gamma": FLAGS.gamma,
+        "hidden": (common.parse_int_list(FLAGS.hidden, "hidden") if FLAGS.hidden
+                   else defaults["hidden"]),
+        "lr": FLAGS.lr if FLAGS.lr is not None else defaults["lr"],
+        "batch_size": FLAGS.batch_size, "gamma": FLAGS.gamma,
         "tau": FLAGS.tau, "expl_noise": FLAGS.expl_noise, "policy_noise": FLAGS.policy_noise,
         "noise_clip": FLAGS.noise_clip, "policy_delay": FLAGS.policy_delay,
         "start_steps": FLAGS.start_steps, "capacity": FLAGS.capacity,
@@ -96,89 +91,13 @@ def resolve_config() -> dict:
                    f"({cfg['capacity']} transitions per task); lower it or raise --steps")
     cfg["run_dir"] = FLAGS.run_dir or os.path.join(
         "runs", "teachers", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return cfg
+    return stages.TeachersRun(**cfg, video=FLAGS.video)
 
 
 def main(_):
-    cfg = resolve_config()
-    from ktmjax import runs
-    runs.check_run_dir(cfg["run_dir"])
-    train(cfg)
-
-
-def td3_config(cfg: dict):
-    """The teachers' TD3 hyper-parameters from a run's settings (its config.json)."""
-    from ktmjax import td3
-    return td3.TD3Config(
-        hidden=tuple(cfg["hidden"]), learning_rate=cfg["lr"], batch_size=cfg["batch_size"],
-        gamma=cfg["gamma"], tau=cfg["tau"], exploration_noise=cfg["expl_noise"],
-        policy_noise=cfg["policy_noise"], noise_clip=cfg["noise_clip"],
-        policy_delay=cfg["policy_delay"])
-
-
-def train(cfg: dict) -> dict:
-    import jax
-    import numpy as np
-    from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, teachers
-
-    run_dir = cfg["run_dir"]
-    tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
-    trainer = teachers.TeacherTrainer(tasks, td3_config(cfg), cfg["capacity"], cfg["backend"],
-                                      cfg["start_steps"], cfg["episode_length"])
-    info = runs.environment_info()
-    runs.claim_run(run_dir, cfg, info)
-    print(f"[train_teachers] benchmark {cfg['benchmark']}: {len(tasks)} task(s) in "
-          f"{len(trainer.env.groups)} group(s): "
-          + "; ".join(",".join(t.name for t in g.tasks) for g in trainer.env.groups), flush=True)
-    print(f"[train_teachers] {cfg['steps']} env steps per task{common.scale_note(cfg)}, "
-          f"nets {cfg['hidden']}, lr {cfg['lr']:g}, "
-          f"replay {cfg['capacity']} per task = {trainer.replay_bytes() / 2**20:.1f} MiB, "
-          f"device {info['device']} ({info['platform']})"
-          f"{sharding.describe([g.size for g in trainer.env.groups])}, run dir {run_dir}",
-          flush=True)
-
-    state = trainer.init(jax.random.PRNGKey(cfg["seed"]))
-    eval_key = jax.random.PRNGKey(cfg["seed"] + 100)  # the public code seeds eval envs seed+100
-    periodic, final = evaluation.make_evaluators(trainer.env, trainer.policy_apply,
-                                                 cfg["eval_episodes"], cfg["final_episodes"])
-    start = time.time()
-    warned = set()
-
-    def epoch(s, n):   # the epoch, then a warning for each actor newly stuck at a bound
-        s, losses = trainer.epoch(s, n)
-        for name in sorted(set(trainer.actors_at_bound(s)) - warned):
-            print(f"[train_teachers] warning: {name}: {teachers.AT_BOUND_NOTE}", flush=True)
-            warned.add(name)
-        return s, losses
-
-    state = loops.run_epochs(
-        state, total=cfg["steps"], epoch_size=cfg["eval_every"], epoch=epoch,
-        evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, log=runs.MetricsLog(run_dir, cfg["tensorboard"]),
-        stage="teachers", prefix="train_teachers",
-        checkpoints=checkpoint.RunCheckpoints(run_dir),
-        checkpoint_every=cfg["checkpoint_every"], params=lambda s: [g.learner for g in s.groups],
-        unit="step", rate_unit="env steps", per_unit_work=len(tasks))
-    done_steps = cfg["steps"]
-
-    returns = np.asarray(final(trainer.actor_params(state), jax.random.fold_in(eval_key, 0)))
-    if FLAGS.video:
-        common.write_videos(trainer.env, trainer.policy_apply, trainer.actor_params(state),
-                            cfg["seed"], run_dir, "train_teachers")
-    summary_tasks = evaluation.summarize(tasks, returns)
-    at_bound = trainer.actors_at_bound(state)
-    teachers.save_teachers(run_dir, trainer, state, summary_tasks, at_bound)
-    summary = {"benchmark": cfg["benchmark"], "stage": "teachers", "seed": cfg["seed"],
-               "wall_s": round(time.time() - start, 1), "env_steps": done_steps,
-               "tasks": summary_tasks}
-    runs.write_results(run_dir, summary,
-                       f"TD3 teachers, benchmark {cfg['benchmark']}, seed {cfg['seed']}, "
-                       f"{done_steps} env steps per task, {cfg['final_episodes']} "
-                       "deterministic episodes each")
-    print(f"teachers saved in {os.path.join(run_dir, 'teachers')}", flush=True)
-    for name in at_bound:
-        print(f"warning: the {name} teacher is not usable: {teachers.AT_BOUND_NOTE}", flush=True)
-    return summary
+    run = resolve_config()
+    runs.check_run_dir(run.run_dir)
+    stages.train_teachers(run)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,13 @@ from collections import defaultdict
 import numpy as np
 
 from ktmjax import runs
+from ktmjax.stages.config import CompressRun
 
 COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
            "Online only Teacher", "w/o HER", "TD3-MT")
 # A compress run's settings named in its column when they are not the command's defaults.
-COMPRESS_DEFAULTS = {"q_weight": 0.0, "match_weight": 1.0, "rollout_noise": 0.1}
+COMPRESS_DEFAULTS = {name: getattr(CompressRun, name)
+                     for name in ("q_weight", "match_weight", "rollout_noise")}
 # Settings that add a term or an input the paper does not have (named in the column).
 EXTENSIONS = ("actor_match", "critic_grad", "task_id")
 

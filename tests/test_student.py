@@ -386,3 +386,29 @@ def test_epoch_functions_trace_once(idp_env):
     assert offline._cache_size() == 1 and online._cache_size() == 1   # one compiled program
     assert idp_env._reset_groups._cache_size() == 1   # the refills reuse the reset program
     assert int(state.steps) == 6 and int(run.round) == 6
+
+
+@pytest.mark.parametrize("preset", ["paper", "robust"])
+def test_preset_metrics_name_eq1_to_eq5_and_only_the_presets_extension_terms(mini_env, preset):
+    """The paper preset's offline and online rounds log Eq. 1, 2, 4 and 5 and no term that is
+    not in the paper; the robust preset's log its extension terms beside them."""
+    import dataclasses
+    from ktmjax.stages import config
+    t, configs = _teacher_groups(mini_env)
+    t = tuple(dataclasses.replace(g, rollouts=g.data) for g in t)   # states for critic_grad
+    s = student.Student(mini_env, configs, student.StudentConfig(
+        net=TINY, warmup_rounds=0, **config.student_terms(preset)))
+    state = s.init(jax.random.PRNGKey(1))
+    _, offline = jax.jit(s.offline_round)(state, t)
+    online = s.init_online(state, jax.random.PRNGKey(2), capacity=16)
+    _, online_metrics = jax.jit(s.online_round)(online, t)
+    diagnostics = lambda side: {f"{side}_{d}" for d in ("loss", "q1_mean", "at_bound",
+                                                         "grad_norm")}
+    terms = lambda m, side: set(m) - diagnostics(side)
+    robust = preset == "robust"
+    assert terms(offline.critic, "critic") == {"critic_eq1"} | ({"critic_grad"} if robust else set())
+    assert terms(offline.actor, "actor") == {"actor_eq2"} | ({"actor_match"} if robust else set())
+    assert terms(online_metrics.critic, "critic") == {"critic_eq4"}
+    assert terms(online_metrics.actor, "actor") == {"actor_eq5"} | (
+        {"actor_match"} if robust else set())
+    assert _all_finite(offline) and _all_finite(online_metrics)

@@ -146,7 +146,7 @@ def test_offline_batch_larger_than_the_data(tiny_teachers, tmp_path):
     meta_path.write_text(json.dumps({**meta, "actor_at_bound": True}))
     proc = run("offline_transfer", f"--teachers={teachers_}", "--data=replay",
                "--batch_size=5000", f"--run_dir={tmp_path / 'r'}")
-    _assert_one_line_error(proc, "--batch_size=5000", "smallest D_k (600 transitions)")
+    _assert_one_line_error(proc, "batch of 5000 transitions", "smallest D_k (600 transitions)")
     assert "warning: the InvertedDoublePendulum teacher" in proc.stdout
     assert "the InvertedPendulum teacher" not in proc.stdout
     assert not (tmp_path / "r").exists()
@@ -248,8 +248,9 @@ def test_presets():
     """paper: none of the terms ktmjax adds; robust: all of them; the default by benchmark,
     the --from run's for the online stage (older runs: the benchmark's), the flag first."""
     from experiments import common
-    assert common.PRESETS["paper"] == {"critic_grad": 0.0, "actor_match": 0.0, "task_id": False}
-    assert all(common.PRESETS["robust"].values())
+    from ktmjax.stages import config
+    assert config.PRESETS["paper"] == {"critic_grad": 0.0, "actor_match": 0.0, "task_id": False}
+    assert all(config.PRESETS["robust"].values())
     assert [common.resolve_preset(b, None) for b in ("A", "B", "mini")] == [
         "paper", "paper", "robust"]
     assert common.resolve_preset("mini", None, {"preset": "paper"}) == "paper"

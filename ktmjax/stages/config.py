@@ -1,0 +1,267 @@
+"""What each stage is run with: its settings as a frozen dataclass, the named variants
+(presets) of the student, and the sizes of each benchmark at each scale.
+
+A run's settings are written to its config.json (`settings`) and read back from it
+(`from_settings`); a run started with other settings is not resumed (`ktmjax.runs`).
+Fields marked `OMIT_AT_DEFAULT` are written only when they differ from their default, so
+runs started before such a setting existed still resume.
+"""
+import dataclasses
+from typing import Optional
+
+from ktmjax.errors import BadInput
+
+OMIT_AT_DEFAULT = {"omit_at_default": True}
+NOT_A_SETTING = {"not_a_setting": True}   # changes no result: never in config.json
+
+
+def optional(default=None):
+    return dataclasses.field(default=default, metadata=OMIT_AT_DEFAULT)
+
+
+def settings(run) -> dict:
+    """The settings of `run` (a stage's dataclass) as config.json holds them: lists for
+    sequences, `from_run` as "from", optional fields only when set."""
+    out = {}
+    for f in dataclasses.fields(run):
+        value = getattr(run, f.name)
+        if f.metadata.get("not_a_setting"):
+            continue
+        if f.metadata.get("omit_at_default") and value == f.default:
+            continue
+        out[_json_key(f.name)] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def from_settings(cls, saved: dict, **extra):
+    """The `cls` dataclass of a config.json's settings (`settings`' inverse); `extra`
+    fills fields that are not settings (such as `video`)."""
+    names = {_json_key(f.name): f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(saved) - set(names) - {"environment"})
+    if unknown:
+        raise BadInput(f"settings {', '.join(unknown)} are not settings of a {cls.__name__}")
+    values = {names[k]: tuple(v) if isinstance(v, list) else v
+              for k, v in saved.items() if k in names}
+    return cls(**values, **extra)
+
+
+def _json_key(name: str) -> str:
+    return "from" if name == "from_run" else name
+
+
+# The student's variants. paper: KTM-DRL's equations and inputs alone (where the paper is
+# silent, what its public code does, but for the teacher critic: `teacher_critic`).
+# robust: the terms ktmjax adds, which made mini's student reach and keep its teachers
+# (docs/results.md): the critic-slope term in Eq. 1 (with rollout states), the action
+# matching term in Eq. 2 and Eq. 5, a task id in the student's state.
+PRESETS = {
+    "paper": dict(critic_grad=0.0, actor_match=0.0, task_id=False),
+    "robust": dict(critic_grad=30.0, actor_match=1000.0, task_id=True),
+}
+DEFAULT_PRESET = {"A": "paper", "B": "paper", "mini": "robust"}
+
+
+def student_terms(preset: str) -> dict:
+    """The `StudentConfig` fields that `preset` sets: the weights of the terms added to
+    the paper's equations and the task id."""
+    terms = PRESETS[preset]
+    return dict(critic_grad_weight=terms["critic_grad"], actor_match_weight=terms["actor_match"],
+                task_id=terms["task_id"])
+
+# Sizes of A and B: paper = the paper's networks, steps and rounds (a GPU/TPU job); cpu =
+# smaller networks and budgets that a 2-core CPU carries in hours. mini has its own.
+SCALES = ("cpu", "paper")
+
+
+def scaled_defaults(defaults: dict, cpu_scale: dict, benchmark: str, scale) -> dict:
+    """A stage's defaults for `benchmark`, with its cpu-scale values where scale is cpu."""
+    return {**defaults[benchmark], **(cpu_scale if scale == "cpu" else {})}
+
+
+def default_checkpoint_every(eval_every: int, benchmark: str) -> int:
+    """Every evaluation for mini; for A and B the first multiple of `eval_every` >= 50000."""
+    return eval_every if benchmark == "mini" else -(-50_000 // eval_every) * eval_every
+
+
+@dataclasses.dataclass(frozen=True)
+class TeachersRun:
+    """One TD3 teacher per task, trained together (`stages.train_teachers`)."""
+    benchmark: str
+    tasks: tuple
+    steps: int
+    seed: int
+    hidden: tuple
+    lr: float
+    eval_every: int
+    checkpoint_every: int
+    run_dir: str
+    backend: str = "mjx"
+    tensorboard: bool = False
+    batch_size: int = 256
+    gamma: float = 0.99
+    tau: float = 0.005
+    expl_noise: float = 0.1
+    policy_noise: float = 0.2
+    noise_clip: float = 0.5
+    policy_delay: int = 2
+    start_steps: Optional[int] = None   # None: per task (1000 pendulums, 10000 locomotion)
+    capacity: int = 1_000_000
+    eval_episodes: int = 3
+    final_episodes: int = 10
+    episode_length: int = 1000
+    scale: Optional[str] = optional()
+    video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
+
+
+TEACHER_DEFAULTS = {
+    "A": dict(steps=1_000_000, hidden=(400, 400), lr=3e-4, eval_every=10_000),
+    "B": dict(steps=1_000_000, hidden=(400, 400), lr=3e-4, eval_every=10_000),
+    "mini": dict(steps=100_000, hidden=(256, 256), lr=1e-3, eval_every=5_000),
+}
+# The eight A teachers train together in under two hours of a 2-core CPU (docs/benchmark_a.md).
+TEACHER_CPU_SCALE = dict(steps=200_000, hidden=(256, 256), lr=1e-3, eval_every=10_000)
+
+
+def default_teachers_run(benchmark: str, tasks, seed: int, run_dir: str,
+                         scale=None) -> TeachersRun:
+    """The teachers a student stage trains when it finds none: the benchmark's defaults."""
+    d = scaled_defaults(TEACHER_DEFAULTS, TEACHER_CPU_SCALE, benchmark, scale)
+    return TeachersRun(benchmark=benchmark, tasks=tuple(tasks), seed=seed, run_dir=run_dir,
+                       checkpoint_every=default_checkpoint_every(d["eval_every"], benchmark),
+                       scale=scale, capacity=min(TeachersRun.capacity, d["steps"]), **d)
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineRun:
+    """Offline knowledge transfer, Eq. 1-2 (`stages.offline_transfer`)."""
+    benchmark: str
+    tasks: tuple
+    teachers: str
+    seed: int
+    rounds: int
+    hidden: tuple
+    lr: float
+    eval_every: int
+    rollout_steps: int
+    data: str            # D_k: replay, rollouts or both (`teachers.DATA_SOURCES`)
+    critic_grad: float   # weight of the critic-slope term added to Eq. 1 (0: the paper's)
+    preset: str
+    checkpoint_every: int
+    run_dir: str
+    update: str = "vmap"
+    batch_size: int = 256
+    offline_actor_delay: int = 1
+    eval_episodes: int = 3
+    final_episodes: int = 10
+    backend: str = "mjx"
+    tensorboard: bool = False
+    teacher_critic: str = "target"
+    her: bool = True
+    scale: Optional[str] = optional()
+    actor_match: float = optional(0.0)
+    task_id: bool = optional(False)
+    rollout_noise: float = optional(0.1)   # N(0, noise^2) on the teacher's rollout actions
+    critic_grad_states: Optional[str] = optional()   # "rollouts" when critic_grad is on
+    video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
+
+
+OFFLINE_DEFAULTS = {
+    "A": dict(rounds=500_000, hidden=(400, 400), eval_every=10_000, data="replay",
+              rollout_steps=100_000, lr=3e-4),
+    "B": dict(rounds=500_000, hidden=(400, 400), eval_every=10_000, data="replay",
+              rollout_steps=100_000, lr=3e-4),
+    "mini": dict(rounds=10_000, hidden=(256, 256), eval_every=2_000, data="both",
+                 rollout_steps=60_000, lr=1e-3),
+}
+# A and B at the cpu scale: about 30 minutes of a 2-core CPU for Benchmark A.
+OFFLINE_CPU_SCALE = dict(rounds=40_000, hidden=(256, 256), eval_every=5_000,
+                         rollout_steps=50_000, lr=1e-3)
+# Std of the noise on the teacher's action in its rollouts: beside a replay, and alone
+# (with 0.1 alone, the mini student lost InvertedPendulumBigPole; docs/results.md).
+ROLLOUT_NOISE, ROLLOUT_NOISE_ALONE = 0.1, 0.3
+
+
+@dataclasses.dataclass(frozen=True)
+class OnlineRun:
+    """Online learning guided by the teachers, Eq. 3-5 (`stages.online`)."""
+    benchmark: str
+    tasks: tuple
+    alpha: float
+    beta: float
+    from_run: Optional[str]   # an offline run to start from; None: w/o Offline
+    seed: int
+    rounds: int
+    warmup: int
+    hidden: tuple
+    eval_every: int
+    teachers: str
+    preset: str
+    checkpoint_every: int
+    run_dir: str
+    update: str = "vmap"
+    target_noise: str = "gaussian"
+    fresh_optimizers: bool = True
+    empty_buffers: bool = True
+    her: bool = True
+    capacity: int = 1_000_000
+    lr: float = 3e-4
+    batch_size: int = 256
+    policy_delay: int = 2
+    eval_episodes: int = 3
+    final_episodes: int = 10
+    backend: str = "mjx"
+    tensorboard: bool = False
+    teacher_critic: str = "target"
+    scale: Optional[str] = optional()
+    actor_match: float = optional(0.0)
+    task_id: bool = optional(False)
+    video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
+
+
+ONLINE_DEFAULTS = {
+    "A": dict(rounds=500_000, hidden=(400, 400), eval_every=10_000, warmup=10_000),
+    "B": dict(rounds=500_000, hidden=(400, 400), eval_every=10_000, warmup=10_000),
+    "mini": dict(rounds=10_000, hidden=(256, 256), eval_every=1_000, warmup=1_000),
+}
+ONLINE_CPU_SCALE = dict(rounds=50_000, hidden=(256, 256), eval_every=5_000, warmup=5_000)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressRun:
+    """A compact student distilled from a large one or from the teachers, then quantised
+    (`stages.compress`)."""
+    benchmark: str
+    source: str               # "student" (from_run) or "teachers"
+    from_run: Optional[str]
+    teachers: str
+    tasks: tuple
+    task_id: bool
+    hidden: tuple
+    rounds: int
+    rollout_steps: int
+    eval_every: int
+    checkpoint_every: int
+    run_dir: str
+    seed: int = 0
+    dtype: str = "float16"
+    q_weight: float = 0.0
+    match_weight: float = 1.0
+    lr: float = 1e-3
+    batch_size: int = 256
+    rollout_noise: float = 0.1
+    eval_episodes: int = 3
+    final_episodes: int = 10
+    backend: str = "mjx"
+    tensorboard: bool = False
+    scale: Optional[str] = optional()
+    source_hidden: Optional[tuple] = optional()    # the large student's widths
+    teacher_critic: Optional[str] = optional()     # source "teachers": the Q learnt from
+    video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
+
+
+COMPRESS_DEFAULTS = {
+    "mini": dict(rounds=10_000, eval_every=2_000, rollout_steps=60_000),
+    "A": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
+    "B": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
+}
+COMPRESS_CPU_SCALE = dict(rounds=40_000, eval_every=5_000, rollout_steps=50_000)

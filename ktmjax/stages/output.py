@@ -1,0 +1,39 @@
+"""What the stages print beside their progress lines, and the videos of a run."""
+import os
+
+import jax
+
+from ktmjax import envs, teachers, video
+
+
+def scale_note(scale) -> str:
+    """The start line's mention of the scale (empty for mini)."""
+    return f", {scale} scale" if scale else ""
+
+
+def term_note(name: str, weight: float, equation: str) -> str:
+    """The start line's mention of a term added to `equation` (empty when it is off)."""
+    return f", {name}={weight:g} (not the paper's {equation} alone)" if weight else ""
+
+
+def warn_teachers_at_bound(teachers_dir: str, benchmark: str, task_names, stage: str) -> None:
+    """A warning line for each teacher that train_teachers marked as stuck at an action
+    bound: the student would learn from a teacher that is no expert."""
+    for name in teachers.teachers_at_bound(teachers_dir,
+                                           envs.benchmark_tasks(benchmark, task_names)):
+        print(f"[{stage}] warning: the {name} teacher in {teachers_dir}: "
+              f"{teachers.AT_BOUND_NOTE}", flush=True)
+
+
+def write_videos(env, policy_apply, params, seed: int, run_dir: str, stage: str) -> list:
+    """RUN_DIR/videos/<task>.gif (`ktmjax.video`); where MuJoCo cannot render, one line
+    says so and the run goes on."""
+    try:
+        paths = video.write_videos(env, policy_apply, params, jax.random.PRNGKey(seed + 200),
+                                   os.path.join(run_dir, "videos"))
+    except video.RenderUnavailable as e:
+        print(f"[{stage}] no videos: MuJoCo cannot render on this machine ({e}); set "
+              "MUJOCO_GL=egl or osmesa where one of them is installed", flush=True)
+        return []
+    print(f"[{stage}] videos: {', '.join(paths)}", flush=True)
+    return paths
