@@ -213,6 +213,18 @@ def resolve_preset(benchmark: str, value, from_cfg=None) -> str:
     return require_choice("preset", value, config.PRESETS)
 
 
+def define_seeds_flag():
+    flags.DEFINE_integer("seeds", 1, "Independent runs in one jitted program: seeds --seed, "
+                         "--seed+1, ... on a leading axis under vmap, each writing "
+                         "RUN_DIR/seed<seed>/ as a run of its own; RUN_DIR/summary.json holds "
+                         "the mean, interquartile mean and 95% bootstrap intervals over seeds.")
+
+
+def require_seeds(value: int) -> int:
+    require(value >= 1, f"--seeds={value} must be at least 1")
+    return value
+
+
 def define_video_flag():
     flags.DEFINE_bool("video", False, "At the end, write RUN_DIR/videos/<task>.gif: one "
                       "deterministic episode of each task (its first 400 steps), rendered "

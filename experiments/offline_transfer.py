@@ -28,6 +28,7 @@ flags.DEFINE_string("teachers", None, "A train_teachers run directory (default: 
 flags.DEFINE_integer("rounds", None, "Offline rounds (default 500000 for A/B, 40000 at "
                      "--scale=cpu, 10000 for mini).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
+common.define_seeds_flag()
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/offline/<benchmark>-seed<seed>-<time>).")
 flags.DEFINE_string("update", "vmap", "vmap: one optimiser step per round on the mean of the "
@@ -83,7 +84,8 @@ def resolve_config() -> dict:
     cfg = {
         "benchmark": FLAGS.benchmark,
         "tasks": tuple(common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks)),
-        "teachers": FLAGS.teachers, "seed": FLAGS.seed, "update": FLAGS.update,
+        "teachers": FLAGS.teachers, "seed": FLAGS.seed,
+        "seeds": common.require_seeds(FLAGS.seeds), "update": FLAGS.update,
         "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
         "hidden": (common.parse_int_list(FLAGS.hidden, "hidden") if FLAGS.hidden
                    else defaults["hidden"]),

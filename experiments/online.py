@@ -18,6 +18,7 @@ from absl import flags
 from experiments import common
 from ktmjax import envs, runs, stages, student, teachers
 from ktmjax.stages import config, output
+from ktmjax.stages import seeds as seed_axis
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
@@ -34,6 +35,7 @@ common.define_preset_flag()
 common.define_tensorboard_flag()
 common.define_video_flag()
 flags.DEFINE_integer("seed", 0, "Random seed.")
+common.define_seeds_flag()
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/online/<benchmark>-seed<seed>-<time>).")
 flags.DEFINE_string("update", "vmap", "vmap or sequential (see offline_transfer --help).")
@@ -76,8 +78,13 @@ def resolve_config() -> stages.OnlineRun:
     tasks = tuple(common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks))
     start_from = getattr(FLAGS, "from")
     offline_cfg = None
+    seeds = common.require_seeds(FLAGS.seeds)
     if start_from:
-        offline_cfg = common.read_from_run(start_from, ("offline",))
+        starts = seed_axis.student_dirs(start_from)
+        common.require(len(starts) in (1, seeds),
+                       f"--from={start_from} holds {len(starts)} seeds and --seeds={seeds}; "
+                       f"give --seeds={len(starts)}, or one of its seed directories")
+        offline_cfg = common.read_from_run(starts[0], ("offline",))
         common.require(offline_cfg.get("benchmark") == FLAGS.benchmark,
                        f"--from={start_from} is a run of benchmark "
                        f"{offline_cfg.get('benchmark')}, not {FLAGS.benchmark}")
@@ -95,7 +102,7 @@ def resolve_config() -> stages.OnlineRun:
               else defaults["hidden"])
     cfg = {
         "benchmark": FLAGS.benchmark, "tasks": tasks, "alpha": FLAGS.alpha, "beta": FLAGS.beta,
-        "from_run": start_from, "seed": FLAGS.seed,
+        "from_run": start_from, "seed": FLAGS.seed, "seeds": seeds,
         "rounds": FLAGS.rounds if FLAGS.rounds is not None else defaults["rounds"],
         "update": FLAGS.update, "target_noise": FLAGS.target_noise,
         "fresh_optimizers": FLAGS.fresh_optimizers, "empty_buffers": FLAGS.empty_buffers,

@@ -100,9 +100,9 @@ def epoch_means(metrics: TrainMetrics, tasks) -> dict:
 
 
 def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate: Callable,
-               tasks, log: runs.MetricsLog, stage: str, prefix: str, unit: str = "round",
+               tasks, log, stage: str, prefix: str, unit: str = "round",
                rate_unit: str = "rounds", per_unit_work: int = 1, checkpoints=None,
-               checkpoint_every: int = None, params: Callable = None):
+               checkpoint_every: int = None, params: Callable = None, seeds: int = 1):
     """Runs `epoch(state, n) -> (state, TrainMetrics of each of the n units)` until `total`
     units are done, evaluating after each epoch.
 
@@ -118,8 +118,15 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
     A non-finite metric, or a non-finite float in `params(state)`, stops the run before
     anything of that epoch is saved (`NonFinite`, naming the term, the stage, the unit and
     the task).
+    With `seeds` > 1, `state` holds that many independent runs on a leading seed axis:
+    `epoch` returns metrics [seeds, n, K], `evaluate` returns [seeds, K, episodes], and
+    `log` is one `runs.MetricsLog` per seed; the progress line shows the mean over seeds.
     Returns the final state.
     """
+    logs = list(log) if seeds > 1 else [log]
+    assert len(logs) == seeds, (len(logs), seeds)
+    of_seed = (lambda tree, i: tree) if seeds == 1 else (
+        lambda tree, i: jax.tree.map(lambda x: x[i], tree))
     checkpoint_every = checkpoint_every or epoch_size
     assert checkpoint_every % epoch_size == 0, (checkpoint_every, epoch_size)
     start = time.time()
@@ -128,7 +135,8 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
         done, state = checkpoints.restore(state, say=lambda m: print(f"[{prefix}] {m}", flush=True))
         saved = done
         index = -(-done // epoch_size)          # every epoch but the last one is full
-        log.truncate(stage, done)
+        for seed_log in logs:
+            seed_log.truncate(stage, done)
         print(f"[{prefix}] resuming from the checkpoint at {unit} {done}/{total}", flush=True)
     first = done
     with _deferred_stop_signals() as stop:
@@ -138,11 +146,15 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
             state, metrics = epoch(state, n)
             metrics = jax.tree.map(np.asarray, metrics)
             epoch_s = time.time() - t0
-            _check_finite(metrics, n, state, params, tasks, stage, unit, done, saved)
+            for i in range(seeds):
+                _check_finite(of_seed(metrics, i), n, state, params, tasks, stage, unit, done,
+                              saved, f" of seed {i}" if seeds > 1 else "")
             done += n
             index += 1
-            summary = evaluation.summarize(tasks, np.asarray(evaluate(state, index)))
-            log.add(stage, done, summary, epoch_means(metrics, tasks))
+            returns = np.asarray(evaluate(state, index))
+            summaries = [evaluation.summarize(tasks, of_seed(returns, i)) for i in range(seeds)]
+            for seed_log, summary, i in zip(logs, summaries, range(seeds)):
+                seed_log.add(stage, done, summary, epoch_means(of_seed(metrics, i), tasks))
             stopping = bool(stop) and done < total   # read once: a later signal waits an epoch
             if checkpoints is not None and (done % checkpoint_every == 0 or done == total
                                             or stopping):
@@ -152,8 +164,10 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
             eta = elapsed / (done - first) * (total - done)
             print(f"[{prefix}] {unit} {done}/{total} | {n * per_unit_work / epoch_s:,.0f} "
                   f"{rate_unit}/s | elapsed {runs.format_duration(elapsed)} ETA "
-                  f"{runs.format_duration(eta)} | eval return: "
-                  + ", ".join(f"{t}={r['return_mean']:.0f}" for t, r in summary.items()),
+                  f"{runs.format_duration(eta)} | eval return"
+                  + (f" (mean of {seeds} seeds)" if seeds > 1 else "") + ": "
+                  + ", ".join(f"{name}={np.mean([s[name]['return_mean'] for s in summaries]):.0f}"
+                              for name in summaries[0]),
                   flush=True)
             if stopping:
                 kept = "checkpoint saved" if checkpoints is not None else "nothing saved"
@@ -162,13 +176,13 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
         return state
 
 
-def _check_finite(metrics, n, state, params, tasks, stage, unit, done, saved):
+def _check_finite(metrics, n, state, params, tasks, stage, unit, done, saved, seed=""):
     """Raises NonFinite if a metric of this epoch's n units (its first row being `unit`
     done + 1) or a parameter after it is not finite."""
     bad = first_non_finite(metrics)
     if bad is not None:
         row, name, task = bad
-        where = f"{name} at {stage} {unit} {done + row + 1}, task {tasks[task].name}"
+        where = f"{name} at {stage} {unit} {done + row + 1}, task {tasks[task].name}{seed}"
     elif params is not None and not bool(_all_finite(params(state))):
         where = f"parameter after {stage} {unit} {done + n}"
     else:

@@ -16,6 +16,7 @@ from collections import defaultdict
 import numpy as np
 
 from ktmjax import runs
+from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import CompressRun
 
 COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
@@ -321,8 +322,9 @@ def compression_plot(columns: dict, path: str, title: str) -> str:
 
 
 def report(run_dirs, title: str = None) -> tuple:
-    """(Markdown text, grouped columns) for the finished runs in `run_dirs`."""
-    columns = group_runs([load_run(p) for p in run_dirs])
+    """(Markdown text, grouped columns) for the finished runs in `run_dirs` (a multi-seed
+    run counts as its seeds' runs)."""
+    columns = group_runs([load_run(d) for p in run_dirs for d in seed_axis.student_dirs(p)])
     benchmark = next(iter(columns.values()))[0].summary.get("benchmark")
     title = title or f"Benchmark {benchmark}"
     seeds = {c: sorted({r.summary.get("seed") for r in rs}) for c, rs in columns.items()}

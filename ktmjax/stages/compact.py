@@ -84,8 +84,9 @@ def compress(run: CompressRun) -> dict:
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
     info = runs.environment_info()
     runs.claim_run(run.run_dir, settings(run), info)
-    print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks; source: "
-          f"{'the student of ' + run.from_run if run.from_run else 'the teachers in ' + run.teachers}"
+    origin = (f"the student of {run.from_run}" if run.from_run
+              else f"the teachers in {run.teachers}")
+    print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks; source: {origin}"
           f"; compact student {list(run.hidden)}, {run.rounds} rounds{scale_note(run.scale)}, "
           f"q_weight {run.q_weight:g}, match_weight {run.match_weight:g}, lr {run.lr:g}, "
           f"deployed as {run.dtype}, device {info['device']}"

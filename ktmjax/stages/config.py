@@ -162,6 +162,7 @@ class OfflineRun:
     task_id: bool = optional(False)
     rollout_noise: float = optional(0.1)   # N(0, noise^2) on the teacher's rollout actions
     critic_grad_states: Optional[str] = optional()   # "rollouts" when critic_grad is on
+    seeds: int = optional(1)   # independent runs in one program (`stages.seeds`)
     video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
 
 
@@ -215,6 +216,7 @@ class OnlineRun:
     scale: Optional[str] = optional()
     actor_match: float = optional(0.0)
     task_id: bool = optional(False)
+    seeds: int = optional(1)   # independent runs in one program (`stages.seeds`)
     video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
 
 

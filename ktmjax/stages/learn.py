@@ -6,7 +6,8 @@ import jax
 import numpy as np
 
 from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student, td3, teachers
-from ktmjax.stages.config import OnlineRun, settings
+from ktmjax.stages import seeds as seed_axis
+from ktmjax.stages.config import OnlineRun
 from ktmjax.stages.output import scale_note, term_note, write_videos
 
 STAGE = "online"
@@ -17,7 +18,11 @@ def online(run: OnlineRun) -> dict:
     step once with the student's noisy action into D'_k, then (after the warm-up) one
     update of Eq. 3-5. Starts from the student of run.from_run, or from a fresh one (the
     paper's w/o Offline). Writes config.json, metrics.csv, learning_curve.png, results.md,
-    summary.json and student/state (orbax). Returns the summary."""
+    summary.json and student/state (orbax); with run.seeds > 1 one such directory per seed
+    (`stages.seeds`), each seed starting from its own seed of a multi-seed run.from_run.
+    Returns the summary (the aggregate over seeds)."""
+    seeds = seed_axis.seed_values(run.seed, run.seeds)
+    over = lambda fn, in_axes=0: seed_axis.over(fn, len(seeds), in_axes)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
     env = envs.MultiTaskEnv(tasks, run.backend)
     teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
@@ -28,16 +33,21 @@ def online(run: OnlineRun) -> dict:
         net=net, update=run.update, alpha=run.alpha, beta=run.beta,
         target_noise=run.target_noise, warmup_rounds=run.warmup, her=run.her,
         actor_match_weight=run.actor_match, task_id=run.task_id))
-    init_key, online_key = jax.random.split(jax.random.PRNGKey(run.seed))
-    state = learner.init(init_key)
-    if run.from_run:
-        state = checkpoint.load_student(run.from_run, state)
+    starts = seed_axis.start_dirs(run.from_run, len(seeds)) if run.from_run else None
     prefill = None if run.empty_buffers else tuple(t.data for t in teacher_groups)
     fills = run.rounds + (max(int(d.size.max()) for d in prefill) if prefill else 0)
-    state = learner.init_online(state, online_key, min(run.capacity, fills),
-                                run.fresh_optimizers, prefill=prefill)
+    states = []
+    for i, s in enumerate(seeds):
+        init_key, online_key = jax.random.split(jax.random.PRNGKey(s))
+        state = learner.init(init_key)
+        if starts:
+            state = checkpoint.load_student(starts[i], state)
+        states.append(learner.init_online(state, online_key, min(run.capacity, fills),
+                                          run.fresh_optimizers, prefill=prefill))
+    state = seed_axis.combine(states)
     info = runs.environment_info()
-    runs.claim_run(run.run_dir, settings(run), info)
+    out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
+    seed_axis.claim_runs(run, seeds, out_dirs, info)
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks, preset "
           f"{run.preset}, alpha={run.alpha} beta={run.beta}"
           + term_note("actor_match", run.actor_match, "Eq. 5")
@@ -45,40 +55,53 @@ def online(run: OnlineRun) -> dict:
           f"{run.from_run or 'fresh student (w/o Offline)'}; "
           f"teachers from {run.teachers} ({run.teacher_critic} critics); "
           f"{run.rounds} rounds (warm-up {run.warmup}){scale_note(run.scale)}, "
-          f"update={run.update}{'' if run.her else ', w/o HER'}, device {info['device']}"
-          f"{sharding.describe([g.size for g in env.groups])}; run dir {run.run_dir}",
-          flush=True)
+          f"update={run.update}{'' if run.her else ', w/o HER'}, "
+          + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
+          + f"device {info['device']}{sharding.describe([g.size for g in env.groups])}; "
+          f"run dir {run.run_dir}", flush=True)
 
     teacher_groups = learner.place_teachers(teacher_groups)
-    epoch = jax.jit(learner.online_epoch, static_argnums=2, donate_argnums=0)
-    eval_key = jax.random.PRNGKey(run.seed + 100)
+    epoch = jax.jit(lambda s, t, n: over(lambda s1: learner.online_epoch(s1, t, n))(s),
+                    static_argnums=2, donate_argnums=0)
+    place = (lambda s: learner.place_online(learner.refill_starts(s))) if len(seeds) == 1 \
+        else jax.vmap(learner.refill_starts)
+    eval_keys = seed_axis.combine([jax.random.PRNGKey(s + 100) for s in seeds])
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
+    eval_params = over(lambda s: learner.eval_params(s.learner))
+    fold = over(jax.random.fold_in, (0, None))
     start = time.time()
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
-        epoch=lambda s, n: epoch(learner.place_online(learner.refill_starts(s)),
-                                 teacher_groups, n),
-        evaluate=lambda s, i: periodic(learner.eval_params(s.learner),
-                                       jax.random.fold_in(eval_key, i)),
-        tasks=tasks, log=runs.MetricsLog(run.run_dir, run.tensorboard), stage="online",
+        epoch=lambda s, n: epoch(place(s), teacher_groups, n),
+        evaluate=lambda s, i: over(periodic)(eval_params(s), fold(eval_keys, i)),
+        tasks=tasks, log=[runs.MetricsLog(d, run.tensorboard) for d in out_dirs]
+        if len(seeds) > 1 else runs.MetricsLog(run.run_dir, run.tensorboard), stage="online",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
-        checkpoint_every=run.checkpoint_every, params=lambda s: s.learner)
+        checkpoint_every=run.checkpoint_every, params=lambda s: s.learner, seeds=len(seeds))
 
-    params = learner.eval_params(state.learner)
-    returns = np.asarray(final(params, jax.random.fold_in(eval_key, 0)))
-    if run.video:
-        write_videos(env, learner.policy_apply, params, run.seed, run.run_dir, STAGE)
-    checkpoint.save(os.path.join(run.run_dir, "student", "state"), state.learner)
-    summary = {"benchmark": run.benchmark, "stage": "online", "seed": run.seed,
-               "wall_s": round(time.time() - start, 1), "rounds": run.rounds,
-               "alpha": run.alpha, "beta": run.beta, "from": run.from_run,
-               "update": run.update, "teachers": run.teachers,
-               "tasks": evaluation.summarize(tasks, returns, teacher_returns)}
-    runs.write_results(run.run_dir, summary,
-                       f"KTM-DRL online, benchmark {run.benchmark}, seed {run.seed}, "
-                       f"alpha={run.alpha} beta={run.beta}, {run.rounds} rounds, "
-                       f"update={run.update}, {run.final_episodes} deterministic "
-                       "episodes per task")
-    print(f"student saved in {os.path.join(run.run_dir, 'student')}", flush=True)
-    return summary
+    returns = np.asarray(over(final)(eval_params(state), fold(eval_keys, 0)))
+    wall_s = round(time.time() - start, 1)
+    summaries = []
+    for s, out, seed_state, seed_returns in zip(seeds, out_dirs, seed_axis.split(state, len(seeds)),
+                                                seed_axis.split(returns, len(seeds))):
+        if run.video:
+            write_videos(env, learner.policy_apply, learner.eval_params(seed_state.learner), s,
+                         out, STAGE)
+        checkpoint.save(os.path.join(out, "student", "state"), seed_state.learner)
+        summary = {"benchmark": run.benchmark, "stage": "online", "seed": s, "wall_s": wall_s,
+                   "rounds": run.rounds, "alpha": run.alpha, "beta": run.beta,
+                   "from": run.from_run, "update": run.update, "teachers": run.teachers,
+                   "tasks": evaluation.summarize(tasks, seed_returns, teacher_returns)}
+        runs.write_results(out, summary,
+                           f"KTM-DRL online, benchmark {run.benchmark}, seed {s}, "
+                           f"alpha={run.alpha} beta={run.beta}, {run.rounds} rounds, "
+                           f"update={run.update}, {run.final_episodes} deterministic "
+                           "episodes per task")
+        print(f"student saved in {os.path.join(out, 'student')}", flush=True)
+        summaries.append(summary)
+    if len(seeds) == 1:
+        return summaries[0]
+    return seed_axis.write_aggregate(
+        run.run_dir, summaries, f"KTM-DRL online, benchmark {run.benchmark}, seeds "
+        f"{seeds[0]}-{seeds[-1]}, alpha={run.alpha} beta={run.beta}, {run.rounds} rounds")

@@ -7,7 +7,8 @@ import numpy as np
 
 from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student, td3, teachers
 from ktmjax.errors import BadInput
-from ktmjax.stages.config import OfflineRun, settings
+from ktmjax.stages import seeds as seed_axis
+from ktmjax.stages.config import OfflineRun
 from ktmjax.stages.output import scale_note, term_note, write_videos
 
 STAGE = "offline_transfer"
@@ -18,18 +19,22 @@ def offline_transfer(run: OfflineRun) -> dict:
     (`teachers.offline_data`), then run.rounds rounds of Eq. 1-2 on a batch of every task's
     D_k, evaluations every run.eval_every rounds. Writes config.json, metrics.csv,
     learning_curve.png, results.md, summary.json (each task's return and ratio to its
-    teacher) and student/state (orbax) to run.run_dir. Returns the summary."""
+    teacher) and student/state (orbax) to run.run_dir (with run.seeds > 1: one such
+    directory per seed, `stages.seeds`). Returns the summary (the aggregate over seeds)."""
+    seeds = seed_axis.seed_values(run.seed, run.seeds)
+    over = lambda fn, in_axes=0: seed_axis.over(fn, len(seeds), in_axes)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
     env = envs.MultiTaskEnv(tasks, run.backend)
-    teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
+    loaded, teacher_configs, teacher_returns = teachers.load_teachers(
         run.teachers, env.groups, run.teacher_critic)
     if run.data != "replay":
         print(f"[{STAGE}] D_k: {run.rollout_steps} teacher rollout steps per task"
-              + (" added to the teachers' replays" if run.data == "both" else ""), flush=True)
-    teacher_groups = teachers.offline_data(
-        env, teacher_groups, teacher_configs, run.data, run.rollout_steps,
-        jax.random.PRNGKey(run.seed + 1), run.rollout_noise, keep_rollouts=bool(run.critic_grad))
-    smallest = min(int(t.data.size.min()) for t in teacher_groups)
+              + (" added to the teachers' replays" if run.data == "both" else "")
+              + (f", for each of {len(seeds)} seeds" if len(seeds) > 1 else ""), flush=True)
+    per_seed = [teachers.offline_data(
+        env, loaded, teacher_configs, run.data, run.rollout_steps, jax.random.PRNGKey(s + 1),
+        run.rollout_noise, keep_rollouts=bool(run.critic_grad)) for s in seeds]
+    smallest = min(int(t.data.size.min()) for t in per_seed[0])
     if smallest < run.batch_size:
         raise BadInput(f"the batch of {run.batch_size} transitions per task is larger than "
                        f"the smallest D_k ({smallest} transitions); lower it")
@@ -40,7 +45,8 @@ def offline_transfer(run: OfflineRun) -> dict:
         her=run.her, critic_grad_weight=run.critic_grad, actor_match_weight=run.actor_match,
         task_id=run.task_id))
     info = runs.environment_info()
-    runs.claim_run(run.run_dir, settings(run), info)
+    out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
+    seed_axis.claim_runs(run, seeds, out_dirs, info)
     lay = learner.layout
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks, padded to "
           f"{lay.obs_max} obs{' + a task id' if lay.task_id else ''} / {lay.action_max} "
@@ -50,37 +56,51 @@ def offline_transfer(run: OfflineRun) -> dict:
           f"student nets {list(run.hidden)}, lr {run.lr:g}"
           + term_note("critic_grad", run.critic_grad, "Eq. 1")
           + term_note("actor_match", run.actor_match, "Eq. 2") + ", "
-          f"device {info['device']}{sharding.describe([g.size for g in env.groups])}; "
+          + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
+          + f"device {info['device']}{sharding.describe([g.size for g in env.groups])}; "
           f"run dir {run.run_dir}", flush=True)
 
-    state = learner.init(jax.random.PRNGKey(run.seed))
-    teacher_groups = learner.place_teachers(teacher_groups)
-    epoch = jax.jit(learner.offline_epoch, static_argnums=2, donate_argnums=0)
-    eval_key = jax.random.PRNGKey(run.seed + 100)
+    state = seed_axis.combine([learner.init(jax.random.PRNGKey(s)) for s in seeds])
+    teacher_groups = (learner.place_teachers(per_seed[0]) if len(seeds) == 1
+                      else seed_axis.combine(per_seed))
+    epoch = jax.jit(lambda s, t, n: over(lambda s1, t1: learner.offline_epoch(s1, t1, n))(s, t),
+                    static_argnums=2, donate_argnums=0)
+    eval_keys = seed_axis.combine([jax.random.PRNGKey(s + 100) for s in seeds])
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
+    eval_params = over(learner.eval_params)
+    fold = over(jax.random.fold_in, (0, None))
     start = time.time()
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(sharding.replicate(s), teacher_groups, n),
-        evaluate=lambda s, i: periodic(learner.eval_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, log=runs.MetricsLog(run.run_dir, run.tensorboard), stage="offline",
+        evaluate=lambda s, i: over(periodic)(eval_params(s), fold(eval_keys, i)),
+        tasks=tasks, log=[runs.MetricsLog(d, run.tensorboard) for d in out_dirs]
+        if len(seeds) > 1 else runs.MetricsLog(run.run_dir, run.tensorboard), stage="offline",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
-        checkpoint_every=run.checkpoint_every, params=lambda s: s)
-    state = learner.finish_offline(state)
+        checkpoint_every=run.checkpoint_every, params=lambda s: s, seeds=len(seeds))
+    state = over(learner.finish_offline)(state)
 
-    returns = np.asarray(final(learner.eval_params(state), jax.random.fold_in(eval_key, 0)))
-    if run.video:
-        write_videos(env, learner.policy_apply, learner.eval_params(state), run.seed,
-                     run.run_dir, STAGE)
-    checkpoint.save(os.path.join(run.run_dir, "student", "state"), state)
-    summary = {"benchmark": run.benchmark, "stage": "offline", "seed": run.seed,
-               "wall_s": round(time.time() - start, 1), "rounds": run.rounds,
-               "update": run.update, "teachers": run.teachers,
-               "tasks": evaluation.summarize(tasks, returns, teacher_returns)}
-    runs.write_results(run.run_dir, summary,
-                       f"KTM-DRL offline transfer, benchmark {run.benchmark}, seed "
-                       f"{run.seed}, {run.rounds} rounds, update={run.update}, "
-                       f"{run.final_episodes} deterministic episodes per task")
-    print(f"student saved in {os.path.join(run.run_dir, 'student')}", flush=True)
-    return summary
+    returns = np.asarray(over(final)(eval_params(state), fold(eval_keys, 0)))
+    wall_s = round(time.time() - start, 1)
+    summaries = []
+    for s, out, seed_state, seed_returns in zip(seeds, out_dirs, seed_axis.split(state, len(seeds)),
+                                                seed_axis.split(returns, len(seeds))):
+        if run.video:
+            write_videos(env, learner.policy_apply, learner.eval_params(seed_state), s, out,
+                         STAGE)
+        checkpoint.save(os.path.join(out, "student", "state"), seed_state)
+        summary = {"benchmark": run.benchmark, "stage": "offline", "seed": s, "wall_s": wall_s,
+                   "rounds": run.rounds, "update": run.update, "teachers": run.teachers,
+                   "tasks": evaluation.summarize(tasks, seed_returns, teacher_returns)}
+        runs.write_results(out, summary,
+                           f"KTM-DRL offline transfer, benchmark {run.benchmark}, seed "
+                           f"{s}, {run.rounds} rounds, update={run.update}, "
+                           f"{run.final_episodes} deterministic episodes per task")
+        print(f"student saved in {os.path.join(out, 'student')}", flush=True)
+        summaries.append(summary)
+    if len(seeds) == 1:
+        return summaries[0]
+    return seed_axis.write_aggregate(
+        run.run_dir, summaries, f"KTM-DRL offline transfer, benchmark {run.benchmark}, seeds "
+        f"{seeds[0]}-{seeds[-1]}, {run.rounds} rounds, update={run.update}")

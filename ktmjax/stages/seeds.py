@@ -1,0 +1,120 @@
+"""Several independent runs of a student stage in one program (`seeds` > 1): every
+per-run array gains a leading seed axis and the round, evaluation and epoch functions run
+under `jax.vmap`. Seed i of a run started at `seed` is `seed + i`: its random keys are
+those of a run started alone with that seed. Each seed writes a run directory of its own
+(RUN_DIR/seed<seed>: config.json, metrics.csv, summary.json, student/state, as a single
+run does); RUN_DIR holds the checkpoints of the whole program and the aggregate
+summary.json (mean, interquartile mean and 95% stratified-bootstrap intervals over seeds).
+With one seed nothing changes: no seed axis, RUN_DIR is the run's directory."""
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ktmjax import runs, stats
+from ktmjax.errors import BadInput
+from ktmjax.stages.config import settings
+
+
+def seed_values(first: int, count: int) -> list:
+    return [first + i for i in range(count)]
+
+
+def seed_dir(run_dir: str, seed: int) -> str:
+    return os.path.join(run_dir, f"seed{seed}")
+
+
+def output_dirs(run_dir: str, seeds) -> list:
+    """Where each seed writes its run: RUN_DIR itself for a single seed."""
+    return [run_dir] if len(seeds) == 1 else [seed_dir(run_dir, s) for s in seeds]
+
+
+def claim_runs(run, seeds, out_dirs, environment: dict) -> None:
+    """`runs.claim_run` for RUN_DIR (the settings of `run`, a stage's dataclass) and, with
+    several seeds, for each seed's directory (the settings of a run of that seed alone)."""
+    runs.claim_run(run.run_dir, settings(run), environment)
+    if len(seeds) > 1:
+        for seed, out in zip(seeds, out_dirs):
+            runs.claim_run(out, settings(dataclasses.replace(run, seed=seed, seeds=1,
+                                                             run_dir=out)), environment)
+
+
+def combine(trees):
+    """One tree per seed -> one tree with a leading seed axis (a single tree as it is)."""
+    return trees[0] if len(trees) == 1 else jax.tree.map(lambda *x: jnp.stack(x), *trees)
+
+
+def split(tree, count: int) -> list:
+    """`combine`'s inverse."""
+    return [tree] if count == 1 else [jax.tree.map(lambda x: x[i], tree) for i in range(count)]
+
+
+def over(fn, count: int, in_axes=0):
+    """`fn` over the seed axis (`fn` itself for a single seed)."""
+    return fn if count == 1 else jax.vmap(fn, in_axes=in_axes)
+
+
+def student_dirs(path: str) -> list:
+    """The student run directories of `path`: its seed directories when it holds a
+    multi-seed run, else [path]."""
+    config = os.path.join(path, "config.json")
+    try:
+        count = int(runs.read_json(config).get("seeds", 1)) if os.path.isfile(config) else 1
+        first = int(runs.read_json(config).get("seed", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return [path]
+    return [path] if count == 1 else [seed_dir(path, s) for s in seed_values(first, count)]
+
+
+def start_dirs(path: str, count: int) -> list:
+    """The student each of `count` seeds starts from: seed i from the i-th seed of a
+    multi-seed run at `path` (which must have `count` seeds), or all from a single run."""
+    dirs = student_dirs(path)
+    if len(dirs) == 1:
+        return dirs * count
+    if len(dirs) != count:
+        raise BadInput(f"{path} holds {len(dirs)} seeds and this run has {count}; give a run "
+                       f"of {count} seeds, or one of its seed directories for all of them")
+    return dirs
+
+
+def write_aggregate(run_dir: str, summaries: list, title: str) -> dict:
+    """RUN_DIR/results.md and, last, summary.json of a multi-seed run: per task the mean
+    and std over seeds of each seed's final return (and ratio to the teacher), and the
+    mean and IQM of the ratios over seeds x tasks with 95% stratified-bootstrap intervals
+    (`ktmjax.stats`)."""
+    names = list(summaries[0]["tasks"])
+    tasks = {}
+    for name in names:
+        rows = [s["tasks"][name] for s in summaries]
+        returns = np.array([r["return_mean"] for r in rows])
+        tasks[name] = {"return_mean": float(returns.mean()), "return_std": float(returns.std()),
+                       "seeds": len(rows)}
+        if "ratio" in rows[0]:
+            tasks[name].update(teacher_return=rows[0]["teacher_return"],
+                               ratio=float(np.mean([r["ratio"] for r in rows])))
+    summary = {k: v for k, v in summaries[0].items() if k not in ("tasks", "seed")}
+    summary.update(seeds=[s["seed"] for s in summaries], tasks=tasks)
+    lines = ["| task | return (mean ± std over seeds) |"
+             + (" teacher | ratio |" if "ratio" in tasks[names[0]] else ""),
+             "|---|---|" + ("---|---|" if "ratio" in tasks[names[0]] else "")]
+    for name, row in tasks.items():
+        lines.append(f"| {name} | {row['return_mean']:.1f} ± {row['return_std']:.1f} |"
+                     + (f" {row['teacher_return']:.1f} | {row['ratio']:.3f} |"
+                        if "ratio" in row else ""))
+    if "ratio" in tasks[names[0]]:
+        ratios = [[s["tasks"][n]["ratio"] for n in names] for s in summaries]
+        agg = stats.aggregate(ratios)
+        summary["aggregate"] = agg
+        lines += ["", f"Ratio to the teacher over {len(summaries)} seeds x {len(names)} tasks: "
+                  f"mean {agg['mean']:.3f} [{agg['mean_ci95'][0]:.3f}, {agg['mean_ci95'][1]:.3f}], "
+                  f"IQM {agg['iqm']:.3f} [{agg['iqm_ci95'][0]:.3f}, {agg['iqm_ci95'][1]:.3f}] "
+                  "(95% stratified-bootstrap intervals)."]
+    table = "\n".join(lines)
+    with open(os.path.join(run_dir, "results.md"), "w") as f:
+        f.write(f"# {title}\n\n{table}\n")
+    runs.write_json(os.path.join(run_dir, "summary.json"), summary)
+    print(f"\n{title}, {len(summaries)} seeds ({summary['wall_s']:.0f} s):\n{table}", flush=True)
+    return summary
