@@ -158,7 +158,7 @@ def test_episodes_restart_from_the_pool_of_starts_and_refill_draws_new_ones():
     assert int(refilled[0].t[0]) == int(states[0].t[0])
     again = env.refill_starts(refilled)
     assert not np.allclose(np.asarray(again[0].starts.obs[0]), refilled[0].starts.obs[0])
-    assert env._reset_groups._cache_size() == 1      # reset and refills: one program
+    assert env.reset_program._cache_size() == 1      # reset and refills: one program
 
 
 def test_multitask_env_steps_groups_of_different_robots_in_one_call():

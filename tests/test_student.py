@@ -381,10 +381,10 @@ def test_epoch_functions_trace_once(idp_env):
     online = counted("online", s.online_epoch)
     run = s.init_online(s.finish_offline(state), jax.random.PRNGKey(14), capacity=8)
     for _ in range(3):
-        run, _ = online(s.refill_starts(run), t, 2)    # as experiments/online.py runs them
+        run, _ = online(s.refill_starts(run), t, 2)    # as stages.online runs them
     assert traces == {"offline": 1, "online": 1}
     assert offline._cache_size() == 1 and online._cache_size() == 1   # one compiled program
-    assert idp_env._reset_groups._cache_size() == 1   # the refills reuse the reset program
+    assert idp_env.reset_program._cache_size() == 1   # the refills reuse the reset program
     assert int(state.steps) == 6 and int(run.round) == 6
 
 

@@ -197,10 +197,10 @@ class MultiTaskEnv:
                  episode_length: int = EPISODE_LENGTH, start_pool: int = START_POOL):
         self.tasks = tuple(tasks)
         self.groups = group_tasks(tasks, backend, episode_length, start_pool)
-        # Jitted: run eagerly, an MJX reset dispatches hundreds of tiny programs (a minute
-        # of start-up on a CPU); inside other jitted code this costs nothing. `reset` and
-        # `refill_starts` share this one compiled program.
-        self._reset_groups = jax.jit(
+        # The reset of every group as one jitted program: run eagerly, an MJX reset
+        # dispatches hundreds of tiny programs (a minute of start-up on a CPU); inside
+        # other jitted code this costs nothing. `reset` and `refill_starts` share it.
+        self.reset_program = jax.jit(
             lambda keys: tuple(g.reset(k) for g, k in zip(self.groups, keys)))
 
     def reset(self, key):
@@ -211,7 +211,7 @@ class MultiTaskEnv:
     def _reset_on_device(self, keys):
         # Committed to the device, as the keys of a stepped state are: jit compiles a program
         # per argument placement, and `refill_starts` must reuse the program of `reset`.
-        return self._reset_groups(jax.device_put(keys, jax.devices()[0]))
+        return self.reset_program(jax.device_put(keys, jax.devices()[0]))
 
     def refill_starts(self, states):
         """`states` with new random initial states for their coming episodes, drawn with
