@@ -41,6 +41,7 @@ def test_teachers_for_other_tasks(tmp_path):
     (["--update=parallel"], ["--update=parallel", "vmap, sequential"]),
     (["--actor_match=-1"], ["--actor_match=-1", "finite and not negative"]),
     (["--preset=fancy"], ["unknown --preset=fancy", "paper, robust"]),
+    (["--seeds=0"], ["--seeds=0", "at least 1"]),
 ])
 def test_online_bad_flags(tmp_path, args, words):
     proc = run("online", *args, f"--run_dir={tmp_path / 'r'}")
