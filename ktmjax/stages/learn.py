@@ -1,5 +1,4 @@
 """The online stage: KTM-DRL's online learning guided by the teachers (Eq. 3-5)."""
-import os
 import time
 
 import jax
@@ -8,7 +7,7 @@ import numpy as np
 from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student, td3, teachers
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import OnlineRun
-from ktmjax.stages.output import scale_note, term_note, write_videos
+from ktmjax.stages.output import scale_note, term_note
 
 STAGE = "online"
 
@@ -65,43 +64,23 @@ def online(run: OnlineRun) -> dict:
                     static_argnums=2, donate_argnums=0)
     place = (lambda s: learner.place_online(learner.refill_starts(s))) if len(seeds) == 1 \
         else jax.vmap(learner.refill_starts)
-    eval_keys = seed_axis.combine([jax.random.PRNGKey(s + 100) for s in seeds])
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
-    eval_params = over(lambda s: learner.eval_params(s.learner))
-    fold = over(jax.random.fold_in, (0, None))
+    params_of = lambda s: learner.eval_params(s.learner)
     start = time.time()
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(place(s), teacher_groups, n),
-        evaluate=lambda s, i: over(periodic)(eval_params(s), fold(eval_keys, i)),
-        tasks=tasks, log=[runs.MetricsLog(d, run.tensorboard) for d in out_dirs]
-        if len(seeds) > 1 else runs.MetricsLog(run.run_dir, run.tensorboard), stage="online",
+        evaluate=seed_axis.evaluator(periodic, params_of, seeds),
+        tasks=tasks, log=seed_axis.metrics_log(out_dirs, run.tensorboard), stage="online",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: s.learner, seeds=len(seeds))
 
-    returns = np.asarray(over(final)(eval_params(state), fold(eval_keys, 0)))
-    wall_s = round(time.time() - start, 1)
-    summaries = []
-    for s, out, seed_state, seed_returns in zip(seeds, out_dirs, seed_axis.split(state, len(seeds)),
-                                                seed_axis.split(returns, len(seeds))):
-        if run.video:
-            write_videos(env, learner.policy_apply, learner.eval_params(seed_state.learner), s,
-                         out, STAGE)
-        checkpoint.save(os.path.join(out, "student", "state"), seed_state.learner)
-        summary = {"benchmark": run.benchmark, "stage": "online", "seed": s, "wall_s": wall_s,
-                   "rounds": run.rounds, "alpha": run.alpha, "beta": run.beta,
-                   "from": run.from_run, "update": run.update, "teachers": run.teachers,
-                   "tasks": evaluation.summarize(tasks, seed_returns, teacher_returns)}
-        runs.write_results(out, summary,
-                           f"KTM-DRL online, benchmark {run.benchmark}, seed {s}, "
-                           f"alpha={run.alpha} beta={run.beta}, {run.rounds} rounds, "
-                           f"update={run.update}, {run.final_episodes} deterministic "
-                           "episodes per task")
-        print(f"student saved in {os.path.join(out, 'student')}", flush=True)
-        summaries.append(summary)
-    if len(seeds) == 1:
-        return summaries[0]
-    return seed_axis.write_aggregate(
-        run.run_dir, summaries, f"KTM-DRL online, benchmark {run.benchmark}, seeds "
-        f"{seeds[0]}-{seeds[-1]}, alpha={run.alpha} beta={run.beta}, {run.rounds} rounds")
+    returns = np.asarray(seed_axis.evaluator(final, params_of, seeds)(state, 0))
+    return seed_axis.write_runs(
+        run, seeds, out_dirs, stage="online", prefix=STAGE,
+        title=f"KTM-DRL online, benchmark {run.benchmark}, {{seeds}}, alpha={run.alpha} "
+              f"beta={run.beta}, {run.rounds} rounds, update={run.update}",
+        students=state.learner, returns=returns, wall_s=round(time.time() - start, 1),
+        tasks=tasks, teacher_returns=teacher_returns, env=env, learner=learner,
+        extra={"alpha": run.alpha, "beta": run.beta, "from": run.from_run})

@@ -13,9 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax import runs, stats
+from ktmjax import checkpoint, evaluation, runs, stats
 from ktmjax.errors import BadInput
 from ktmjax.stages.config import settings
+from ktmjax.stages.output import write_videos
 
 
 def seed_values(first: int, count: int) -> list:
@@ -56,13 +57,58 @@ def over(fn, count: int, in_axes=0):
     return fn if count == 1 else jax.vmap(fn, in_axes=in_axes)
 
 
+def evaluator(evaluate, params_of, seeds):
+    """(state, i) -> returns of `evaluate(params, key)` for every seed of `state`, each with
+    the key of a run of that seed alone: fold_in(PRNGKey(seed + 100), i)."""
+    count = len(seeds)
+    keys = combine([jax.random.PRNGKey(s + 100) for s in seeds])
+    fold = over(jax.random.fold_in, count, (0, None))
+    return lambda state, i: over(evaluate, count)(over(params_of, count)(state), fold(keys, i))
+
+
+def metrics_log(out_dirs: list, tensorboard: bool):
+    """What `loops.run_epochs` logs to: one `runs.MetricsLog` per seed (one for one seed)."""
+    logs = [runs.MetricsLog(d, tensorboard) for d in out_dirs]
+    return logs[0] if len(logs) == 1 else logs
+
+
+def write_runs(run, seeds, out_dirs, *, stage: str, prefix: str, title: str, students,
+               returns, wall_s: float, tasks, teacher_returns, env, learner,
+               extra=None) -> dict:
+    """Each seed's end of a student stage in its directory: videos (with run.video), the
+    student (student/state), summary.json and results.md; with several seeds then the
+    aggregate (`write_aggregate`). `students` and `returns` carry the seed axis; `title`
+    is "KTM-DRL <stage> ... {seeds}, ..." with {seeds} the seed or seed range; `extra`
+    goes into every summary. Returns the summary (the aggregate over seeds)."""
+    count = len(seeds)
+    summaries = []
+    for seed, out, student_state, seed_returns in zip(seeds, out_dirs, split(students, count),
+                                                      split(returns, count)):
+        if run.video:
+            write_videos(env, learner.policy_apply, learner.eval_params(student_state), seed,
+                         out, prefix)
+        checkpoint.save(os.path.join(out, "student", "state"), student_state)
+        summary = {"benchmark": run.benchmark, "stage": stage, "seed": seed, "wall_s": wall_s,
+                   "rounds": run.rounds, **(extra or {}), "update": run.update,
+                   "teachers": run.teachers,
+                   "tasks": evaluation.summarize(tasks, seed_returns, teacher_returns)}
+        runs.write_results(out, summary, title.format(seeds=f"seed {seed}")
+                           + f", {run.final_episodes} deterministic episodes per task")
+        print(f"student saved in {os.path.join(out, 'student')}", flush=True)
+        summaries.append(summary)
+    if count == 1:
+        return summaries[0]
+    return write_aggregate(run.run_dir, summaries,
+                           title.format(seeds=f"seeds {seeds[0]}-{seeds[-1]}"))
+
+
 def student_dirs(path: str) -> list:
     """The student run directories of `path`: its seed directories when it holds a
     multi-seed run, else [path]."""
     config = os.path.join(path, "config.json")
     try:
-        count = int(runs.read_json(config).get("seeds", 1)) if os.path.isfile(config) else 1
-        first = int(runs.read_json(config).get("seed", 0))
+        saved = runs.read_json(config) if os.path.isfile(config) else {}
+        count, first = int(saved.get("seeds", 1)), int(saved.get("seed", 0))
     except (OSError, ValueError, TypeError, AttributeError):
         return [path]
     return [path] if count == 1 else [seed_dir(path, s) for s in seed_values(first, count)]

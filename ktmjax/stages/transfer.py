@@ -1,5 +1,4 @@
 """The offline stage: KTM-DRL's knowledge transfer from the teachers (Eq. 1-2)."""
-import os
 import time
 
 import jax
@@ -9,7 +8,7 @@ from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student,
 from ktmjax.errors import BadInput
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import OfflineRun
-from ktmjax.stages.output import scale_note, term_note, write_videos
+from ktmjax.stages.output import scale_note, term_note
 
 STAGE = "offline_transfer"
 
@@ -65,42 +64,22 @@ def offline_transfer(run: OfflineRun) -> dict:
                       else seed_axis.combine(per_seed))
     epoch = jax.jit(lambda s, t, n: over(lambda s1, t1: learner.offline_epoch(s1, t1, n))(s, t),
                     static_argnums=2, donate_argnums=0)
-    eval_keys = seed_axis.combine([jax.random.PRNGKey(s + 100) for s in seeds])
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
-    eval_params = over(learner.eval_params)
-    fold = over(jax.random.fold_in, (0, None))
     start = time.time()
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(sharding.replicate(s), teacher_groups, n),
-        evaluate=lambda s, i: over(periodic)(eval_params(s), fold(eval_keys, i)),
-        tasks=tasks, log=[runs.MetricsLog(d, run.tensorboard) for d in out_dirs]
-        if len(seeds) > 1 else runs.MetricsLog(run.run_dir, run.tensorboard), stage="offline",
+        evaluate=seed_axis.evaluator(periodic, learner.eval_params, seeds),
+        tasks=tasks, log=seed_axis.metrics_log(out_dirs, run.tensorboard), stage="offline",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: s, seeds=len(seeds))
     state = over(learner.finish_offline)(state)
 
-    returns = np.asarray(over(final)(eval_params(state), fold(eval_keys, 0)))
-    wall_s = round(time.time() - start, 1)
-    summaries = []
-    for s, out, seed_state, seed_returns in zip(seeds, out_dirs, seed_axis.split(state, len(seeds)),
-                                                seed_axis.split(returns, len(seeds))):
-        if run.video:
-            write_videos(env, learner.policy_apply, learner.eval_params(seed_state), s, out,
-                         STAGE)
-        checkpoint.save(os.path.join(out, "student", "state"), seed_state)
-        summary = {"benchmark": run.benchmark, "stage": "offline", "seed": s, "wall_s": wall_s,
-                   "rounds": run.rounds, "update": run.update, "teachers": run.teachers,
-                   "tasks": evaluation.summarize(tasks, seed_returns, teacher_returns)}
-        runs.write_results(out, summary,
-                           f"KTM-DRL offline transfer, benchmark {run.benchmark}, seed "
-                           f"{s}, {run.rounds} rounds, update={run.update}, "
-                           f"{run.final_episodes} deterministic episodes per task")
-        print(f"student saved in {os.path.join(out, 'student')}", flush=True)
-        summaries.append(summary)
-    if len(seeds) == 1:
-        return summaries[0]
-    return seed_axis.write_aggregate(
-        run.run_dir, summaries, f"KTM-DRL offline transfer, benchmark {run.benchmark}, seeds "
-        f"{seeds[0]}-{seeds[-1]}, {run.rounds} rounds, update={run.update}")
+    returns = np.asarray(seed_axis.evaluator(final, learner.eval_params, seeds)(state, 0))
+    return seed_axis.write_runs(
+        run, seeds, out_dirs, stage="offline", prefix=STAGE,
+        title=f"KTM-DRL offline transfer, benchmark {run.benchmark}, {{seeds}}, {run.rounds} "
+              f"rounds, update={run.update}",
+        students=state, returns=returns, wall_s=round(time.time() - start, 1), tasks=tasks,
+        teacher_returns=teacher_returns, env=env, learner=learner)
