@@ -48,8 +48,7 @@ def teacher_tasks(teachers_dir: str) -> tuple:
     if not os.path.isdir(teachers_dir):
         raise BadInput(f"teachers directory {teachers_dir} does not exist; give a "
                        "train_teachers run directory or a directory of exported teachers")
-    root = os.path.join(teachers_dir, "teachers")
-    root = root if os.path.isdir(root) else teachers_dir
+    root = teachers.teachers_root(teachers_dir)
     names = []
     for entry in sorted(os.listdir(root)):
         path = os.path.join(root, entry, "teacher.json")

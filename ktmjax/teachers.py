@@ -225,6 +225,13 @@ def latest_run(benchmark: str, task_names, root: str = os.path.join("runs", "tea
     return os.path.dirname(best) if best else None
 
 
+def teachers_root(teachers_dir: str) -> str:
+    """The folder of <Task>/ teacher directories: a train_teachers run's teachers/, else
+    `teachers_dir` itself (exported teachers)."""
+    root = os.path.join(teachers_dir, "teachers")
+    return root if os.path.isdir(root) else teachers_dir
+
+
 def find_teacher_dirs(teachers_dir: str, tasks: Sequence[Task]) -> dict:
     """task name -> its teacher directory, under a train_teachers run dir or its teachers/."""
     from ktmjax.errors import BadInput
@@ -232,8 +239,7 @@ def find_teacher_dirs(teachers_dir: str, tasks: Sequence[Task]) -> dict:
         raise BadInput(f"teachers directory {teachers_dir} does not exist; train teachers with "
                        "`python -m experiments.train_teachers --benchmark=...` and give its "
                        "run directory")
-    root = os.path.join(teachers_dir, "teachers")
-    root = root if os.path.isdir(root) else teachers_dir
+    root = teachers_root(teachers_dir)
     found = {}
     for task in tasks:
         path = os.path.join(root, task.name)
