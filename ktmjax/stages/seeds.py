@@ -60,10 +60,13 @@ def over(fn, count: int, in_axes=0):
 def evaluator(evaluate, params_of, seeds):
     """(state, i) -> returns of `evaluate(params, key)` for every seed of `state`, each with
     the key of a run of that seed alone: fold_in(PRNGKey(seed + 100), i)."""
-    count = len(seeds)
     keys = combine([jax.random.PRNGKey(s + 100) for s in seeds])
-    fold = over(jax.random.fold_in, count, (0, None))
-    return lambda state, i: over(evaluate, count)(over(params_of, count)(state), fold(keys, i))
+    if len(seeds) == 1:
+        return lambda state, i: evaluate(params_of(state), jax.random.fold_in(keys, i))
+    # Built once: one compiled program evaluates every seed, epoch after epoch.
+    batched = jax.jit(jax.vmap(lambda state, key: evaluate(params_of(state), key)))
+    fold = jax.jit(jax.vmap(jax.random.fold_in, (0, None)))
+    return lambda state, i: batched(state, fold(keys, i))
 
 
 def metrics_log(out_dirs: list, tensorboard: bool):
