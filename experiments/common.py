@@ -2,6 +2,7 @@
 import math
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # MuJoCo picks its OpenGL platform when first imported (through ktmjax, below): with
@@ -20,7 +21,7 @@ if sys.platform.startswith("linux") and _video_asked(sys.argv[1:]):
 import jax  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from ktmjax import envs, runs, teachers  # noqa: E402
+from ktmjax import distributed, envs, runs, teachers  # noqa: E402
 from ktmjax.errors import BadInput as UsageError  # noqa: E402
 from ktmjax.loops import Interrupted, NonFinite  # noqa: E402
 from ktmjax.runs import enable_compilation_cache  # noqa: E402
@@ -36,6 +37,8 @@ def run(main, positional: bool = False):
         if len(argv) > 1 and not positional:
             fail(f"unexpected argument(s): {' '.join(argv[1:])}; flags look like --name=value")
         enable_compilation_cache()
+        if "num_processes" in flags.FLAGS:
+            join_processes()
         try:
             main(argv)
         except UsageError as e:
@@ -49,6 +52,39 @@ def run(main, positional: bool = False):
         except KeyboardInterrupt:
             fail("interrupted")
     app.run(wrapped)
+
+
+def define_process_flags():
+    """The flags of a command that several processes can run together (`ktmjax.distributed`):
+    each process runs the same command, with its own --process_id."""
+    flags.DEFINE_string("coordinator", None, "Several processes (hosts) running one job: the "
+                        "host:port of process 0's coordinator (default: "
+                        f"${distributed.ENV_COORDINATOR}; unset: a single-process run). Each "
+                        "process gives the same flags but --process_id.")
+    flags.DEFINE_integer("num_processes", None, "With --coordinator: the number of processes "
+                         f"(default ${distributed.ENV_COUNT}).")
+    flags.DEFINE_integer("process_id", None, "With --coordinator: this process's id, 0 to "
+                         f"--num_processes - 1 (default ${distributed.ENV_ID}). Process 0 "
+                         "prints the progress and writes the run directory's files.")
+
+
+def join_processes():
+    """Joins the multi-process job the process flags (or environment) describe, if any; the
+    other processes than 0 then print nothing but errors."""
+    try:
+        joined = distributed.initialize(flags.FLAGS.coordinator, flags.FLAGS.num_processes,
+                                        flags.FLAGS.process_id)
+    except ValueError as e:
+        fail(str(e))
+    if joined and not distributed.is_writer():
+        sys.stdout = open(os.devnull, "w")
+
+
+def default_run_dir(kind: str, name: str) -> str:
+    """runs/<kind>/<name>-<start time>: the start time of process 0 in every process."""
+    (start,) = distributed.from_writer((int(time.time()),))
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(start))
+    return os.path.join("runs", kind, f"{name}-{stamp}")
 
 
 def fail(message: str):

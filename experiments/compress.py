@@ -19,7 +19,6 @@ to --run_dir.
 """
 import math
 import os
-import time
 
 from absl import flags
 
@@ -136,9 +135,8 @@ def resolve_config() -> stages.CompressRun:
         except ValueError as e:
             raise common.UsageError(str(e)) from None
     widths = "x".join(str(w) for w in hidden)
-    cfg["run_dir"] = FLAGS.run_dir or os.path.join(
-        "runs", "compress", f"{benchmark}-{cfg['source']}-w{widths}-seed{cfg['seed']}-"
-        f"{time.strftime('%Y%m%d-%H%M%S')}")
+    cfg["run_dir"] = FLAGS.run_dir or common.default_run_dir(
+        "compress", f"{benchmark}-{cfg['source']}-w{widths}-seed{cfg['seed']}")
     return stages.CompressRun(**cfg, video=FLAGS.video)
 
 

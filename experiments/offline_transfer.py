@@ -12,8 +12,6 @@ results.md, summary.json (with each task's teacher return and ratio) and student
 (orbax) to --run_dir.
 """
 import dataclasses
-import os
-import time
 
 from absl import flags
 
@@ -41,6 +39,7 @@ common.define_scale_flag()
 common.define_preset_flag()
 common.define_tensorboard_flag()
 common.define_video_flag()
+common.define_process_flags()
 flags.DEFINE_integer("batch_size", 256, "Batch per task per round.")
 flags.DEFINE_integer("offline_actor_delay", 1, "Rounds per actor update (public code: 1).")
 flags.DEFINE_integer("eval_every", None, "Rounds between evaluations (default 10000; "
@@ -123,8 +122,8 @@ def resolve_config() -> dict:
         check_critic_grad_data(FLAGS.critic_grad, FLAGS.data)   # the flags alone, before the
                                                                # teachers are looked for
     common.require_choice("backend", cfg["backend"], envs.BACKENDS)
-    cfg["run_dir"] = FLAGS.run_dir or os.path.join(
-        "runs", "offline", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    cfg["run_dir"] = FLAGS.run_dir or common.default_run_dir(
+        "offline", f"{cfg['benchmark']}-seed{cfg['seed']}")
     return cfg
 
 
@@ -161,8 +160,7 @@ def train_mini_teachers(cfg: dict) -> str:
     """Trains the mini teachers of the run's tasks (the defaults of train_teachers)."""
     print("[offline_transfer] no mini teachers under runs/teachers/ nor shipped for these "
           "tasks: training them first (15 to 25 minutes on a 2-core CPU)", flush=True)
-    run_dir = os.path.join("runs", "teachers",
-                           f"mini-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = common.default_run_dir("teachers", f"mini-seed{cfg['seed']}")
     stages.train_teachers(config.default_teachers_run("mini", cfg["tasks"], cfg["seed"], run_dir))
     return run_dir
 

@@ -10,8 +10,6 @@ twin critic makes a TD3 step (Eq. 3-4, target actions masked by g^k) and every
 followed by soft target updates. Without --from the student starts from scratch (the
 paper's "w/o Offline" ablation).
 """
-import os
-import time
 
 from absl import flags
 
@@ -34,6 +32,7 @@ common.define_scale_flag()
 common.define_preset_flag()
 common.define_tensorboard_flag()
 common.define_video_flag()
+common.define_process_flags()
 flags.DEFINE_integer("seed", 0, "Random seed.")
 common.define_seeds_flag()
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
@@ -141,8 +140,8 @@ def resolve_config() -> stages.OnlineRun:
                    f"and none shipped{common.shipped_note(cfg.get('scale'))}; train them with "
                    f"`python -m experiments.train_teachers --benchmark={FLAGS.benchmark}` or "
                    "pass --teachers=DIR")
-    cfg["run_dir"] = FLAGS.run_dir or os.path.join(
-        "runs", "online", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    cfg["run_dir"] = FLAGS.run_dir or common.default_run_dir(
+        "online", f"{cfg['benchmark']}-seed{cfg['seed']}")
     return stages.OnlineRun(**cfg, video=FLAGS.video)
 
 

@@ -5,10 +5,10 @@
 
 Writes to --run_dir: config.json, metrics.csv (periodic 3-episode evaluations),
 summary.json (final 10-episode evaluation), results.md, and teachers/<Task>/ with each
-teacher's orbax checkpoint and its replay buffer (D_k for the offline stage).
+teacher's orbax checkpoint and its replay buffer (D_k for the offline stage). With
+--seeds=N, each seed writes RUN_DIR/seed<s>/ so; give a student stage one of them as
+--teachers.
 """
-import os
-import time
 
 from absl import flags
 
@@ -22,6 +22,7 @@ flags.DEFINE_string("tasks", "", "Comma-separated subset of the benchmark's task
 flags.DEFINE_integer("steps", None, "Env steps per task (default: 1000000 for A/B, "
                      "200000 at --scale=cpu, 100000 for mini).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
+common.define_seeds_flag()
 flags.DEFINE_string("run_dir", None, "Output directory, used exactly as given "
                     "(default runs/teachers/<benchmark>-seed<seed>-<time>).")
 flags.DEFINE_string("backend", "mjx", "Physics backend: mjx, generalized, positional, spring.")
@@ -32,6 +33,7 @@ flags.DEFINE_float("lr", None, "Adam learning rate, actor and critic (default 3e
 common.define_scale_flag()
 common.define_tensorboard_flag()
 common.define_video_flag()
+common.define_process_flags()
 flags.DEFINE_integer("batch_size", 256, "Minibatch size per task.")
 flags.DEFINE_float("gamma", 0.99, "Discount.")
 flags.DEFINE_float("tau", 0.005, "Soft target update rate.")
@@ -58,7 +60,8 @@ def resolve_config() -> stages.TeachersRun:
     cfg = {
         "benchmark": FLAGS.benchmark, "tasks": tuple(common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks)),
         "steps": FLAGS.steps if FLAGS.steps is not None else defaults["steps"],
-        "seed": FLAGS.seed, "backend": FLAGS.backend, "tensorboard": FLAGS.tensorboard,
+        "seed": FLAGS.seed, "seeds": common.require_seeds(FLAGS.seeds),
+        "backend": FLAGS.backend, "tensorboard": FLAGS.tensorboard,
         "hidden": (common.parse_int_list(FLAGS.hidden, "hidden") if FLAGS.hidden
                    else defaults["hidden"]),
         "lr": FLAGS.lr if FLAGS.lr is not None else defaults["lr"],
@@ -89,8 +92,8 @@ def resolve_config() -> stages.TeachersRun:
     common.require(cfg["batch_size"] <= cfg["capacity"],
                    f"--batch_size={cfg['batch_size']} is larger than the replay "
                    f"({cfg['capacity']} transitions per task); lower it or raise --steps")
-    cfg["run_dir"] = FLAGS.run_dir or os.path.join(
-        "runs", "teachers", f"{cfg['benchmark']}-seed{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    cfg["run_dir"] = FLAGS.run_dir or common.default_run_dir(
+        "teachers", f"{cfg['benchmark']}-seed{cfg['seed']}")
     return stages.TeachersRun(**cfg, video=FLAGS.video)
 
 

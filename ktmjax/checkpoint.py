@@ -4,14 +4,14 @@ import os
 import jax
 import orbax.checkpoint as ocp
 
-from ktmjax import td3
+from ktmjax import distributed, td3
 
 
 def save(path: str, tree) -> None:
     """Saves a pytree of arrays to the directory `path` (replacing what is there: a final
-    save repeated after a resume)."""
+    save repeated after a resume). In a multi-process job every process calls it."""
     checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(os.path.abspath(path), jax.device_get(tree), force=True)
+    checkpointer.save(os.path.abspath(path), distributed.to_host(tree), force=True)
     checkpointer.wait_until_finished()
 
 
@@ -70,8 +70,8 @@ class RunCheckpoints:
                 max_to_keep=keep, cleanup_tmp_directories=True))
 
     def save(self, step: int, state) -> None:
-        self.manager.save(step, args=ocp.args.StandardSave(jax.device_get(_flat_arrays(state))),
-                          force=True)
+        """Every process of a job calls it; each writes the array shards it holds."""
+        self.manager.save(step, args=ocp.args.StandardSave(_flat_arrays(state)), force=True)
         self.manager.wait_until_finished()
 
     def latest_step(self):
@@ -79,13 +79,13 @@ class RunCheckpoints:
 
     def _restore_step(self, step: int, like):
         wanted = _flat_arrays(like)
-        saved = self.manager.restore(step, args=ocp.args.StandardRestore(jax.device_get(wanted)))
+        saved = self.manager.restore(step, args=ocp.args.StandardRestore(wanted))
         if set(saved) != set(wanted):
             raise ValueError("the saved arrays are not those of this run's state")
         leaves, treedef = jax.tree.flatten(like)
         leaves = [saved.get(f"{i:05d}", leaf) for i, leaf in enumerate(leaves)]
-        # On the device like a fresh state (orbax gives host arrays back): placed otherwise,
-        # the first epoch after a resume would compile once more.
+        # Committed like a fresh state: placed otherwise, the first epoch after a resume
+        # would compile once more.
         return td3.placed(jax.tree.unflatten(treedef, leaves))
 
     def restore(self, like, say=print):
@@ -102,7 +102,7 @@ class RunCheckpoints:
             except Exception as e:  # orbax/tensorstore raise many kinds on a broken file
                 unreadable.append((step, type(e).__name__))
                 continue
-            for bad, why in unreadable:
+            for bad, why in unreadable if distributed.is_writer() else ():
                 target = _free_path(os.path.join(self.aside, str(bad)))
                 os.makedirs(self.aside, exist_ok=True)
                 os.replace(os.path.join(self.directory, str(bad)), target)

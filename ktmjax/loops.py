@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax import evaluation, runs
+from ktmjax import distributed, evaluation, runs
 
 
 class Interrupted(Exception):
@@ -144,18 +144,19 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
             n = min(epoch_size, total - done)
             t0 = time.time()
             state, metrics = epoch(state, n)
-            metrics = jax.tree.map(np.asarray, metrics)
+            metrics = distributed.to_host(metrics)
             epoch_s = time.time() - t0
             for i in range(seeds):
                 _check_finite(of_seed(metrics, i), n, state, params, tasks, stage, unit, done,
                               saved, f" of seed {i}" if seeds > 1 else "")
             done += n
             index += 1
-            returns = np.asarray(evaluate(state, index))
+            returns = distributed.to_host(evaluate(state, index))
             summaries = [evaluation.summarize(tasks, of_seed(returns, i)) for i in range(seeds)]
             for seed_log, summary, i in zip(logs, summaries, range(seeds)):
                 seed_log.add(stage, done, summary, epoch_means(of_seed(metrics, i), tasks))
-            stopping = bool(stop) and done < total   # read once: a later signal waits an epoch
+            # Read once (a later signal waits an epoch), and by every process of a job.
+            stopping = distributed.any_process(bool(stop)) and done < total
             if checkpoints is not None and (done % checkpoint_every == 0 or done == total
                                             or stopping):
                 checkpoints.save(done, state)
@@ -171,7 +172,8 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
                   flush=True)
             if stopping:
                 kept = "checkpoint saved" if checkpoints is not None else "nothing saved"
-                raise Interrupted(f"{stop[0]} received: stopped at {unit} {done}/{total} ({kept}); "
+                signal_name = stop[0] if stop else "a stop signal (in another process)"
+                raise Interrupted(f"{signal_name} received: stopped at {unit} {done}/{total} ({kept}); "
                                   "run the same command again to resume")
         return state
 

@@ -8,6 +8,7 @@ import time
 
 import jax
 
+from ktmjax import distributed
 from ktmjax.errors import BadInput
 
 # One row per task per evaluation: these columns, then one per training metric of the
@@ -68,7 +69,25 @@ def claim_run(run_dir: str, config: dict, environment: dict) -> bool:
     """Writes config.json (plus `environment`, from `environment_info`) for a new run; for a
     started run, checks its settings (`check_settings`). Either way the calling process
     then holds the run directory's lock (`hold_lock`) until it exits. Returns True when
-    resuming."""
+    resuming. In a multi-process job the writer process (`distributed.is_writer`) claims
+    the directory and the others learn whether it could."""
+    resuming, refusal = False, None
+    if distributed.is_writer():
+        try:
+            resuming = _claim(run_dir, config, environment)
+        except BadInput as e:
+            refusal = e
+    if jax.process_count() > 1:
+        resuming, refused = distributed.from_writer((resuming, refusal is not None))
+        if refused and refusal is None:
+            raise BadInput(f"process 0 could not claim run directory {run_dir} (its output "
+                           "says why)")
+    if refusal is not None:
+        raise refusal
+    return resuming
+
+
+def _claim(run_dir: str, config: dict, environment: dict) -> bool:
     if check_settings(run_dir, config):
         hold_lock(run_dir)
         return True
@@ -156,7 +175,10 @@ def environment_info() -> dict:
 
 
 def write_json(path: str, data: dict) -> None:
-    """Writes JSON atomically (a crash never leaves a half-written file)."""
+    """Writes JSON atomically (a crash never leaves a half-written file); in a multi-process
+    job, only the writer process writes."""
+    if not distributed.is_writer():
+        return
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(data, f, indent=2, sort_keys=False)
@@ -179,6 +201,9 @@ class MetricsLog:
         self.path = os.path.join(run_dir, "metrics.csv")
         self.start = time.time()
         self.events = None
+        self.writes = distributed.is_writer()   # in a multi-process job, process 0 alone
+        if not self.writes:
+            return
         if tensorboard:   # written and flushed in this thread: on disk when `add` returns
             from tensorboardX.event_file_writer import EventsWriter
             os.makedirs(os.path.join(run_dir, "tensorboard"), exist_ok=True)
@@ -205,6 +230,8 @@ class MetricsLog:
 
     def truncate(self, stage: str, round_: int) -> None:
         """Drops the rows of `stage` past `round_` (written after the checkpoint resumed)."""
+        if not self.writes:
+            return
         with open(self.path, newline="") as f:
             rows = list(csv.reader(f))
         self._rewrite([rows[0]] + [r for r in rows[1:]
@@ -212,6 +239,8 @@ class MetricsLog:
 
     def add(self, stage: str, round_: int, summary_tasks: dict, metrics: dict = None) -> None:
         """`metrics`: {task: {name: value}}, a value None where no update computed it."""
+        if not self.writes:
+            return
         metrics = metrics or {}
         names = sorted({n for m in metrics.values() for n in m})
         if set(names) - set(self.fields):
@@ -267,11 +296,14 @@ def enable_compilation_cache(path: str = None) -> None:
 
 def write_results(run_dir: str, summary: dict, title: str, extra: str = "") -> str:
     """Writes learning_curve.png, results.md (title + Markdown table [+ `extra`, more
-    Markdown]) and, last (it marks the run finished), summary.json; prints the tables."""
+    Markdown]) and, last (it marks the run finished), summary.json; prints the tables.
+    In a multi-process job, only the writer process writes."""
     from ktmjax.evaluation import markdown_table
     from ktmjax.plots import learning_curve
-    learning_curve(run_dir, title, summary["tasks"])
     table = markdown_table(summary["tasks"]) + (f"\n\n{extra}" if extra else "")
+    if not distributed.is_writer():
+        return table
+    learning_curve(run_dir, title, summary["tasks"])
     with open(os.path.join(run_dir, "results.md"), "w") as f:
         f.write(f"# {title}\n\n{table}\n")
     write_json(os.path.join(run_dir, "summary.json"), summary)

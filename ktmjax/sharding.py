@@ -11,11 +11,14 @@ per core.
 A group whose size does not divide by the device count is replicated: every device runs
 it whole (correct, no speed-up for that group); `describe` says so in each command's start
 line. On one device these functions return their input: the programs are those of a
-single-device run.
+single-device run. In a multi-process job (`ktmjax.distributed`) the mesh spans every
+process's devices.
 """
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from ktmjax import distributed
 
 AXIS = "tasks"
 _chosen = None   # the devices to use (`use_devices`); None: all visible ones
@@ -48,7 +51,10 @@ def splits(size: int) -> bool:
 def _put(tree, spec: PartitionSpec):
     if device_count() == 1:   # committed already (`td3.placed`, jit outputs): nothing to do
         return tree
-    return jax.device_put(tree, NamedSharding(mesh(), spec))
+    placement = NamedSharding(mesh(), spec)
+    if jax.process_count() > 1:   # onto other processes' devices
+        return jax.tree.map(lambda x: distributed.put(x, placement), tree)
+    return jax.device_put(tree, placement)
 
 
 def replicate(tree):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ktmjax import acting, loops, replay, sharding, td3
+from ktmjax import acting, distributed, loops, replay, sharding, td3
 from ktmjax.envs import EnvState, MultiTaskEnv, Task
 from ktmjax.envs.multitask import EPISODE_LENGTH
 
@@ -40,7 +40,7 @@ class TeacherTrainer:
 
     def __init__(self, tasks: Sequence[Task], config: td3.TD3Config, capacity: int,
                  backend: str = "mjx", start_steps: Optional[int] = None,
-                 episode_length: int = EPISODE_LENGTH):
+                 episode_length: int = EPISODE_LENGTH, seeds: int = 1):
         self.tasks = tuple(tasks)
         self.config = config
         self.capacity = capacity
@@ -49,7 +49,11 @@ class TeacherTrainer:
         self.start_steps = tuple(
             start_steps if start_steps is not None else max(t.start_steps for t in g.tasks)
             for g in self.env.groups)
-        self._epoch = jax.jit(self._epoch_impl, static_argnums=1, donate_argnums=0)
+        # With several seeds, the state of `epoch` carries a leading seed axis (one state
+        # per seed, from `init` of each seed's key) and the epoch runs under vmap.
+        self.seeds = seeds
+        epoch = self._epoch_impl if seeds == 1 else jax.vmap(self._epoch_impl, (0, None))
+        self._epoch = jax.jit(epoch, static_argnums=1, donate_argnums=0)
         self._init = jax.jit(self._init_impl)
 
     def replay_bytes(self) -> int:
@@ -115,9 +119,11 @@ class TeacherTrainer:
         """`num_steps` training steps of every task (the input state is donated), the envs
         first drawing new initial states for the epoch's episodes. Returns (state,
         `loops.TrainMetrics` of each step: each task's critic and actor loss)."""
-        envs = self.env.refill_starts(tuple(gs.env for gs in state.groups))
+        refill, place = ((self.env.refill_starts, self.place) if self.seeds == 1 else
+                         (jax.vmap(self.env.refill_starts), sharding.replicate))
+        envs = refill(tuple(gs.env for gs in state.groups))
         state = state.replace(groups=tuple(gs.replace(env=e) for gs, e in zip(state.groups, envs)))
-        state, losses = self._epoch(self.place(state), num_steps)
+        state, losses = self._epoch(place(state), num_steps)
         return state, loops.TrainMetrics.from_losses(losses)
 
     def policy_apply(self, g, actor_params, obs):
@@ -132,7 +138,8 @@ class TeacherTrainer:
         stuck = []
         for g, (group, gs) in enumerate(zip(self.env.groups, state.groups)):
             obs = replay.sample(gs.replay, jax.random.PRNGKey(g), num_states)["obs"]
-            action = np.asarray(self.policy_apply(g, gs.learner.actor_params, obs))  # [G, N, a]
+            action = distributed.to_host(   # [G, N, a]
+                self.policy_apply(g, gs.learner.actor_params, obs))
             at_bound = np.all(action > 0.999, axis=1) | np.all(action < -0.999, axis=1)
             stuck += [t.name for t, s in zip(group.tasks, at_bound.any(axis=-1)) if s]
         return stuck
@@ -165,8 +172,10 @@ def save_teachers(run_dir: str, trainer: TeacherTrainer, state: TeacherTrainStat
     """Writes run_dir/teachers/<Task>/{teacher.json, state/, replay/} for every task:
     the whole TD3 state and the task's replay (D_k for the offline stage), via orbax.
     `at_bound`: the tasks whose actor is stuck at an action bound (`actors_at_bound`),
-    marked so in teacher.json."""
+    marked so in teacher.json. In a multi-process job every process calls it (the state is
+    gathered to each one's host) and the writer process writes."""
     from ktmjax import checkpoint, runs
+    state = distributed.to_host(state)
     for i, task in enumerate(trainer.tasks):
         learner, buffer = trainer.task_slice(state, i)
         task_dir = os.path.join(run_dir, "teachers", task.name)

@@ -3,13 +3,16 @@ device, then with the task axis split over every visible device, and prints one 
 line: per stage, the largest difference between the two runs' final parameters, how many
 devices hold a task-axis array in the split run, and whether that array is split along its
 task axis (not replicated). Run it with
-XLA_FLAGS=--xla_force_host_platform_device_count=2 (tests/test_sharding.py)."""
+XLA_FLAGS=--xla_force_host_platform_device_count=2 (tests/test_sharding.py), or as one of
+several processes, `sharded_stages.py COORDINATOR COUNT ID`, whose devices then make up the
+split run (tests/test_distributed.py)."""
 import json
+import sys
 
 import jax
 import numpy as np
 
-from ktmjax import envs, runs, sharding, student, td3, teachers
+from ktmjax import distributed, envs, runs, sharding, student, td3, teachers
 
 TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
 
@@ -39,15 +42,18 @@ def stages():
     return out
 
 
-def main():
+def main(argv):
     runs.enable_compilation_cache()
-    sharding.use_devices(jax.devices()[:1])
+    if argv:
+        coordinator, count, index = argv
+        distributed.initialize(coordinator, int(count), int(index))
+    sharding.use_devices(jax.local_devices()[:1])
     single = stages()
     sharding.use_devices(None)
     split = stages()
-    report = {"devices": jax.device_count()}
+    report = {"devices": jax.device_count(), "processes": jax.process_count()}
     for stage in single:
-        a, b = (jax.tree.leaves(x[0]) for x in (single[stage], split[stage]))
+        a, b = (distributed.to_host(jax.tree.leaves(x[0])) for x in (single[stage], split[stage]))
         report[stage] = {
             "max_diff": max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y))))
                             for x, y in zip(a, b)),
@@ -58,4 +64,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from ktmjax import report, runs, stages
+from ktmjax import envs, report, runs, stages, teachers
 from ktmjax.errors import BadInput
 from ktmjax.stages import seeds as seed_axis
 
@@ -23,8 +23,8 @@ def _offline(teachers_dir, run_dir, seed, seeds):
 
 def _losses(run_dir):
     with open(os.path.join(run_dir, "metrics.csv")) as f:
-        return np.array([[float(r["critic_loss"]), float(r["actor_loss"])]
-                         for r in csv.DictReader(f)])
+        return np.array([[float(r[name] or "nan") for name in ("critic_loss", "actor_loss")]
+                         for r in csv.DictReader(f)])   # nan: no update in that epoch
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +78,29 @@ def test_online_seeds_start_from_the_seeds_of_a_multi_seed_run(two_seeds, tiny_t
     for s in (3, 4):
         rows = _losses(root / "online" / f"seed{s}")
         assert rows.shape == (2 * len(TINY["tasks"]), 2) and np.all(np.isfinite(rows))
+
+
+def test_teacher_seeds_of_one_program_are_the_runs_of_each_seed_alone(tmp_path):
+    """train_teachers --seeds=2: each seed's teachers, summary and metrics are those of a
+    run of that seed alone, and the seed directory serves as a student's --teachers."""
+    def teachers_run(run_dir, seed, seeds):
+        return stages.TeachersRun(**TINY, steps=30, seed=seed, seeds=seeds, start_steps=10,
+                                  capacity=30, episode_length=20, run_dir=str(run_dir))
+    together = stages.train_teachers(teachers_run(tmp_path / "two", 1, 2))
+    alone = stages.train_teachers(teachers_run(tmp_path / "alone", 2, 1))
+    assert together["seeds"] == [1, 2] and "aggregate" not in together
+    seed2 = runs.read_json(str(tmp_path / "two" / "seed2" / "summary.json"))
+    assert seed2["seed"] == 2
+    np.testing.assert_allclose(_losses(tmp_path / "two" / "seed2"), _losses(tmp_path / "alone"),
+                               rtol=1e-4)
+    assert not np.allclose(_losses(tmp_path / "two" / "seed1"), _losses(tmp_path / "two" / "seed2"),
+                           equal_nan=True)
+    for name, row in together["tasks"].items():
+        returns = [runs.read_json(str(tmp_path / "two" / f"seed{s}" / "summary.json"))
+                   ["tasks"][name]["return_mean"] for s in (1, 2)]
+        assert row["return_mean"] == pytest.approx(float(np.mean(returns)))
+        assert seed2["tasks"][name]["return_mean"] == pytest.approx(
+            alone["tasks"][name]["return_mean"], rel=0.05)
+    found = teachers.find_teacher_dirs(str(tmp_path / "two" / "seed2"),
+                                       envs.benchmark_tasks("mini", TINY["tasks"]))
+    assert set(found) == set(TINY["tasks"])

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from ktmjax import distributed
 from ktmjax.envs.robots import make_env
 from ktmjax.envs.tasks import Task
 
@@ -210,8 +211,12 @@ class MultiTaskEnv:
 
     def _reset_on_device(self, keys):
         # Committed to the device, as the keys of a stepped state are: jit compiles a program
-        # per argument placement, and `refill_starts` must reuse the program of `reset`.
-        return self.reset_program(jax.device_put(keys, jax.devices()[0]))
+        # per argument placement, and `refill_starts` must reuse the program of `reset`. Read
+        # to the host first: split over several processes' devices, they cannot move at once.
+        # (Traced inside another program, they are placed with it.)
+        if not isinstance(keys[0], jax.core.Tracer):
+            keys = jax.device_put(distributed.to_host(keys), jax.local_devices()[0])
+        return self.reset_program(keys)
 
     def refill_starts(self, states):
         """`states` with new random initial states for their coming episodes, drawn with

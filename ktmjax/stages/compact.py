@@ -6,10 +6,9 @@ import time
 from typing import Any, NamedTuple, Optional
 
 import jax
-import numpy as np
 
-from ktmjax import (acting, checkpoint, envs, evaluation, layout, loops, policy, runs,
-                    sharding, td3, teachers)
+from ktmjax import (acting, checkpoint, distributed, envs, evaluation, layout, loops, policy,
+                    runs, sharding, td3, teachers)
 from ktmjax import compress as compression
 from ktmjax.stages.config import CompressRun, settings
 from ktmjax.stages.output import scale_note, write_videos
@@ -119,7 +118,7 @@ def compress(run: CompressRun) -> dict:
         apply = policy.group_apply(dtype, compressor.layout, env.groups)
         params = (deployed.layers,) * len(env.groups)
         final = evaluation.make_evaluator(env, apply, run.final_episodes)
-        returns = np.asarray(final(params, jax.random.fold_in(eval_key, 0)))
+        returns = distributed.to_host(final(params, jax.random.fold_in(eval_key, 0)))
         per_dtype[dtype] = {
             "tasks": evaluation.summarize(tasks, returns, d.teacher_returns),
             "actor_params": deployed.num_params, "actor_bytes": deployed.nbytes,

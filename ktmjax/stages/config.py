@@ -110,6 +110,7 @@ class TeachersRun:
     final_episodes: int = 10
     episode_length: int = 1000
     scale: Optional[str] = optional()
+    seeds: int = optional(1)   # independent runs in one program (`stages.seeds`)
     video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
 
 

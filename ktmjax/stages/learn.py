@@ -2,9 +2,9 @@
 import time
 
 import jax
-import numpy as np
 
-from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student, td3, teachers
+from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs,
+                    sharding, student, td3, teachers)
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import OnlineRun
 from ktmjax.stages.output import scale_note, term_note
@@ -76,7 +76,7 @@ def online(run: OnlineRun) -> dict:
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: s.learner, seeds=len(seeds))
 
-    returns = np.asarray(seed_axis.evaluator(final, params_of, seeds)(state, 0))
+    returns = distributed.to_host(seed_axis.evaluator(final, params_of, seeds)(state, 0))
     return seed_axis.write_runs(
         run, seeds, out_dirs, stage="online", prefix=STAGE,
         title=f"KTM-DRL online, benchmark {run.benchmark}, {{seeds}}, alpha={run.alpha} "

@@ -3,7 +3,7 @@ import os
 
 import jax
 
-from ktmjax import envs, teachers, video
+from ktmjax import distributed, envs, teachers, video
 
 
 def scale_note(scale) -> str:
@@ -27,7 +27,10 @@ def warn_teachers_at_bound(teachers_dir: str, benchmark: str, task_names, stage:
 
 def write_videos(env, policy_apply, params, seed: int, run_dir: str, stage: str) -> list:
     """RUN_DIR/videos/<task>.gif (`ktmjax.video`); where MuJoCo cannot render, one line
-    says so and the run goes on."""
+    says so and the run goes on. In a multi-process job, the writer process renders them."""
+    params = distributed.to_host(params)   # every process: it may gather
+    if not distributed.is_writer():
+        return []
     try:
         paths = video.write_videos(env, policy_apply, params, jax.random.PRNGKey(seed + 200),
                                    os.path.join(run_dir, "videos"))

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax import checkpoint, evaluation, runs, stats
+from ktmjax import checkpoint, distributed, evaluation, runs, stats
 from ktmjax.errors import BadInput
 from ktmjax.stages.config import settings
 from ktmjax.stages.output import write_videos
@@ -162,8 +162,9 @@ def write_aggregate(run_dir: str, summaries: list, title: str) -> dict:
                   f"IQM {agg['iqm']:.3f} [{agg['iqm_ci95'][0]:.3f}, {agg['iqm_ci95'][1]:.3f}] "
                   "(95% stratified-bootstrap intervals)."]
     table = "\n".join(lines)
-    with open(os.path.join(run_dir, "results.md"), "w") as f:
-        f.write(f"# {title}\n\n{table}\n")
+    if distributed.is_writer():
+        with open(os.path.join(run_dir, "results.md"), "w") as f:
+            f.write(f"# {title}\n\n{table}\n")
     runs.write_json(os.path.join(run_dir, "summary.json"), summary)
     print(f"\n{title}, {len(summaries)} seeds ({summary['wall_s']:.0f} s):\n{table}", flush=True)
     return summary

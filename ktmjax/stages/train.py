@@ -3,10 +3,11 @@ import os
 import time
 
 import jax
-import numpy as np
 
-from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, td3, teachers
-from ktmjax.stages.config import TeachersRun, settings
+from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs,
+                    sharding, td3, teachers)
+from ktmjax.stages import seeds as seed_axis
+from ktmjax.stages.config import TeachersRun
 from ktmjax.stages.output import scale_note, write_videos
 
 STAGE = "train_teachers"
@@ -24,59 +25,87 @@ def td3_config(run: TeachersRun) -> td3.TD3Config:
 def train_teachers(run: TeachersRun) -> dict:
     """Trains (or resumes) the teachers of `run` in run.run_dir: config.json, metrics.csv,
     summary.json, results.md and teachers/<Task>/ (each teacher's orbax checkpoint and its
-    replay, D_k of the offline stage). Returns the summary."""
+    replay, D_k of the offline stage). With run.seeds > 1, the seeds train in one program
+    and each writes RUN_DIR/seed<s>/ as such a run (`stages.seeds`); RUN_DIR holds the
+    aggregate summary. Returns the summary."""
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
+    seeds = seed_axis.seed_values(run.seed, run.seeds)
     trainer = teachers.TeacherTrainer(tasks, td3_config(run), run.capacity, run.backend,
-                                      run.start_steps, run.episode_length)
+                                      run.start_steps, run.episode_length, len(seeds))
     info = runs.environment_info()
-    runs.claim_run(run.run_dir, settings(run), info)
+    out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
+    seed_axis.claim_runs(run, seeds, out_dirs, info)
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} task(s) in "
           f"{len(trainer.env.groups)} group(s): "
           + "; ".join(",".join(t.name for t in g.tasks) for g in trainer.env.groups), flush=True)
     print(f"[{STAGE}] {run.steps} env steps per task{scale_note(run.scale)}, "
           f"nets {list(run.hidden)}, lr {run.lr:g}, "
           f"replay {run.capacity} per task = {trainer.replay_bytes() / 2**20:.1f} MiB, "
-          f"device {info['device']} ({info['platform']})"
+          + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
+          + f"device {info['device']} ({info['platform']})"
           f"{sharding.describe([g.size for g in trainer.env.groups])}, run dir {run.run_dir}",
           flush=True)
 
-    state = trainer.init(jax.random.PRNGKey(run.seed))
-    eval_key = jax.random.PRNGKey(run.seed + 100)  # the public code seeds eval envs seed+100
+    state = seed_axis.combine([trainer.init(jax.random.PRNGKey(s)) for s in seeds])
     periodic, final = evaluation.make_evaluators(trainer.env, trainer.policy_apply,
                                                  run.eval_episodes, run.final_episodes)
+    # Each seed's evaluations use the keys of that seed alone (the public code seeds its
+    # evaluation envs with seed + 100).
+    periodic, final = (seed_axis.evaluator(e, trainer.actor_params, seeds)
+                       for e in (periodic, final))
     start = time.time()
     warned = set()
 
     def epoch(s, n):   # the epoch, then a warning for each actor newly stuck at a bound
         s, losses = trainer.epoch(s, n)
-        for name in sorted(set(trainer.actors_at_bound(s)) - warned):
-            print(f"[{STAGE}] warning: {name}: {teachers.AT_BOUND_NOTE}", flush=True)
-            warned.add(name)
+        for seed, seed_state in zip(seeds, seed_axis.split(s, len(seeds))):
+            for name in sorted(set(trainer.actors_at_bound(seed_state)) - warned):
+                print(f"[{STAGE}] warning: {name}"
+                      f"{f' (seed {seed})' if len(seeds) > 1 else ''}: {teachers.AT_BOUND_NOTE}",
+                      flush=True)
+                warned.add(name)
         return s, losses
 
     state = loops.run_epochs(
-        state, total=run.steps, epoch_size=run.eval_every, epoch=epoch,
-        evaluate=lambda s, i: periodic(trainer.actor_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, log=runs.MetricsLog(run.run_dir, run.tensorboard),
+        state, total=run.steps, epoch_size=run.eval_every, epoch=epoch, evaluate=periodic,
+        tasks=tasks, log=seed_axis.metrics_log(out_dirs, run.tensorboard),
         stage="teachers", prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: [g.learner for g in s.groups],
-        unit="step", rate_unit="env steps", per_unit_work=len(tasks))
+        unit="step", rate_unit="env steps", per_unit_work=len(tasks), seeds=len(seeds))
 
-    returns = np.asarray(final(trainer.actor_params(state), jax.random.fold_in(eval_key, 0)))
+    returns = distributed.to_host(final(state, 0))
+    wall_s = round(time.time() - start, 1)
+    summaries = []
+    for seed, out, seed_state, seed_returns in zip(
+            seeds, out_dirs, seed_axis.split(state, len(seeds)),
+            seed_axis.split(returns, len(seeds))):
+        summaries.append(write_teachers(run, seed, out, trainer, seed_state, seed_returns,
+                                        wall_s))
+    if len(seeds) == 1:
+        return summaries[0]
+    return seed_axis.write_aggregate(run.run_dir, summaries, title(run, f"seeds {seeds[0]}-"
+                                                                         f"{seeds[-1]}"))
+
+
+def title(run: TeachersRun, seeds: str) -> str:
+    return (f"TD3 teachers, benchmark {run.benchmark}, {seeds}, {run.steps} env steps per "
+            f"task, {run.final_episodes} deterministic episodes each")
+
+
+def write_teachers(run: TeachersRun, seed: int, out: str, trainer, state, returns,
+                   wall_s: float) -> dict:
+    """One seed's end of the stage in `out`: videos (with run.video), teachers/<Task>/,
+    summary.json and results.md. Returns the summary."""
     if run.video:
-        write_videos(trainer.env, trainer.policy_apply, trainer.actor_params(state), run.seed,
-                     run.run_dir, STAGE)
-    summary_tasks = evaluation.summarize(tasks, returns)
+        write_videos(trainer.env, trainer.policy_apply, trainer.actor_params(state), seed, out,
+                     STAGE)
+    summary_tasks = evaluation.summarize(trainer.tasks, returns)
     at_bound = trainer.actors_at_bound(state)
-    teachers.save_teachers(run.run_dir, trainer, state, summary_tasks, at_bound)
-    summary = {"benchmark": run.benchmark, "stage": "teachers", "seed": run.seed,
-               "wall_s": round(time.time() - start, 1), "env_steps": run.steps,
-               "tasks": summary_tasks}
-    runs.write_results(run.run_dir, summary,
-                       f"TD3 teachers, benchmark {run.benchmark}, seed {run.seed}, "
-                       f"{run.steps} env steps per task, {run.final_episodes} "
-                       "deterministic episodes each")
-    print(f"teachers saved in {os.path.join(run.run_dir, 'teachers')}", flush=True)
+    teachers.save_teachers(out, trainer, state, summary_tasks, at_bound)
+    summary = {"benchmark": run.benchmark, "stage": "teachers", "seed": seed,
+               "wall_s": wall_s, "env_steps": run.steps, "tasks": summary_tasks}
+    runs.write_results(out, summary, title(run, f"seed {seed}"))
+    print(f"teachers saved in {os.path.join(out, 'teachers')}", flush=True)
     for name in at_bound:
         print(f"warning: the {name} teacher is not usable: {teachers.AT_BOUND_NOTE}", flush=True)
     return summary

@@ -2,9 +2,9 @@
 import time
 
 import jax
-import numpy as np
 
-from ktmjax import checkpoint, envs, evaluation, loops, runs, sharding, student, td3, teachers
+from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs,
+                    sharding, student, td3, teachers)
 from ktmjax.errors import BadInput
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import OfflineRun
@@ -76,7 +76,7 @@ def offline_transfer(run: OfflineRun) -> dict:
         checkpoint_every=run.checkpoint_every, params=lambda s: s, seeds=len(seeds))
     state = over(learner.finish_offline)(state)
 
-    returns = np.asarray(seed_axis.evaluator(final, learner.eval_params, seeds)(state, 0))
+    returns = distributed.to_host(seed_axis.evaluator(final, learner.eval_params, seeds)(state, 0))
     return seed_axis.write_runs(
         run, seeds, out_dirs, stage="offline", prefix=STAGE,
         title=f"KTM-DRL offline transfer, benchmark {run.benchmark}, {{seeds}}, {run.rounds} "
