@@ -60,8 +60,14 @@ def initialize(coordinator=None, num_processes=None, process_id=None) -> bool:
     coordinator, count, index = settings(coordinator, num_processes, process_id)
     if coordinator is None:
         return False
+    from jax.experimental import multihost_utils
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator, count, index)
+    # The first collective sets up the CPU collectives (gloo), which wait only 30 s for the
+    # other processes there (later collectives wait as long as it takes): set them up now,
+    # while the processes start together, not after compiles that may take one of them
+    # longer than the others.
+    multihost_utils.sync_global_devices("ktmjax: processes joined")
     return True
 
 

@@ -10,7 +10,7 @@ per core.
 
 A group whose size does not divide by the device count is replicated: every device runs
 it whole (correct, no speed-up for that group); `describe` says so in each command's start
-line. On one device these functions return their input: the programs are those of a
+line. Several seeds in one program (`stages.seeds`) split their seed axis instead. On one device these functions return their input: the programs are those of a
 single-device run. In a multi-process job (`ktmjax.distributed`) the mesh spans every
 process's devices.
 """
@@ -68,16 +68,27 @@ def tasks(tree, size: int):
     return _put(tree, PartitionSpec(AXIS) if splits(size) else PartitionSpec())
 
 
+def seeds(tree, count: int):
+    """Every leaf of `tree` has a leading seed axis of `count` (`stages.seeds`): split it
+    over the devices as `tasks` splits a task axis. Each seed's run then sits whole on one
+    device (its task axes not split), and the seeds run side by side without collectives."""
+    return tasks(tree, count)
+
+
 def groups(trees, sizes):
     """One tree per task group (leading axis: the group's tasks), each placed by `tasks`."""
     return tuple(tasks(t, s) for t, s in zip(trees, sizes))
 
 
-def describe(sizes) -> str:
-    """The start line's mention of the placement (empty on one device)."""
+def describe(sizes, seed_count: int = 1) -> str:
+    """The start line's mention of the placement (empty on one device); with several
+    seeds, that of their seed axis."""
     n = device_count()
     if n == 1:
         return ""
+    if seed_count > 1:
+        return (f", seed axis over {n} devices" if splits(seed_count) else
+                f", seeds replicated on {n} devices ({seed_count} not divisible by {n})")
     whole = [s for s in sizes if not splits(s)]
     note = (f"; {len(whole)} group(s) of {', '.join(map(str, whole))} task(s) replicated "
             f"(not divisible by {n})" if whole else "")

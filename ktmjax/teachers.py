@@ -120,7 +120,8 @@ class TeacherTrainer:
         first drawing new initial states for the epoch's episodes. Returns (state,
         `loops.TrainMetrics` of each step: each task's critic and actor loss)."""
         refill, place = ((self.env.refill_starts, self.place) if self.seeds == 1 else
-                         (jax.vmap(self.env.refill_starts), sharding.replicate))
+                         (jax.vmap(self.env.refill_starts),
+                          lambda s: sharding.seeds(s, self.seeds)))
         envs = refill(tuple(gs.env for gs in state.groups))
         state = state.replace(groups=tuple(gs.replace(env=e) for gs, e in zip(state.groups, envs)))
         state, losses = self._epoch(place(state), num_steps)

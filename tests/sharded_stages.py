@@ -1,11 +1,11 @@
-"""Runs a few steps of each stage (teachers, offline, online) on two `mini` tasks, first on one
-device, then with the task axis split over every visible device, and prints one JSON
-line: per stage, the largest difference between the two runs' final parameters, how many
-devices hold a task-axis array in the split run, and whether that array is split along its
-task axis (not replicated). Run it with
-XLA_FLAGS=--xla_force_host_platform_device_count=2 (tests/test_sharding.py), or as one of
-several processes, `sharded_stages.py COORDINATOR COUNT ID`, whose devices then make up the
-split run (tests/test_distributed.py)."""
+"""Runs a few steps of each stage (teachers, offline, online, and two seeds of the teachers
+in one program) on two `mini` tasks, first on one device, then with the task (or seed)
+axis split over every visible device, and prints one JSON line: per stage, the largest
+difference between the two runs' final parameters, how many devices hold a task-axis
+(seed-axis) array in the split run, and whether that array is split along that axis (not
+replicated). Run it with XLA_FLAGS=--xla_force_host_platform_device_count=2
+(tests/test_sharding.py), or as one of several processes, `sharded_stages.py COORDINATOR
+COUNT ID`, whose devices then make up the split run (tests/test_distributed.py)."""
 import json
 import sys
 
@@ -13,6 +13,7 @@ import jax
 import numpy as np
 
 from ktmjax import distributed, envs, runs, sharding, student, td3, teachers
+from ktmjax.stages import seeds as seed_axis
 
 TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
 
@@ -39,6 +40,13 @@ def stages():
     online = jax.jit(learner.online_epoch, static_argnums=2)(
         learner.place_online(learner.refill_starts(online)), placed, 8)[0]
     out["online"] = (online.learner, online.buffers[0].obs)
+
+    # Two seeds of the teachers in one program: the seed axis split over two devices.
+    trainer = teachers.TeacherTrainer(tasks, TINY, capacity=128, start_steps=10,
+                                      episode_length=40, seeds=2)
+    state, _ = trainer.epoch(seed_axis.combine([trainer.init(jax.random.PRNGKey(k))
+                                                for k in (4, 5)]), 20)
+    out["seeds"] = (state.groups[0].learner, state.groups[0].replay.obs)
     return out
 
 
@@ -58,8 +66,8 @@ def main(argv):
             "max_diff": max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y))))
                             for x, y in zip(a, b)),
             "task_axis_devices": len(split[stage][1].sharding.device_set),
-            "task_axis_split": str(getattr(split[stage][1].sharding, "spec", None)) ==
-            str(jax.sharding.PartitionSpec(sharding.AXIS))}
+            "task_axis_split": tuple(getattr(split[stage][1].sharding, "spec", ()))[:1] ==
+            (sharding.AXIS,)}
     print(json.dumps(report))
 
 

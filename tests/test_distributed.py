@@ -51,7 +51,7 @@ def test_two_processes_give_the_single_device_results():
     for proc in procs:
         report = json.loads(finish(proc).strip().splitlines()[-1])
         assert (report["devices"], report["processes"]) == (2, 2), report
-        for stage in ("teachers", "offline", "online"):
+        for stage in ("teachers", "offline", "online", "seeds"):
             assert report[stage]["task_axis_devices"] == 2, report
             assert report[stage]["task_axis_split"], report
             assert report[stage]["max_diff"] < 1e-4, report

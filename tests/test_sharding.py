@@ -18,7 +18,7 @@ def test_split_task_axis_gives_the_single_device_results():
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["devices"] == 2
-    for stage in ("teachers", "offline", "online"):
+    for stage in ("teachers", "offline", "online", "seeds"):
         assert report[stage]["task_axis_devices"] == 2, report
         assert report[stage]["task_axis_split"], report
         assert report[stage]["max_diff"] < 1e-4, report

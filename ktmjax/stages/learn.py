@@ -56,14 +56,19 @@ def online(run: OnlineRun) -> dict:
           f"{run.rounds} rounds (warm-up {run.warmup}){scale_note(run.scale)}, "
           f"update={run.update}{'' if run.her else ', w/o HER'}, "
           + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
-          + f"device {info['device']}{sharding.describe([g.size for g in env.groups])}; "
+          + f"device {info['device']}{sharding.describe([g.size for g in env.groups], len(seeds))}; "
           f"run dir {run.run_dir}", flush=True)
 
-    teacher_groups = learner.place_teachers(teacher_groups)
+    # One seed: the task axes split over the devices; several: the seed axis of the
+    # state (the teachers, shared by the seeds, replicated).
     epoch = jax.jit(lambda s, t, n: over(lambda s1: learner.online_epoch(s1, t, n))(s),
                     static_argnums=2, donate_argnums=0)
-    place = (lambda s: learner.place_online(learner.refill_starts(s))) if len(seeds) == 1 \
-        else jax.vmap(learner.refill_starts)
+    if len(seeds) == 1:
+        teacher_groups = learner.place_teachers(teacher_groups)
+        place = lambda s: learner.place_online(learner.refill_starts(s))
+    else:
+        teacher_groups = sharding.replicate(teacher_groups)
+        place = lambda s: sharding.seeds(jax.vmap(learner.refill_starts)(s), len(seeds))
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
     params_of = lambda s: learner.eval_params(s.learner)

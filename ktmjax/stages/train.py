@@ -43,7 +43,8 @@ def train_teachers(run: TeachersRun) -> dict:
           f"replay {run.capacity} per task = {trainer.replay_bytes() / 2**20:.1f} MiB, "
           + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
           + f"device {info['device']} ({info['platform']})"
-          f"{sharding.describe([g.size for g in trainer.env.groups])}, run dir {run.run_dir}",
+          f"{sharding.describe([g.size for g in trainer.env.groups], len(seeds))}, "
+          f"run dir {run.run_dir}",
           flush=True)
 
     state = seed_axis.combine([trainer.init(jax.random.PRNGKey(s)) for s in seeds])

@@ -56,12 +56,14 @@ def offline_transfer(run: OfflineRun) -> dict:
           + term_note("critic_grad", run.critic_grad, "Eq. 1")
           + term_note("actor_match", run.actor_match, "Eq. 2") + ", "
           + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
-          + f"device {info['device']}{sharding.describe([g.size for g in env.groups])}; "
+          + f"device {info['device']}{sharding.describe([g.size for g in env.groups], len(seeds))}; "
           f"run dir {run.run_dir}", flush=True)
 
     state = seed_axis.combine([learner.init(jax.random.PRNGKey(s)) for s in seeds])
+    # One seed: its task axes split over the devices; several: their seed axis.
+    place = sharding.replicate if len(seeds) == 1 else lambda t: sharding.seeds(t, len(seeds))
     teacher_groups = (learner.place_teachers(per_seed[0]) if len(seeds) == 1
-                      else seed_axis.combine(per_seed))
+                      else place(seed_axis.combine(per_seed)))
     epoch = jax.jit(lambda s, t, n: over(lambda s1, t1: learner.offline_epoch(s1, t1, n))(s, t),
                     static_argnums=2, donate_argnums=0)
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
@@ -69,7 +71,7 @@ def offline_transfer(run: OfflineRun) -> dict:
     start = time.time()
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
-        epoch=lambda s, n: epoch(sharding.replicate(s), teacher_groups, n),
+        epoch=lambda s, n: epoch(place(s), teacher_groups, n),
         evaluate=seed_axis.evaluator(periodic, learner.eval_params, seeds),
         tasks=tasks, log=seed_axis.metrics_log(out_dirs, run.tensorboard), stage="offline",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
