@@ -59,8 +59,10 @@ def define_process_flags():
     each process runs the same command, with its own --process_id."""
     flags.DEFINE_string("coordinator", None, "Several processes (hosts) running one job: the "
                         "host:port of process 0's coordinator (default: "
-                        f"${distributed.ENV_COORDINATOR}; unset: a single-process run). Each "
-                        "process gives the same flags but --process_id.")
+                        f"${distributed.ENV_COORDINATOR}; unset: a single-process run), or "
+                        f"{distributed.AUTO} where JAX finds the processes itself (Cloud TPU "
+                        "pods, SLURM, Open MPI). Each process gives the same flags but "
+                        "--process_id.")
     flags.DEFINE_integer("num_processes", None, "With --coordinator: the number of processes "
                          f"(default ${distributed.ENV_COUNT}).")
     flags.DEFINE_integer("process_id", None, "With --coordinator: this process's id, 0 to "
@@ -74,8 +76,9 @@ def join_processes():
     try:
         joined = distributed.initialize(flags.FLAGS.coordinator, flags.FLAGS.num_processes,
                                         flags.FLAGS.process_id)
-    except ValueError as e:
-        fail(str(e))
+    except (ValueError, RuntimeError) as e:   # our checks', or JAX's on joining
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        fail(f"cannot join the multi-process job: {first}")
     if joined and not distributed.is_writer():
         sys.stdout = open(os.devnull, "w")
 

@@ -22,16 +22,23 @@ ENV_COORDINATOR = "JAX_COORDINATOR_ADDRESS"
 ENV_COUNT, ENV_ID = "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"
 
 
+# The coordinator "auto": JAX finds the processes itself (a Cloud TPU pod's hosts, a SLURM
+# or Open MPI job, ...: `jax.distributed.initialize()` without arguments).
+AUTO = "auto"
+
+
 def settings(coordinator=None, num_processes=None, process_id=None):
     """(coordinator address, process count, process id) from the arguments, else the
     environment variables ENV_COORDINATOR, ENV_COUNT, ENV_ID; (None, None, None) when none is
-    set: a single-process run. Raises ValueError, saying what to fix, on a partial or
-    inconsistent setting."""
+    set: a single-process run; (AUTO, count or None, id or None) for JAX's own detection.
+    Raises ValueError, saying what to fix, on a partial or inconsistent setting."""
     coordinator = coordinator or os.environ.get(ENV_COORDINATOR) or None
     count = num_processes if num_processes is not None else _int_env(ENV_COUNT)
     index = process_id if process_id is not None else _int_env(ENV_ID)
     if coordinator is None and count is None and index is None:
         return None, None, None
+    if coordinator == AUTO:
+        return AUTO, count, index
     if coordinator is None or count is None or index is None:
         raise ValueError("a multi-process run needs the coordinator address, the process count "
                          "and this process's id (--coordinator, --num_processes, --process_id, "
@@ -55,14 +62,17 @@ def _int_env(name):
 def initialize(coordinator=None, num_processes=None, process_id=None) -> bool:
     """Joins this process to a multi-process job when `settings` finds one (before anything
     runs on a device); on CPU the processes' collectives go through gloo. Returns whether it
-    joined one. On a TPU pod, `jax.distributed.initialize()` finds the hosts by itself: give
-    nothing here and call it yourself, or give the three settings."""
+    joined one. With the coordinator AUTO, JAX detects the job (on a TPU pod, every host
+    runs the command with --coordinator=auto)."""
     coordinator, count, index = settings(coordinator, num_processes, process_id)
     if coordinator is None:
         return False
     from jax.experimental import multihost_utils
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator, count, index)
+    if coordinator == AUTO:
+        jax.distributed.initialize(num_processes=count, process_id=index)
+    else:
+        jax.distributed.initialize(coordinator, count, index)
     # The first collective sets up the CPU collectives (gloo), which wait only 30 s for the
     # other processes there (later collectives wait as long as it takes): set them up now,
     # while the processes start together, not after compiles that may take one of them

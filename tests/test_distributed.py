@@ -100,9 +100,11 @@ def test_process_settings_from_flags_or_environment(monkeypatch):
     monkeypatch.setenv(distributed.ENV_ID, "3")
     assert distributed.settings() == ("h:2", 4, 3)
     assert distributed.settings(process_id=0) == ("h:2", 4, 0)
+    assert distributed.settings("auto") == ("auto", 4, 3)
     monkeypatch.delenv(distributed.ENV_ID)
     with pytest.raises(ValueError, match="give all three"):
         distributed.settings()
+    assert distributed.settings("auto") == ("auto", 4, None)
     with pytest.raises(ValueError, match="an id in 0..3"):
         distributed.settings(process_id=4)
     monkeypatch.setenv(distributed.ENV_COUNT, "two")
