@@ -5,7 +5,8 @@ difference between the two runs' final parameters, how many devices hold a task-
 (seed-axis) array in the split run, and whether that array is split along that axis (not
 replicated). Run it with XLA_FLAGS=--xla_force_host_platform_device_count=2
 (tests/test_sharding.py), or as one of several processes, `sharded_stages.py COORDINATOR
-COUNT ID`, whose devices then make up the split run (tests/test_distributed.py)."""
+COUNT ID`, whose devices then make up the split run (tests/test_distributed.py; process 0
+computes the one-device run and reports the comparison)."""
 import json
 import sys
 
@@ -55,13 +56,17 @@ def main(argv):
     if argv:
         coordinator, count, index = argv
         distributed.initialize(coordinator, int(count), int(index))
+    # The one-device reference: in process 0 alone (the others wait at the first collective).
     sharding.use_devices(jax.local_devices()[:1])
-    single = stages()
+    single = stages() if distributed.is_writer() else None
     sharding.use_devices(None)
     split = stages()
     report = {"devices": jax.device_count(), "processes": jax.process_count()}
-    for stage in single:
-        a, b = (distributed.to_host(jax.tree.leaves(x[0])) for x in (single[stage], split[stage]))
+    for stage in split:
+        b = distributed.to_host(jax.tree.leaves(split[stage][0]))   # every process: it gathers
+        if single is None:
+            continue
+        a = jax.tree.leaves(single[stage][0])
         report[stage] = {
             "max_diff": max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y))))
                             for x, y in zip(a, b)),
