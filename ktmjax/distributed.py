@@ -16,6 +16,7 @@ import os
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 # The variables the processes are configured from when no flag gives a value.
 ENV_COORDINATOR = "JAX_COORDINATOR_ADDRESS"
@@ -67,7 +68,6 @@ def initialize(coordinator=None, num_processes=None, process_id=None) -> bool:
     coordinator, count, index = settings(coordinator, num_processes, process_id)
     if coordinator is None:
         return False
-    from jax.experimental import multihost_utils
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if coordinator == AUTO:
         jax.distributed.initialize(num_processes=count, process_id=index)
@@ -89,7 +89,6 @@ def is_writer() -> bool:
 def from_writer(values):
     """The writer process's `values` (a tuple of bools and ints), in every process (a
     collective: every process must call this at the same point)."""
-    from jax.experimental import multihost_utils
     if jax.process_count() == 1:
         return values
     got = multihost_utils.broadcast_one_to_all(np.asarray(values, np.int64))
@@ -98,7 +97,6 @@ def from_writer(values):
 
 def any_process(flag: bool) -> bool:
     """Whether `flag` is true in some process (a collective, like `from_writer`)."""
-    from jax.experimental import multihost_utils
     if jax.process_count() == 1:
         return bool(flag)
     return bool(np.asarray(multihost_utils.process_allgather(np.asarray(bool(flag)))).any())
@@ -107,8 +105,6 @@ def any_process(flag: bool) -> bool:
 def to_host(tree):
     """`tree` as numpy arrays, read by every process: an array split over several processes'
     devices is gathered (a collective: every process must call this at the same point)."""
-    from jax.experimental import multihost_utils
-
     def read(x):
         if isinstance(x, jax.Array) and not x.is_fully_addressable and not x.is_fully_replicated:
             return np.asarray(multihost_utils.process_allgather(x, tiled=True))
