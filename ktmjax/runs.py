@@ -77,13 +77,12 @@ def claim_run(run_dir: str, config: dict, environment: dict) -> bool:
             resuming = _claim(run_dir, config, environment)
         except BadInput as e:
             refusal = e
-    if jax.process_count() > 1:
-        resuming, refused = distributed.from_writer((resuming, refusal is not None))
-        if refused and refusal is None:
-            raise BadInput(f"process 0 could not claim run directory {run_dir} (its output "
-                           "says why)")
+    resuming, refused = distributed.from_writer((resuming, refusal is not None))
     if refusal is not None:
         raise refusal
+    if refused:
+        raise BadInput(f"process 0 could not claim run directory {run_dir} (its output says "
+                       "why)")
     return resuming
 
 

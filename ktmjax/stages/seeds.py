@@ -75,18 +75,29 @@ def metrics_log(out_dirs: list, tensorboard: bool):
     return logs[0] if len(logs) == 1 else logs
 
 
+def write_each(run_dir: str, seeds, out_dirs, states, returns, write_one,
+               aggregate_title: str) -> dict:
+    """`write_one(seed, out_dir, state, returns) -> summary` for each seed (`states` and
+    `returns` carry the seed axis), then with several seeds the aggregate in RUN_DIR
+    (`write_aggregate`, titled `aggregate_title`). Returns the summary (the aggregate over
+    seeds)."""
+    count = len(seeds)
+    summaries = [write_one(seed, out, state, seed_returns) for seed, out, state, seed_returns
+                 in zip(seeds, out_dirs, split(states, count), split(returns, count))]
+    if count == 1:
+        return summaries[0]
+    return write_aggregate(run_dir, summaries, aggregate_title)
+
+
 def write_runs(run, seeds, out_dirs, *, stage: str, prefix: str, title: str, students,
                returns, wall_s: float, tasks, teacher_returns, env, learner,
                extra=None) -> dict:
     """Each seed's end of a student stage in its directory: videos (with run.video), the
     student (student/state), summary.json and results.md; with several seeds then the
-    aggregate (`write_aggregate`). `students` and `returns` carry the seed axis; `title`
-    is "KTM-DRL <stage> ... {seeds}, ..." with {seeds} the seed or seed range; `extra`
-    goes into every summary. Returns the summary (the aggregate over seeds)."""
-    count = len(seeds)
-    summaries = []
-    for seed, out, student_state, seed_returns in zip(seeds, out_dirs, split(students, count),
-                                                      split(returns, count)):
+    aggregate (`write_each`). `students` and `returns` carry the seed axis; `title` is
+    "KTM-DRL <stage> ... {seeds}, ..." with {seeds} the seed or seed range; `extra` goes
+    into every summary. Returns the summary (the aggregate over seeds)."""
+    def write_one(seed, out, student_state, seed_returns):
         if run.video:
             write_videos(env, learner.policy_apply, learner.eval_params(student_state), seed,
                          out, prefix)
@@ -98,11 +109,9 @@ def write_runs(run, seeds, out_dirs, *, stage: str, prefix: str, title: str, stu
         runs.write_results(out, summary, title.format(seeds=f"seed {seed}")
                            + f", {run.final_episodes} deterministic episodes per task")
         print(f"student saved in {os.path.join(out, 'student')}", flush=True)
-        summaries.append(summary)
-    if count == 1:
-        return summaries[0]
-    return write_aggregate(run.run_dir, summaries,
-                           title.format(seeds=f"seeds {seeds[0]}-{seeds[-1]}"))
+        return summary
+    return write_each(run.run_dir, seeds, out_dirs, students, returns, write_one,
+                      title.format(seeds=f"seeds {seeds[0]}-{seeds[-1]}"))
 
 
 def student_dirs(path: str) -> list:

@@ -76,16 +76,11 @@ def train_teachers(run: TeachersRun) -> dict:
 
     returns = distributed.to_host(final(state, 0))
     wall_s = round(time.time() - start, 1)
-    summaries = []
-    for seed, out, seed_state, seed_returns in zip(
-            seeds, out_dirs, seed_axis.split(state, len(seeds)),
-            seed_axis.split(returns, len(seeds))):
-        summaries.append(write_teachers(run, seed, out, trainer, seed_state, seed_returns,
-                                        wall_s))
-    if len(seeds) == 1:
-        return summaries[0]
-    return seed_axis.write_aggregate(run.run_dir, summaries, title(run, f"seeds {seeds[0]}-"
-                                                                         f"{seeds[-1]}"))
+    return seed_axis.write_each(
+        run.run_dir, seeds, out_dirs, state, returns,
+        lambda seed, out, seed_state, seed_returns: write_teachers(
+            run, seed, out, trainer, seed_state, seed_returns, wall_s),
+        title(run, f"seeds {seeds[0]}-{seeds[-1]}"))
 
 
 def title(run: TeachersRun, seeds: str) -> str:
