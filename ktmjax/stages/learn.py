@@ -10,6 +10,9 @@ from ktmjax.stages.config import OnlineRun
 from ktmjax.stages.output import scale_note, term_note
 
 STAGE = "online"
+# What the start line says when no --from run is given: the student starts from scratch.
+FRESH_START = ("a fresh student, WITHOUT offline transfer (the paper's w/o Offline "
+               "ablation; for KTM-DRL give --from=<an offline_transfer run directory>)")
 
 
 def online(run: OnlineRun) -> dict:
@@ -51,7 +54,7 @@ def online(run: OnlineRun) -> dict:
           f"{run.preset}, alpha={run.alpha} beta={run.beta}"
           + term_note("actor_match", run.actor_match, "Eq. 5")
           + (", a task id in the student's state" if run.task_id else "") + ", start: "
-          f"{run.from_run or 'fresh student (w/o Offline)'}; "
+          f"{run.from_run or FRESH_START}; "
           f"teachers from {run.teachers} ({run.teacher_critic} critics); "
           f"{run.rounds} rounds (warm-up {run.warmup}){scale_note(run.scale)}, "
           f"update={run.update}{'' if run.her else ', w/o HER'}, "
