@@ -25,17 +25,32 @@ BODIES = ("torso", "bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot")
 
 @pytest.mark.parametrize("name", list(MASS_TABLE))
 def test_benchmark_a_masses_match_the_table(name):
-    xml = (morphology.base_halfcheetah_xml() if name == "default"
+    """The variant MJCF, compiled as it is, has the table's body masses (14 kg in all), and
+    MuJoCo has nothing to warn about (no deprecated `settotalmass`)."""
+    xml = (morphology.with_total_mass(morphology.base_halfcheetah_xml()) if name == "default"
            else envs.halfcheetah_variant_xml(name))
-    expected = dict(zip(BODIES, MASS_TABLE[name]))
-    # The MJCF text as users get it (MuJoCo's own settotalmass) ...
-    plain = morphology.body_masses(mujoco.MjModel.from_xml_string(xml))
-    # ... and the model ktmjax steps (mj_setTotalmass on the compiled model).
-    ours = morphology.body_masses(morphology.compile_mjcf(xml))
-    for masses in (plain, ours):
-        for body, kg in expected.items():
-            assert masses[body] == pytest.approx(kg, abs=0.01), (name, body)
-        assert sum(masses.values()) == pytest.approx(14.0, abs=1e-6)
+    assert "settotalmass" not in xml
+    warned, previous = [], mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(warned.append)
+    try:
+        masses = morphology.body_masses(mujoco.MjModel.from_xml_string(xml))
+    finally:
+        mujoco.set_mju_user_warning(previous)
+    assert warned == []
+    for body, kg in dict(zip(BODIES, MASS_TABLE[name])).items():
+        assert masses[body] == pytest.approx(kg, abs=0.01), (name, body)
+    assert sum(masses.values()) == pytest.approx(14.0, abs=1e-6)
+
+
+def test_total_mass_scales_every_body_as_settotalmass_does():
+    """Against MuJoCo's own `settotalmass` on the stock model: the same masses, inertias
+    and centres of mass."""
+    stock = mujoco.MjModel.from_xml_string(morphology.base_halfcheetah_xml())
+    ours = mujoco.MjModel.from_xml_string(
+        morphology.with_total_mass(morphology.base_halfcheetah_xml()))
+    for field in ("body_mass", "body_inertia", "body_ipos", "body_iquat"):
+        np.testing.assert_allclose(getattr(ours, field), getattr(stock, field), rtol=1e-12,
+                                   atol=1e-15, err_msg=field)
 
 
 def test_variant_changes_only_the_named_geom_sizes():

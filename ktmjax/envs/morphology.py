@@ -1,9 +1,10 @@
 """MJCF morphology variants. Benchmark A: the eight HalfCheetah morphologies of KTM-DRL (ktm-drl.md section 3).
 
 Each variant multiplies every number of the `size` attribute of the named geoms by a
-factor (0.75 small, 1.25 big) and changes nothing else. The compiler's
-`inertiafromgeom="true" settotalmass="14"` stays, so body masses follow geom volume
-and are rescaled to a 14 kg total.
+factor (0.75 small, 1.25 big) and changes nothing else. Body masses follow geom volume
+(`inertiafromgeom="true"`) and are rescaled to a 14 kg total, as Brax's stock
+`settotalmass="14"` does; MuJoCo 4 deprecates that compiler attribute, so the variant
+MJCF states the geom density that gives the total instead (`with_total_mass`).
 """
 import xml.etree.ElementTree as ET
 
@@ -11,6 +12,7 @@ import mujoco
 from etils import epath
 
 TOTAL_MASS = 14.0
+DEFAULT_DENSITY = 1000.0   # MuJoCo's geom density (kg/m^3) where none is given
 
 # part -> geoms scaled ("leg" means the shin, as in the paper).
 _PART_GEOMS = {
@@ -50,7 +52,7 @@ def halfcheetah_variant_xml(task_name: str) -> str:
         raise ValueError(
             f"unknown HalfCheetah variant {task_name!r}; known: {', '.join(BENCHMARK_A_ORDER)}")
     geoms, factor = VARIANTS[task_name]
-    return scale_geom_sizes(base_halfcheetah_xml(), geoms, factor)
+    return with_total_mass(scale_geom_sizes(base_halfcheetah_xml(), geoms, factor))
 
 
 def scale_geom_sizes(xml: str, geoms, factor: float) -> str:
@@ -67,19 +69,22 @@ def scale_geom_sizes(xml: str, geoms, factor: float) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
-def compile_mjcf(xml: str) -> mujoco.MjModel:
-    """Compiles MJCF text; a `settotalmass` is applied with mj_setTotalmass (same masses,
-    without MuJoCo's deprecation warning for the compiler attribute)."""
+def with_total_mass(xml: str, total: float = TOTAL_MASS) -> str:
+    """`xml` without the compiler's `settotalmass`, its bodies weighing `total` kg in all:
+    the default geom density is scaled so, which scales every body's mass and inertia by
+    one factor and moves no centre of mass, as `settotalmass` (mj_setTotalmass) does.
+    The geoms must take their mass from the default density (none sets mass or density)."""
     root = ET.fromstring(xml)
-    total_mass = None
     for compiler in root.iter("compiler"):
-        if compiler.get("settotalmass") is not None:
-            total_mass = float(compiler.attrib.pop("settotalmass"))
-    model = mujoco.MjModel.from_xml_string(ET.tostring(root, encoding="unicode"))
-    if total_mass is not None:
-        mujoco.mj_setTotalmass(model, total_mass)
-        mujoco.mj_setConst(model, mujoco.MjData(model))
-    return model
+        compiler.attrib.pop("settotalmass", None)
+    geom_default = root.find("default/geom")
+    if geom_default is None or any("mass" in g.attrib or "density" in g.attrib
+                                   for g in root.iter("geom") if g is not geom_default):
+        raise ValueError("the geoms must take their density from the top default class")
+    unscaled = mujoco.MjModel.from_xml_string(ET.tostring(root, encoding="unicode"))
+    density = float(geom_default.get("density", DEFAULT_DENSITY))
+    geom_default.set("density", repr(density * total / float(unscaled.body_mass[1:].sum())))
+    return ET.tostring(root, encoding="unicode")
 
 
 def body_masses(model: mujoco.MjModel) -> dict:

@@ -21,9 +21,10 @@ from ktmjax.envs.tasks import Task
 BACKENDS = ("mjx", "generalized", "positional", "spring")
 
 # MuJoCo 4 deprecates the compiler attribute `settotalmass`, which Brax's stock
-# half_cheetah.xml still carries. ktmjax compiles every model it steps without it
-# (`morphology.compile_mjcf` applies mj_setTotalmass); only Brax's own env constructor,
-# whose stock model ktmjax then replaces or keeps, still compiles the attribute.
+# half_cheetah.xml still carries. ktmjax's own MJCF goes without it (the variants state
+# a geom density instead: `morphology.with_total_mass`); only Brax's own env constructor,
+# which compiles its stock model (kept, or replaced by a variant's), still compiles the
+# attribute, and this filter is for that case alone.
 _SETTOTALMASS_DEPRECATED = "compiler attribute 'settotalmass' is deprecated"
 
 
@@ -64,7 +65,7 @@ def make_env(task: Task, backend: str = "mjx"):
         env = brax_envs.get_environment(task.family, backend=backend)
         xml = task_mjcf(task)
         if xml is not None:
-            system = mjcf.load_model(morphology.compile_mjcf(xml))
+            system = mjcf.load_model(mujoco.MjModel.from_xml_string(xml))
             # Keep what the stock env set for its backend (timestep, and gears for the
             # maximal-coordinate backends); only the morphology differs.
             system = system.tree_replace({"opt.timestep": env.sys.opt.timestep})
