@@ -112,8 +112,10 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
     steps per training step).
     With `checkpoints` (a `checkpoint.RunCheckpoints`), the whole state is saved every
     `checkpoint_every` units (a multiple of `epoch_size`; default every epoch), at the end,
-    and when stopped; a run directory holding a checkpoint resumes from it (metrics.csv rows
-    past it are dropped, so a resumed run ends exactly as an uninterrupted one). SIGINT/SIGTERM
+    and when stopped; a run directory holding a checkpoint resumes from it. Either way the
+    logs keep only what the starting state reached (`log.truncate`: metrics.csv rows and
+    TensorBoard events past the checkpoint, or all of this stage's without one), so a
+    resumed run ends exactly as an uninterrupted one. SIGINT/SIGTERM
     stop the run after the current epoch and its checkpoint (`Interrupted`).
     A non-finite metric, or a non-finite float in `params(state)`, stops the run before
     anything of that epoch is saved (`NonFinite`, naming the term, the stage, the unit and
@@ -135,9 +137,9 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
         done, state = checkpoints.restore(state, say=lambda m: print(f"[{prefix}] {m}", flush=True))
         saved = done
         index = -(-done // epoch_size)          # every epoch but the last one is full
-        for seed_log in logs:
-            seed_log.truncate(stage, done)
         print(f"[{prefix}] resuming from the checkpoint at {unit} {done}/{total}", flush=True)
+    for seed_log in logs:       # what an earlier process logged past the state: dropped
+        seed_log.truncate(stage, done)
     first = done
     with _deferred_stop_signals() as stop:
         while done < total:

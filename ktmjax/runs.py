@@ -194,19 +194,17 @@ class MetricsLog:
     """Appends evaluation rows (with the epoch's mean training metrics) to metrics.csv and,
     with `tensorboard`, the same figures as scalars to TensorBoard event files in
     run_dir/tensorboard (tags <stage>/return/<task>, <stage>/<metric>/<task>; the step is
-    the round). A metric met for the first time gets a new column (older rows: empty)."""
+    the round; one file per process that writes). A metric met for the first time gets a
+    new column (older rows: empty). `truncate` trims both to a restored state."""
 
     def __init__(self, run_dir: str, tensorboard: bool = False):
         self.path = os.path.join(run_dir, "metrics.csv")
+        self.events_dir = os.path.join(run_dir, "tensorboard")
         self.start = time.time()
-        self.events = None
+        self.tensorboard, self.events = tensorboard, None   # the event file: opened by `add`
         self.writes = distributed.is_writer()   # in a multi-process job, process 0 alone
         if not self.writes:
             return
-        if tensorboard:   # written and flushed in this thread: on disk when `add` returns
-            from tensorboardX.event_file_writer import EventsWriter
-            os.makedirs(os.path.join(run_dir, "tensorboard"), exist_ok=True)
-            self.events = EventsWriter(os.path.join(run_dir, "tensorboard", "events"))
         if not os.path.exists(self.path):
             self._rewrite([METRICS_FIELDS])
         self.fields = self._widen(())
@@ -228,19 +226,32 @@ class MetricsLog:
         os.replace(tmp, self.path)
 
     def truncate(self, stage: str, round_: int) -> None:
-        """Drops the rows of `stage` past `round_` (written after the checkpoint resumed)."""
+        """Drops what `stage` logged past `round_`, the round of the state the run starts
+        from (0 without a checkpoint): the rows of metrics.csv and the TensorBoard events
+        (of any earlier process, with or without `tensorboard` now) written after it."""
         if not self.writes:
             return
         with open(self.path, newline="") as f:
             rows = list(csv.reader(f))
         self._rewrite([rows[0]] + [r for r in rows[1:]
                                    if not (r[0] == stage and int(r[1]) > round_)])
+        if os.path.isdir(self.events_dir):
+            for name in sorted(os.listdir(self.events_dir)):
+                if ".tfevents." in name:
+                    truncate_events(os.path.join(self.events_dir, name), stage, round_)
 
     def add(self, stage: str, round_: int, summary_tasks: dict, metrics: dict = None) -> None:
         """`metrics`: {task: {name: value}}, a value None where no update computed it."""
         if not self.writes:
             return
         metrics = metrics or {}
+        if self.tensorboard and self.events is None:
+            # Written and flushed in this thread: on disk when `add` returns. The suffix
+            # keeps apart two files started in the same second (the name's own time).
+            from tensorboardX.event_file_writer import EventsWriter
+            os.makedirs(self.events_dir, exist_ok=True)
+            self.events = EventsWriter(os.path.join(self.events_dir, "events"),
+                                       f".{os.getpid()}.{time.time_ns()}")
         names = sorted({n for m in metrics.values() for n in m})
         if set(names) - set(self.fields):
             self.fields = self._widen(names)
@@ -266,6 +277,32 @@ class MetricsLog:
         from tensorboardX.summary import scalar
         self.events.write_event(Event(wall_time=time.time(), step=step,
                                       summary=scalar(tag, value)))
+
+
+def truncate_events(path: str, stage: str, round_: int) -> None:
+    """Rewrites the TensorBoard event file `path` without the scalars of `stage` past
+    `round_`, and without a last record cut short (a process killed while writing it).
+    An event file is a sequence of TFRecords: length (8 bytes, little-endian), its CRC (4),
+    the serialised `Event`, its CRC (4); kept records are copied byte for byte."""
+    from tensorboardX.proto.event_pb2 import Event
+    with open(path, "rb") as f:
+        data = f.read()
+    kept, at = [], 0
+    while at + 12 <= len(data):
+        length = int.from_bytes(data[at:at + 8], "little")
+        end = at + 12 + length + 4
+        if end > len(data):
+            break
+        event = Event.FromString(data[at + 12:end - 4])
+        if not (event.step > round_
+                and any(v.tag.startswith(f"{stage}/") for v in event.summary.value)):
+            kept.append(data[at:end])
+        at = end
+    if sum(map(len, kept)) != len(data):
+        tmp = os.path.join(os.path.dirname(path), "truncating.tmp")   # no event file's name
+        with open(tmp, "wb") as f:
+            f.write(b"".join(kept))
+        os.replace(tmp, path)
 
 
 def task_id_refusal(config: dict, source: str, why: str):

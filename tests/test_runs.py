@@ -79,6 +79,51 @@ def test_tensorboard_event_files_hold_the_metrics(tmp_path):
     assert [e.value for e in events.Scalars("offline/actor_loss/T")] == [-1.5, -2.5]
 
 
+def _counter_run(run_dir, total: int):
+    """`loops.run_epochs` on a counter (its return is the round), 10 rounds an epoch, a
+    checkpoint every epoch, logged to metrics.csv and TensorBoard."""
+    import jax.numpy as jnp
+    from ktmjax import checkpoint
+    tasks = envs.benchmark_tasks("mini")[:1]
+    epoch = lambda s, n: ({"x": s["x"] + n},
+                          loops.TrainMetrics.from_losses(jnp.ones((n, 2, 1))))
+    loops.run_epochs({"x": jnp.zeros((1,))}, total=total, epoch_size=10, epoch=epoch,
+                     evaluate=lambda s, i: np.asarray(s["x"]).reshape(1, 1), tasks=tasks,
+                     log=runs.MetricsLog(str(run_dir), tensorboard=True), stage="online",
+                     prefix="test", checkpoints=checkpoint.RunCheckpoints(str(run_dir)))
+
+
+def _logged(run_dir):
+    """(round, return) of every metrics.csv row and of every TensorBoard return event."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    rows = [(int(r["round"]), float(r["return"]))
+            for r in csv.DictReader((run_dir / "metrics.csv").open())]
+    events = sorted((e.step, v.tensor.float_val[0] if v.HasField("tensor") else v.simple_value)
+                    for f in (run_dir / "tensorboard").iterdir()
+                    for e in EventFileLoader(str(f)).Load() for v in e.summary.value
+                    if v.tag == "online/return/InvertedPendulum")
+    return rows, events
+
+
+def test_a_restart_keeps_only_the_logs_its_state_reached(tmp_path):
+    """What a killed process logged after its last checkpoint (here: return -1 rows and
+    events, the last one cut short) is dropped when the run starts again, from no
+    checkpoint or from one: each round is logged once, by the state that reached it."""
+    stale = runs.MetricsLog(str(tmp_path), tensorboard=True)
+    row = {"InvertedPendulum": {"return_mean": -1.0, "return_std": 0.0, "episodes": 1}}
+    for round_ in (10, 20):                     # a first process, killed with no checkpoint
+        stale.add("online", round_, row)
+    with open(stale.events._file_name, "ab") as f:
+        f.write(b"\x30\x00\x00")               # a record cut short by the kill
+    _counter_run(tmp_path, 20)
+    expected = [(10, 10.0), (20, 20.0)]
+    assert _logged(tmp_path) == (expected, expected)
+    runs.MetricsLog(str(tmp_path), tensorboard=True).add("online", 30, row)   # past 20
+    _counter_run(tmp_path, 40)                  # resumes from the checkpoint at 20
+    expected += [(30, 30.0), (40, 40.0)]
+    assert _logged(tmp_path) == (expected, expected)
+
+
 def test_one_writer_per_run_directory(tmp_path):
     """While a process holds a run directory, a second command on it is refused in one line
     and writes nothing; once the holder ends (however it ends), the run can be resumed."""
