@@ -1,4 +1,5 @@
 """What every ktmjax command shares: quiet start-up, one-line errors, the compile cache."""
+import dataclasses
 import math
 import os
 import sys
@@ -270,3 +271,29 @@ def define_video_flag():
                       "headless by MuJoCo (EGL unless MUJOCO_GL says otherwise).")
 
 
+
+
+def define_flags_from(cls) -> None:
+    """One absl flag per field of the settings dataclass `cls` (same name, its default and
+    its `about` help): a setting has one spelling as flag, field and config.json key.
+    Tuples are comma-separated lists."""
+    for f in dataclasses.fields(cls):
+        help_text = f.metadata.get("help", f.name)
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        if kind == "bool":
+            flags.DEFINE_bool(f.name, f.default, help_text)
+        elif kind == "int":
+            flags.DEFINE_integer(f.name, f.default, help_text)
+        elif kind == "float":
+            flags.DEFINE_float(f.name, f.default, help_text)
+        elif kind == "tuple":
+            flags.DEFINE_list(f.name, list(f.default), help_text)
+        else:
+            flags.DEFINE_string(f.name, f.default, help_text)
+
+
+def settings_from_flags(cls, **overrides):
+    """The `cls` dataclass of the flags `define_flags_from(cls)` made (tuples from lists)."""
+    values = {f.name: getattr(flags.FLAGS, f.name) for f in dataclasses.fields(cls)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return cls(**{**values, **overrides})

@@ -20,7 +20,7 @@ from ktmjax import envs, runs, stages, student, teachers
 from ktmjax.stages import config, output
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
+flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B, mini or dmc.")
 flags.DEFINE_string("teachers", None, "A train_teachers run directory (default: the latest "
                     "finished one for the benchmark under runs/teachers/).")
 flags.DEFINE_integer("rounds", None, "Offline rounds (default 500000 for A/B, 40000 at "

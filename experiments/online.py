@@ -19,7 +19,7 @@ from ktmjax.stages import config, output
 from ktmjax.stages import seeds as seed_axis
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
+flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B, mini or dmc.")
 flags.DEFINE_float("alpha", 1.0, "Eq. 5 weight of the teacher's Q1 (0: online without teacher).")
 flags.DEFINE_float("beta", 1.0, "Eq. 5 weight of the student's own Q1 (0: only the teacher).")
 flags.DEFINE_string("from", None, "An offline_transfer run directory to start from "

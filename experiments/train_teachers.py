@@ -17,7 +17,7 @@ from ktmjax import envs, runs, stages
 from ktmjax.stages import config
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B or mini.")
+flags.DEFINE_string("benchmark", "mini", "Benchmark: A, B, mini or dmc.")
 flags.DEFINE_string("tasks", "", "Comma-separated subset of the benchmark's tasks (default all).")
 flags.DEFINE_integer("steps", None, "Env steps per task (default: 1000000 for A/B, "
                      "200000 at --scale=cpu, 100000 for mini).")
@@ -49,14 +49,14 @@ flags.DEFINE_integer("eval_every", None, "Steps between evaluations (one epoch; 
 common.define_checkpoint_flag("step")
 flags.DEFINE_integer("eval_episodes", 3, "Episodes per periodic evaluation.")
 flags.DEFINE_integer("final_episodes", 10, "Episodes of the final evaluation.")
-flags.DEFINE_integer("episode_length", 1000, "Steps per episode.")
+flags.DEFINE_integer("episode_length", None, "Steps per episode (default 500 for dmc, "
+                     "MT30's protocol, else 1000).")
 
 
 def resolve_config() -> stages.TeachersRun:
     common.check_benchmark(FLAGS.benchmark)
     scale = common.resolve_scale(FLAGS.benchmark, FLAGS.scale)
-    defaults = config.scaled_defaults(config.TEACHER_DEFAULTS, config.TEACHER_CPU_SCALE,
-                                      FLAGS.benchmark, scale)
+    defaults = config.teacher_defaults(FLAGS.benchmark, scale)
     cfg = {
         "benchmark": FLAGS.benchmark, "tasks": tuple(common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks)),
         "steps": FLAGS.steps if FLAGS.steps is not None else defaults["steps"],
@@ -71,7 +71,8 @@ def resolve_config() -> stages.TeachersRun:
         "start_steps": FLAGS.start_steps, "capacity": FLAGS.capacity,
         "eval_every": FLAGS.eval_every or defaults["eval_every"],
         "eval_episodes": FLAGS.eval_episodes, "final_episodes": FLAGS.final_episodes,
-        "episode_length": FLAGS.episode_length,
+        "episode_length": FLAGS.episode_length or envs.multitask.default_episode_length(
+            envs.benchmark_tasks(FLAGS.benchmark)),
     }
     if scale:
         cfg["scale"] = scale

@@ -17,7 +17,7 @@ its transition is stored as terminal with zero reward and the previous observati
 the next one, so a NaN never reaches the replay buffer.
 """
 import contextlib
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,11 +25,17 @@ import numpy as np
 from flax import struct
 
 from ktmjax import distributed
+from ktmjax.envs import dmc
 from ktmjax.envs.robots import make_env
 from ktmjax.envs.tasks import Task
 
 EPISODE_LENGTH = 1000
 START_POOL = 16
+
+
+def default_episode_length(tasks: Sequence[Task]) -> int:
+    """Steps per episode unless told: 500 agent steps for DM Control (MT30), else 1000."""
+    return dmc.EPISODE_LENGTH if dmc.is_dmc(tasks[0]) else EPISODE_LENGTH
 
 
 @struct.dataclass
@@ -97,12 +103,12 @@ class TaskGroup:
     """Tasks of one family, stepped under one vmap over their stacked physics models."""
 
     def __init__(self, tasks: Sequence[Task], indices: Sequence[int], backend: str,
-                 episode_length: int = EPISODE_LENGTH, start_pool: int = START_POOL):
+                 episode_length: Optional[int] = None, start_pool: int = START_POOL):
         self.tasks = tuple(tasks)
         self.indices = tuple(indices)      # positions of these tasks in the benchmark
         self.obs_size = tasks[0].obs_size
         self.action_size = tasks[0].action_size
-        self.episode_length = episode_length
+        self.episode_length = episode_length or default_episode_length(tasks)
         if start_pool < 1:
             raise ValueError(f"start_pool={start_pool}: an env needs at least one initial state")
         self.start_pool = start_pool
@@ -177,7 +183,7 @@ class TaskGroup:
 
 
 def group_tasks(tasks: Sequence[Task], backend: str = "mjx",
-                episode_length: int = EPISODE_LENGTH, start_pool: int = START_POOL):
+                episode_length: Optional[int] = None, start_pool: int = START_POOL):
     """Splits a benchmark's tasks into TaskGroups by family (first-seen order)."""
     order = []
     members = {}
@@ -195,7 +201,7 @@ class MultiTaskEnv:
     """All K tasks of a benchmark; `step` advances each of them once."""
 
     def __init__(self, tasks: Sequence[Task], backend: str = "mjx",
-                 episode_length: int = EPISODE_LENGTH, start_pool: int = START_POOL):
+                 episode_length: Optional[int] = None, start_pool: int = START_POOL):
         self.tasks = tuple(tasks)
         self.groups = group_tasks(tasks, backend, episode_length, start_pool)
         # The reset of every group as one jitted program: run eagerly, an MJX reset

@@ -15,7 +15,7 @@ with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
     from brax.io import mjcf
 
 from ktmjax import distributed
-from ktmjax.envs import morphology
+from ktmjax.envs import dmc, morphology
 from ktmjax.envs.tasks import Task
 
 BACKENDS = ("mjx", "generalized", "positional", "spring")
@@ -59,6 +59,8 @@ def make_env(task: Task, backend: str = "mjx"):
     """A Brax PipelineEnv for `task`: normalised actions in [-1, 1], gym-like rewards."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown physics backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if dmc.is_dmc(task):
+        return dmc.DmcEnv(task.name)
     with warnings.catch_warnings(), without_settotalmass_warning(), distributed.local_models():
         warnings.simplefilter("ignore")
         # A task's family is the name of the Brax robot its model derives from.

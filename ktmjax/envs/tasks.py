@@ -1,7 +1,7 @@
 """The task registry: every task ktmjax knows, and the benchmarks that group them."""
 import dataclasses
 
-from ktmjax.envs import morphology
+from ktmjax.envs import dmc, morphology
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +42,11 @@ _ROBOT_TASKS = (
     Task("Walker2d", 17, 6, 1.0, "walker2d", 10_000),
     _halfcheetah("HalfCheetah"),
 )
+# DM Control (MuJoCo Playground): actions already in [-1, 1]; 5K random start-up steps.
+_DMC_TASKS = tuple(Task(name, obs, act, 1.0, dmc.FAMILY_PREFIX + name, 5_000)
+                   for name, obs, act in dmc.MT30_TASKS)
 TASKS = {t.name: t for t in (
-    *_ROBOT_TASKS, *_PENDULUM_TASKS,
+    *_ROBOT_TASKS, *_PENDULUM_TASKS, *_DMC_TASKS,
     *(_halfcheetah(n) for n in morphology.BENCHMARK_A_ORDER))}
 
 BENCHMARKS = {
@@ -54,7 +57,12 @@ BENCHMARKS = {
           "InvertedDoublePendulum"),
     # CPU preset: cheap tasks, two observation sizes, one stacked pair.
     "mini": ("InvertedPendulum", "InvertedPendulumBigPole", "InvertedDoublePendulum"),
+    # DM Control tasks of MT30 (MuJoCo Playground): six by default, --tasks any of the 19.
+    "dmc": dmc.DEFAULT,
 }
+
+# Tasks a benchmark accepts in --tasks beyond its default set.
+OPTIONAL_TASKS = {"dmc": tuple(name for name, _, _ in dmc.MT30_TASKS)}
 
 
 def benchmark_tasks(name: str, tasks=None) -> tuple:
@@ -67,12 +75,13 @@ def benchmark_tasks(name: str, tasks=None) -> tuple:
             f"unknown benchmark {name!r}; known benchmarks: {', '.join(BENCHMARKS)}")
     names = BENCHMARKS[name]
     if tasks:
-        unknown = [t for t in tasks if t not in names]
+        allowed = OPTIONAL_TASKS.get(name, names)
+        unknown = [t for t in tasks if t not in allowed]
         if unknown:
             raise ValueError(
                 f"task(s) {', '.join(unknown)} not in benchmark {name}; "
-                f"its tasks: {', '.join(names)}")
+                f"its tasks: {', '.join(allowed)}")
         if len(set(tasks)) != len(tasks):
             raise ValueError(f"task list {','.join(tasks)} names a task twice")
-        names = [n for n in names if n in tasks]
+        names = [n for n in allowed if n in tasks]
     return tuple(TASKS[n] for n in names)

@@ -58,7 +58,7 @@ PRESETS = {
     "paper": dict(critic_grad=0.0, actor_match=0.0, task_id=False),
     "robust": dict(critic_grad=30.0, actor_match=1000.0, task_id=True),
 }
-DEFAULT_PRESET = {"A": "paper", "B": "paper", "mini": "robust"}
+DEFAULT_PRESET = {"A": "paper", "B": "paper", "mini": "robust", "dmc": "paper"}
 
 
 def student_terms(preset: str) -> dict:
@@ -76,6 +76,14 @@ SCALES = ("cpu", "paper")
 def scaled_defaults(defaults: dict, cpu_scale: dict, benchmark: str, scale) -> dict:
     """A stage's defaults for `benchmark`, with its cpu-scale values where scale is cpu."""
     return {**defaults[benchmark], **(cpu_scale if scale == "cpu" else {})}
+
+
+def teacher_defaults(benchmark: str, scale) -> dict:
+    """The teachers' defaults of `benchmark` at `scale` (dmc's cpu scale has its own steps)."""
+    d = scaled_defaults(TEACHER_DEFAULTS, TEACHER_CPU_SCALE, benchmark, scale)
+    if scale == "cpu" and benchmark in TEACHER_CPU_STEPS:
+        d["steps"] = TEACHER_CPU_STEPS[benchmark]
+    return d
 
 
 def default_checkpoint_every(eval_every: int, benchmark: str) -> int:
@@ -118,15 +126,18 @@ TEACHER_DEFAULTS = {
     "A": dict(steps=1_000_000, hidden=(400, 400), lr=3e-4, eval_every=10_000),
     "B": dict(steps=1_000_000, hidden=(400, 400), lr=3e-4, eval_every=10_000),
     "mini": dict(steps=100_000, hidden=(256, 256), lr=1e-3, eval_every=5_000),
+    "dmc": dict(steps=500_000, hidden=(256, 256), lr=1e-3, eval_every=10_000),
 }
 # The eight A teachers train together in under two hours of a 2-core CPU (docs/benchmark_a.md).
 TEACHER_CPU_SCALE = dict(steps=200_000, hidden=(256, 256), lr=1e-3, eval_every=10_000)
+# DM Control teachers at the cpu scale: TD-MPC2's single-task reference point, 100K steps.
+TEACHER_CPU_STEPS = {"dmc": 100_000}
 
 
 def default_teachers_run(benchmark: str, tasks, seed: int, run_dir: str,
                          scale=None) -> TeachersRun:
     """The teachers a student stage trains when it finds none: the benchmark's defaults."""
-    d = scaled_defaults(TEACHER_DEFAULTS, TEACHER_CPU_SCALE, benchmark, scale)
+    d = teacher_defaults(benchmark, scale)
     return TeachersRun(benchmark=benchmark, tasks=tuple(tasks), seed=seed, run_dir=run_dir,
                        checkpoint_every=default_checkpoint_every(d["eval_every"], benchmark),
                        scale=scale, capacity=min(TeachersRun.capacity, d["steps"]), **d)
@@ -174,6 +185,8 @@ OFFLINE_DEFAULTS = {
               rollout_steps=100_000, lr=3e-4),
     "mini": dict(rounds=10_000, hidden=(256, 256), eval_every=2_000, data="both",
                  rollout_steps=60_000, lr=1e-3),
+    "dmc": dict(rounds=500_000, hidden=(400, 400), eval_every=10_000, data="replay",
+                rollout_steps=100_000, lr=3e-4),
 }
 # A and B at the cpu scale: about 30 minutes of a 2-core CPU for Benchmark A.
 OFFLINE_CPU_SCALE = dict(rounds=40_000, hidden=(256, 256), eval_every=5_000,
@@ -225,6 +238,7 @@ ONLINE_DEFAULTS = {
     "A": dict(rounds=500_000, hidden=(400, 400), eval_every=10_000, warmup=10_000),
     "B": dict(rounds=500_000, hidden=(400, 400), eval_every=10_000, warmup=10_000),
     "mini": dict(rounds=10_000, hidden=(256, 256), eval_every=1_000, warmup=1_000),
+    "dmc": dict(rounds=500_000, hidden=(400, 400), eval_every=10_000, warmup=10_000),
 }
 ONLINE_CPU_SCALE = dict(rounds=50_000, hidden=(256, 256), eval_every=5_000, warmup=5_000)
 
@@ -266,5 +280,43 @@ COMPRESS_DEFAULTS = {
     "mini": dict(rounds=10_000, eval_every=2_000, rollout_steps=60_000),
     "A": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
     "B": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
+    "dmc": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
 }
 COMPRESS_CPU_SCALE = dict(rounds=40_000, eval_every=5_000, rollout_steps=50_000)
+
+
+def about(default, help: str, **metadata):
+    """A settings field with its default and the one-line help its command flag shows."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldModelRun:
+    """A multi-task world model (TD-MPC2's design) trained offline on the teachers' data,
+    optionally distilled from a frozen world model (`stages.world_model`). The command's
+    flags are generated from these fields (`experiments.world_model`)."""
+    data: tuple = about((), "Comma-separated train_teachers run directories whose teachers' "
+                        "replays form the data set (the first holding a task is used).")
+    benchmark: str = about("dmc", "Benchmark: dmc (or A, B, mini).")
+    tasks: tuple = about((), "Comma-separated subset of the benchmark's tasks (default its "
+                         "default set; dmc: any of the 19 MT30 tasks Playground has).")
+    run_dir: str = about("", "Output directory (default runs/world_model/<benchmark>-<size>-"
+                         "seed<seed>-<time>).")
+    size: str = about("cpu-small", "World-model size: 1M, 5M, 19M, 48M, 317M (MT30's) or "
+                      "cpu-small, cpu-large.")
+    steps: int = about(20_000, "Model updates.")
+    batch_size: int = about(256, "Sub-trajectories per update, an equal share per task.")
+    lr: float = about(3e-4, "Adam learning rate (the encoder's is 0.3x).")
+    seed: int = about(0, "Random seed.")
+    teacher: Optional[str] = about(None, "A finished world_model run of the same benchmark "
+                                   "and tasks: the frozen teacher of the reward distillation.")
+    alpha: float = about(0.45, "With --teacher: weight of the MSE between the student's and "
+                         "the teacher's decoded rewards (0: trained without the teacher).")
+    eval_every: int = about(2_000, "Updates between evaluations of the policy prior.")
+    checkpoint_every: int = about(2_000, "Updates between full-state checkpoints (a multiple "
+                                  "of --eval_every).")
+    eval_episodes: int = about(3, "Episodes per task of each periodic evaluation.")
+    final_episodes: int = about(10, "Episodes per task of the final evaluations.")
+    num_samples: int = about(512, "MPPI action sequences sampled per planning step.")
+    iterations: int = about(6, "MPPI iterations per planning step.")
+    tensorboard: bool = about(False, "Also write the metrics as TensorBoard events.")

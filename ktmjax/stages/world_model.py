@@ -1,0 +1,267 @@
+"""The world-model stage (Kuzmenko & Shvai 2025 on TD-MPC2): a multi-task world model
+trained offline on the teachers' replays, optionally distilled from a frozen world model
+through its reward head, then evaluated with MPPI planning and stored in float32, float16
+and bfloat16."""
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ktmjax import checkpoint, envs, evaluation, loops, runs
+from ktmjax.envs import dmc
+from ktmjax.errors import BadInput
+from ktmjax.stages.config import WorldModelRun, settings
+from ktmjax.worldmodel import data as wm_data
+from ktmjax.worldmodel import learner as wm_learner
+from ktmjax.worldmodel import model, plan, store
+
+STAGE = "world_model"
+MODEL_FILE = "model-{dtype}.msgpack"
+DTYPES = store.DTYPES
+
+
+def load_dataset(run: WorldModelRun, tasks, horizon: int):
+    """Every task's transitions from the replays of the teacher runs in run.data (the first
+    run holding the task), as a `worldmodel.data.Dataset`; BadInput when one is missing."""
+    from ktmjax import teachers
+    per_task = []
+    for task in tasks:
+        source = None
+        for path in run.data:
+            if not os.path.isdir(path):
+                raise BadInput(f"data directory {path} does not exist; give train_teachers "
+                               "run directories (with their replays) in --data")
+            candidate = os.path.join(teachers.teachers_root(path), task.name, "replay")
+            if os.path.isdir(candidate):
+                source = candidate
+                break
+        if source is None:
+            raise BadInput(f"no replay of task {task.name} in --data={','.join(run.data)}; "
+                           f"train its teacher with `python -m experiments.train_teachers "
+                           f"--benchmark={run.benchmark} --tasks={task.name}` and add its run "
+                           "directory to --data")
+        try:
+            per_task.append({k: np.asarray(v) for k, v in checkpoint.load(source).items()})
+        except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
+            raise BadInput(f"cannot read the replay {source} ({type(e).__name__}); train that "
+                           "teacher again") from None
+    obs_size = max(t.obs_size for t in tasks)
+    action_size = max(t.action_size for t in tasks)
+    try:
+        dataset = wm_data.from_transitions(per_task, obs_size, action_size, horizon)
+    except ValueError as e:
+        raise BadInput(f"the data set is too small: {e}") from None
+    return dataset, [len(t["reward"]) for t in per_task]
+
+
+def model_config(size: str, tasks) -> model.ModelConfig:
+    return model.ModelConfig.of_size(size, max(t.obs_size for t in tasks),
+                                     max(t.action_size for t in tasks),
+                                     [t.action_size for t in tasks])
+
+
+def load_teacher(run: WorldModelRun, tasks) -> wm_learner.Teacher:
+    """The frozen world model of run.teacher (a finished world_model run of the same
+    benchmark and tasks); BadInput otherwise."""
+    path = os.path.join(run.teacher, MODEL_FILE.format(dtype="float32"))
+    cfg_path = os.path.join(run.teacher, "config.json")
+    if not os.path.isfile(path) or not os.path.isfile(cfg_path):
+        raise BadInput(f"--teacher={run.teacher} is not a finished world_model run (no "
+                       f"{os.path.basename(path)}); train it with `python -m "
+                       "experiments.world_model` first")
+    saved = runs.read_json(cfg_path)
+    names = [t.name for t in tasks]
+    try:
+        agent = store.load(path)
+    except ValueError as e:
+        raise BadInput(f"--teacher: {e}") from None
+    if saved.get("benchmark") != run.benchmark or list(agent.task_names) != names:
+        raise BadInput(f"--teacher={run.teacher} was trained on benchmark "
+                       f"{saved.get('benchmark')} with tasks {','.join(agent.task_names)}; "
+                       f"this run has benchmark {run.benchmark} with tasks {','.join(names)}")
+    return wm_learner.Teacher(agent.cfg, agent.params, run.alpha)
+
+
+def prior_policy(mcfg: model.ModelConfig, groups):
+    """The policy prior's mean action as `evaluation`'s policy_apply(g, params, obs)."""
+    def apply(g, params, obs):
+        group = groups[g]
+        padded = jnp.pad(obs, [(0, 0), (0, mcfg.obs_size - obs.shape[-1])])
+        task = jnp.asarray(group.indices, jnp.int32)
+        z = model.encode(mcfg, params, padded, task)
+        mean, _, _ = model.policy(mcfg, params, z, task, jax.random.PRNGKey(0))
+        return mean[:, :group.action_size]
+    return apply
+
+
+def make_planner_evaluator(env, mcfg, pcfg: plan.PlanConfig, discounts, episodes: int,
+                           explore: bool):
+    """A jitted (params, key) -> returns [K, episodes]: every task's episodes side by side,
+    each action planned by MPPI (with the planner's sampling noise when `explore`)."""
+    def run_group(group, params, key):
+        k_reset, k_act = jax.random.split(key)
+        keys = jax.random.split(k_reset, episodes * group.size).reshape(episodes, group.size, -1)
+        state = jax.vmap(group.reset)(keys)
+        task = jnp.broadcast_to(jnp.asarray(group.indices, jnp.int32), (episodes, group.size))
+        gamma = jnp.asarray(discounts, jnp.float32)[task]
+
+        def act(obs, task, gamma, prev, first, key):
+            padded = jnp.pad(obs, (0, mcfg.obs_size - obs.shape[-1]))
+            a, mean = plan.plan(mcfg, pcfg, params, padded, task, prev, first, gamma, key,
+                                explore)
+            return a[:group.action_size], mean
+
+        act_all = jax.vmap(jax.vmap(act))
+
+        def body(carry, key):
+            state, prev, ret, active, first = carry
+            keys = jax.random.split(key, episodes * group.size).reshape(episodes, group.size, -1)
+            action, prev = act_all(state.obs, task, gamma, prev, jnp.broadcast_to(first, task.shape),
+                                   keys)
+            state, transition, ended = jax.vmap(lambda s, a: group.step(s, a, False))(state, action)
+            ret = ret + active * transition.reward
+            return (state, prev, ret, active * (1.0 - ended), jnp.bool_(False)), None
+
+        zeros = jnp.zeros((episodes, group.size))
+        prev = jnp.zeros((episodes, group.size, pcfg.horizon, mcfg.action_size))
+        (_, _, ret, _, _), _ = jax.lax.scan(
+            body, (state, prev, zeros, zeros + 1.0, jnp.bool_(True)),
+            jax.random.split(k_act, group.episode_length))
+        return ret
+
+    @jax.jit
+    def evaluate(params, key):
+        keys = jax.random.split(key, len(env.groups))
+        returns = [None] * len(env.tasks)
+        for g, group in enumerate(env.groups):
+            ret = run_group(group, params, keys[g])
+            for j, task_index in enumerate(group.indices):
+                returns[task_index] = ret[:, j]
+        return jnp.stack(returns)
+
+    return evaluate
+
+
+def _train_metrics(metrics: dict, num_tasks: int) -> loops.TrainMetrics:
+    """The learner's model-wide metrics [n] as loops' per-task columns [n, K]."""
+    wide = lambda v: jnp.broadcast_to(v[:, None], (v.shape[0], num_tasks))
+    critic = {f"model_{k}": wide(v) for k, v in metrics.items() if not k.startswith(("pi_", "q_"))}
+    actor = {k if k.startswith("pi_") else f"pi_{k}": wide(v) for k, v in metrics.items()
+             if k.startswith(("pi_", "q_"))}
+    ones = jnp.ones((next(iter(metrics.values())).shape[0], num_tasks))
+    return loops.TrainMetrics(critic, actor, ones, ones)
+
+
+def score_table(evaluations: dict) -> str:
+    """Markdown: each evaluation mode's return per task and normalised score."""
+    modes = list(evaluations)
+    tasks = list(evaluations[modes[0]])
+    lines = ["| evaluation | " + " | ".join(tasks) + " | normalised score |",
+             "|---" * (len(tasks) + 2) + "|"]
+    for mode in modes:
+        ev = evaluations[mode]
+        score = dmc.normalised_score(ev[t]["return_mean"] for t in tasks)
+        lines.append(f"| {mode} | " + " | ".join(f"{ev[t]['return_mean']:.1f}" for t in tasks)
+                     + f" | {score:.2f} |")
+    return "\n".join(lines)
+
+
+def world_model(run: WorldModelRun) -> dict:
+    """Trains (or resumes) the world model of `run` in run.run_dir and evaluates it.
+
+    Writes config.json, metrics.csv (every loss term, the policy prior's periodic
+    evaluations), checkpoints/, model-{float32,float16,bfloat16}.msgpack (the acting files,
+    `worldmodel.load`), summary.json and results.md (the planner's returns, deterministic
+    and with its sampling noise, the prior's, each dtype's, the normalised score, sizes).
+    Returns the summary."""
+    tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
+    names = [t.name for t in tasks]
+    mcfg = model_config(run.size, tasks)
+    teacher = load_teacher(run, tasks) if run.teacher else None
+    if teacher is not None and run.alpha == 0:
+        teacher = None     # checked, but a zero-weight term would only cost time
+    loss_cfg = wm_learner.losses.LossConfig()
+    dataset, sizes = load_dataset(run, tasks, loss_cfg.horizon)
+    env = envs.MultiTaskEnv(tasks)
+    lengths = {t.name: g.episode_length for g in env.groups for t in g.tasks}
+    discounts = [model.discount(lengths[name]) for name in names]
+    learner = wm_learner.Learner(mcfg, discounts, loss_cfg, wm_learner.OptimConfig(lr=run.lr),
+                                 teacher)
+    info = runs.environment_info()
+    runs.claim_run(run.run_dir, settings(run), info)
+    state = learner.init(jax.random.PRNGKey(run.seed))
+    num_params = model.count_params(state.params)
+    print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks ({', '.join(names)}), "
+          f"padded to {mcfg.obs_size} obs / {mcfg.action_size} actions; data "
+          f"{sum(sizes):,} transitions ({', '.join(f'{n:,}' for n in sizes)}); size {run.size} "
+          f"({num_params:,} parameters), {run.steps} updates of batch {run.batch_size}, "
+          + (f"distilled from {run.teacher} ({model.count_params(teacher.params):,} "
+             f"parameters) with alpha {run.alpha:g}, " if teacher else "no teacher, ")
+          + f"device {info['device']}; run dir {run.run_dir}", flush=True)
+
+    base_key = jax.random.PRNGKey(run.seed + 1)
+
+    def epoch_impl(state, n):
+        def one(state, key):
+            k_batch, k_update = jax.random.split(key)
+            batch = wm_data.sample(dataset, k_batch, run.batch_size)
+            return learner.update(state, batch, k_update)
+        keys = jax.random.split(jax.random.fold_in(base_key, state.step), n)
+        state, metrics = jax.lax.scan(one, state, keys)
+        return state, _train_metrics(metrics, len(tasks))
+
+    epoch = jax.jit(epoch_impl, static_argnums=1, donate_argnums=0)
+    groups = env.groups
+    periodic = evaluation.make_evaluator(env, prior_policy(mcfg, groups), run.eval_episodes)
+    evaluate = lambda s, i: periodic(tuple(s.params for _ in groups), jax.random.PRNGKey(100 + i))
+    start = time.time()
+    state = loops.run_epochs(
+        state, total=run.steps, epoch_size=run.eval_every, epoch=epoch, evaluate=evaluate,
+        tasks=tasks, log=runs.MetricsLog(run.run_dir, run.tensorboard), stage="world_model",
+        prefix=STAGE, unit="update", rate_unit="updates",
+        checkpoints=checkpoint.RunCheckpoints(run.run_dir),
+        checkpoint_every=run.checkpoint_every, params=lambda s: s.params)
+    train_s = time.time() - start
+
+    print(f"[{STAGE}] final evaluation: {run.final_episodes} episodes per task, planning "
+          f"with {run.num_samples} samples x {run.iterations} iterations", flush=True)
+    pcfg = plan.PlanConfig(num_samples=run.num_samples, iterations=run.iterations,
+                           num_pi_trajs=min(plan.PlanConfig.num_pi_trajs, run.num_samples // 2),
+                           num_elites=min(plan.PlanConfig.num_elites, run.num_samples // 4))
+    deterministic = make_planner_evaluator(env, mcfg, pcfg, discounts, run.final_episodes, False)
+    noisy = make_planner_evaluator(env, mcfg, pcfg, discounts, run.final_episodes, True)
+    prior = evaluation.make_evaluator(env, prior_policy(mcfg, groups), run.final_episodes)
+    key = jax.random.PRNGKey(run.seed + 1000)
+    summarize = lambda r: evaluation.summarize(tasks, np.asarray(r))
+    evaluations = {"planner": summarize(deterministic(state.params, key)),
+                   "planner, sampling noise on": summarize(noisy(state.params, key)),
+                   "policy prior": summarize(prior(tuple(state.params for _ in groups), key))}
+    sizes_bytes = {}
+    for dtype in DTYPES:
+        path = os.path.join(run.run_dir, MODEL_FILE.format(dtype=dtype))
+        acting = store.save(path, mcfg, state.params, names, discounts, dtype)
+        full = len(store.to_bytes(mcfg, state.params, names, discounts, dtype, state.target_q))
+        sizes_bytes[dtype] = {"file_bytes": acting, "file_bytes_with_target_q": full}
+        if dtype != "float32":
+            rounded = store.load(path).params      # the stored weights, back in float32
+            evaluations[f"planner, {dtype} weights"] = summarize(deterministic(rounded, key))
+    summary = {"benchmark": run.benchmark, "stage": "world_model", "seed": run.seed,
+               "wall_s": round(time.time() - start, 1), "train_s": round(train_s, 1),
+               "size": run.size, "params": num_params,
+               "params_with_target_q": num_params + model.count_params(state.target_q),
+               "teacher": run.teacher, "alpha": run.alpha if run.teacher else 0.0,
+               "updates": run.steps, "tasks": evaluations["planner"],
+               "normalised_score": {m: dmc.normalised_score(e[t]["return_mean"] for t in names)
+                                    for m, e in evaluations.items()},
+               "evaluations": evaluations, "bytes": sizes_bytes}
+    sizes_md = "\n".join(f"- {d}: {b['file_bytes']:,} bytes ({b['file_bytes_with_target_q']:,} "
+                         "with target Qs)" for d, b in sizes_bytes.items())
+    title = (f"World model {run.size}, benchmark {run.benchmark}, seed {run.seed}, "
+             f"{run.steps} updates" + (f", distilled (alpha {run.alpha:g})" if run.teacher
+                                       else ", no teacher"))
+    runs.write_results(run.run_dir, summary, title,
+                       extra=f"{score_table(evaluations)}\n\nParameters: {num_params:,} "
+                             f"({summary['params_with_target_q']:,} with target Qs)\n\n{sizes_md}")
+    return summary
