@@ -86,7 +86,7 @@ class Learner:
         k_model, k_pi = jax.random.split(key)
         (total, (terms, zs)), grads = jax.value_and_grad(self._model_loss, has_aux=True)(
             state.params, state.target_q, batch, k_model)
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         updates, opt_state = self.model_opt.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         (pi_loss, (scale, entropy)), pi_grads = jax.value_and_grad(
