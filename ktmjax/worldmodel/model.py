@@ -33,9 +33,9 @@ SIZES = {
                 task_dim=96),
     "317M": dict(enc_dim=4096, mlp_dim=4096, latent_dim=1376, num_enc_layers=5, num_q=8,
                  task_dim=96),
-    "cpu-large": dict(enc_dim=256, mlp_dim=384, latent_dim=128, num_enc_layers=2, num_q=5,
+    "cpu-large": dict(enc_dim=256, mlp_dim=256, latent_dim=128, num_enc_layers=2, num_q=2,
                       task_dim=32),
-    "cpu-small": dict(enc_dim=96, mlp_dim=96, latent_dim=64, num_enc_layers=2, num_q=2,
+    "cpu-small": dict(enc_dim=64, mlp_dim=64, latent_dim=64, num_enc_layers=2, num_q=2,
                       task_dim=16),
 }
 
