@@ -29,6 +29,12 @@ MT30_TASKS = (
     ("HopperStand", 15, 4), ("HopperHop", 15, 4),
 )
 
+# MT30's other 11 tasks (TD-MPC2's custom ones, not in Playground), in MT30's order: the
+# task names of a converted MT30 checkpoint after the 19 above.
+MT30_CUSTOM = ("walker-walk-backwards", "walker-run-backwards", "cheetah-run-backwards",
+               "cheetah-run-front", "cheetah-run-back", "cheetah-jump", "hopper-hop-backwards",
+               "reacher-three-easy", "reacher-three-hard", "cup-spin", "pendulum-spin")
+
 # The default six: tasks whose physics steps fast on a CPU and that single-task agents
 # learn within 100K steps (docs/world_model.md gives the measurements behind the choice).
 DEFAULT = ("CartpoleBalance", "CartpoleSwingup", "PendulumSwingup", "ReacherEasy",

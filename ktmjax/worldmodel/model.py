@@ -21,6 +21,7 @@ import numpy as np
 from ktmjax.worldmodel import twohot
 
 LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0
+LN_EPS = 1e-5    # PyTorch's LayerNorm epsilon, as TD-MPC2 (its checkpoints convert exactly)
 
 # MT30's sizes (TD-MPC2), and the two this CPU trains: a "large" teacher and a student
 # about 10x smaller. task_dim is MT30's 96 except for the cpu sizes.
@@ -101,11 +102,11 @@ class MLP(nn.Module):
             x = nn.Dense(width, kernel_init=_weight_init)(x)
             if i == 0 and self.dropout > 0:
                 x = nn.Dropout(self.dropout, deterministic=not train)(x)
-            x = mish(nn.LayerNorm()(x))
+            x = mish(nn.LayerNorm(epsilon=LN_EPS)(x))
         x = nn.Dense(self.out, kernel_init=nn.initializers.zeros if self.zero_last
                      else _weight_init)(x)
         if self.simnorm_dim:
-            x = simnorm(nn.LayerNorm()(x), self.simnorm_dim)
+            x = simnorm(nn.LayerNorm(epsilon=LN_EPS)(x), self.simnorm_dim)
         return x
 
 
