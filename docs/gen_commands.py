@@ -31,6 +31,7 @@ COMMANDS = [
      "checkpoints/, student/state, policy.msgpack"),
     ("world_model", "config.json, metrics.csv, summary.json, results.md, checkpoints/, "
      "model-{float32,float16,bfloat16}.msgpack"),
+    ("convert_tdmpc2", "--out: one world-model file (msgpack, `ktmjax.worldmodel.load`)"),
     ("export_teachers", "--out/&lt;Task&gt;/{teacher.json, weights.msgpack}"),
     ("evaluate_teachers", "nothing (prints a table)"),
     ("diagnose_teachers", "nothing (prints tables)"),
