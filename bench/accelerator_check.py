@@ -14,6 +14,9 @@ Measures, on the default device:
    the 8 MJX envs);
 3. where torch is installed, the public code's loop restated (official_style.py) on the
    same machine, offline and online (without its envs);
+4. the world model (the 2025 follow-up, TD-MPC2's design) on MT30's shapes: updates per
+   second at batch 256 and planner actions per second (MPPI, 512 samples x 6 iterations),
+   at MT30's 1M and 317M sizes (`ktmjax.worldmodel.throughput`);
 and the projected wall-clock of the paper's schedule on this device: 1,000,000 teacher steps
 per task, then 500,000 offline and 500,000 online rounds. Writes accelerator_check.json and
 accelerator_check.md (a Markdown table for docs/performance.md) to --out and prints both.
@@ -28,10 +31,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PAPER = dict(benchmark="A", tasks=None, hidden=(400, 400), batch=256, capacity=1_000_000,
-             teacher_capacity=200_000, teacher_steps=200, rounds=200, repeats=2)
+             teacher_capacity=200_000, teacher_steps=200, rounds=200, repeats=2,
+             world_models=("1M", "317M"), wm_batch=256, wm_steps=20)
 DRY = dict(benchmark="mini", tasks=("InvertedPendulum",), hidden=(16, 16), batch=8,
            capacity=256, teacher_capacity=256,
-           teacher_steps=5, rounds=5, repeats=1)
+           teacher_steps=5, rounds=5, repeats=1, world_models=("cpu-small",), wm_batch=32,
+           wm_steps=2)
 SCHEDULE = dict(teacher_steps=1_000_000, offline_rounds=500_000, online_rounds=500_000)
 
 
@@ -87,6 +92,21 @@ def official(path: str, sizes: dict) -> dict:
     return out
 
 
+def world_model_rates(sizes: dict) -> dict:
+    """Updates/s and planner actions/s of each world-model size (a failure is recorded)."""
+    from ktmjax.worldmodel import plan, throughput
+    pcfg = plan.PlanConfig() if sizes["wm_batch"] >= 256 else plan.PlanConfig(
+        num_samples=32, num_pi_trajs=4, num_elites=8, iterations=2)
+    out = {}
+    for size in sizes["world_models"]:
+        try:
+            out[size] = throughput.rates(size, sizes["wm_batch"], sizes["wm_steps"],
+                                         sizes["wm_steps"], sizes["repeats"], pcfg)
+        except Exception as e:  # e.g. out of memory at 317M: keep the other figures
+            out[size] = {"failed": f"{type(e).__name__}: {str(e)[-200:]}"}
+    return out
+
+
 def projection(teacher: dict, rounds: dict) -> dict:
     """Hours of the paper's schedule at the measured rates."""
     hours = {
@@ -118,6 +138,13 @@ def markdown(report: dict) -> str:
     lines.append(f"| projected hours: teachers (1M steps/task) + offline (500K) + online "
                  f"(500K) | {h['teachers']:.2f} + {h['offline']:.2f} + {h['online']:.2f} = "
                  f"**{h['total']:.2f}** | |")
+    for size, row in report.get("world_model", {}).items():
+        if "failed" in row:
+            lines.append(f"| world model {size} | failed: {row['failed'][:80]} | |")
+            continue
+        lines.append(f"| world model {size} ({row['params']:,} parameters): updates/s at batch "
+                     f"{row['batch']} / planner actions/s | {row['updates_per_s']:.1f} / "
+                     f"{row['actions_per_s']:.1f} | |")
     return "\n".join(lines)
 
 
@@ -155,6 +182,7 @@ def main():
               "official": official(args.official, sizes) if not args.dry_run else
               {"skipped": "dry run"},
               "projected_hours": projection(teacher, student),
+              "world_model": world_model_rates(sizes),
               "wall_s": None}
     report["wall_s"] = round(time.time() - start, 1)
     with open(os.path.join(args.out, "accelerator_check.json"), "w") as f:

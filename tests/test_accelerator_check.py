@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow   # runs the real commands
 
 
 def test_accelerator_check_dry_run(tmp_path):
@@ -21,3 +25,6 @@ def test_accelerator_check_dry_run(tmp_path):
     assert abs(hours["online"] - 500_000 / report["student"]["online"]["rounds_per_s"] / 3600) < 0.01
     table = (tmp_path / "accelerator_check.md").read_text()
     assert "| offline rounds/s (K=1) |" in table and "projected hours" in table
+    world_model = report["world_model"]["cpu-small"]
+    assert world_model["updates_per_s"] > 0 and world_model["actions_per_s"] > 0, world_model
+    assert "| world model cpu-small" in table
