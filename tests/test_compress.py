@@ -27,6 +27,7 @@ def test_compact_actor_loss_weighs_its_two_terms():
         pytest.approx(2 * ascent + 4 * match)
 
 
+@pytest.mark.slow
 def test_both_weights_zero_is_refused():
     from ktmjax import td3
     with pytest.raises(ValueError, match="both 0"):
@@ -47,6 +48,7 @@ def compact_run(tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_a_compact_student_learns_a_real_task_in_every_dtype(compact_run):
     summary = json.loads((compact_run / "summary.json").read_text())
     assert summary["stage"] == "compress" and summary["dtype"] == "int8"
@@ -59,6 +61,7 @@ def test_a_compact_student_learns_a_real_task_in_every_dtype(compact_run):
     assert "| compact 16x16 | int8 |" in results
 
 
+@pytest.mark.slow
 def test_the_deployed_file_acts_as_in_the_runs_own_evaluation(compact_run):
     """policy.msgpack, loaded alone, gets the run's final int8 returns with the run's key."""
     from ktmjax import envs, evaluation, policy
@@ -75,6 +78,7 @@ def test_the_deployed_file_acts_as_in_the_runs_own_evaluation(compact_run):
     assert float(returns.mean()) == pytest.approx(want["return_mean"], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_a_compress_run_is_no_student_to_compress(compact_run, tmp_path):
     before = snapshot(compact_run)
     proc = run_module("compress", f"--from={compact_run}", f"--run_dir={tmp_path / 'r'}")
@@ -107,12 +111,14 @@ def _fake_student_run(root, benchmark="mini", broken_state=False):
     ([f"--teachers={SHIPPED_MINI}", "--q_weight=0", "--match_weight=0"], ["both 0"]),
     ([f"--teachers={SHIPPED_MINI}", "--benchmark=A"], ["no teacher for task"]),
 ])
+@pytest.mark.slow
 def test_bad_flags(args, words, tmp_path):
     proc = run_module("compress", *args, f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, *words)
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_bad_from_runs(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -136,6 +142,7 @@ def test_bad_from_runs(tmp_path):
     assert not (tmp_path / "r").exists() and snapshot(broken) == before
 
 
+@pytest.mark.slow
 def test_video_of_the_deployed_policy(compact_run):
     """--video wrote a GIF of the task: it decodes, holds many frames, and they move."""
     from PIL import Image, ImageSequence

@@ -16,6 +16,7 @@ MINI = teachers.shipped_teachers("mini")
 STEPS = 200   # short episodes: the shipped pendulum teachers hold 1 per step
 
 
+@pytest.mark.slow
 def test_robustness_at_bias_zero_is_the_plain_evaluation_and_a_large_bias_costs_return():
     task = envs.TASKS["InvertedPendulum"]
     result = diagnostics.robustness(MINI, (0.0, 1.0), episodes=2, tasks=[task.name],
@@ -97,6 +98,7 @@ def _student_run(path, task_names, hidden=(8, 8)):
     return lay, net, state
 
 
+@pytest.mark.slow
 def test_consistency_of_a_shipped_teacher_and_a_student_on_its_rollouts(tmp_path):
     teacher_dir = os.path.join(MINI, "InvertedPendulum")
     with pytest.raises(BadInput, match="without its replay"):
@@ -155,6 +157,7 @@ def test_consistency_on_a_teachers_replay_scans_its_newest_states_and_both_criti
     assert target.grad_corr == pytest.approx(1.0) and online.dqda > 0
 
 
+@pytest.mark.slow
 def test_the_command_refuses_a_missing_directory_in_one_line(tmp_path):
     proc = run_module("diagnose_teachers", "robustness", str(tmp_path / "missing"))
     assert proc.returncode == 2, proc.stderr[-2000:]

@@ -42,6 +42,7 @@ def finish(proc, timeout=1200):
     return out
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_single_device_results():
     """Teachers, offline and online steps (and two teacher seeds) with the task (seed) axis
     over the two processes' devices: the final parameters match those of the same steps on
@@ -69,6 +70,7 @@ def rows_without_time(path):
     return [[c for i, c in enumerate(line.split(",")) if i != wall] for line in lines]
 
 
+@pytest.mark.slow
 def test_offline_transfer_in_two_processes_writes_the_single_process_run(tmp_path):
     """The same offline_transfer command as two processes (one device each) and as one
     process (two devices): the same metrics, summary and student; process 0 alone prints
@@ -114,6 +116,7 @@ def test_process_settings_from_flags_or_environment(monkeypatch):
         distributed.settings(process_id=0)
 
 
+@pytest.mark.slow
 def test_incomplete_process_flags_are_one_line_errors(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments.online", "--num_processes=2",
                            f"--run_dir={tmp_path / 'r'}"], cwd=ROOT, capture_output=True,

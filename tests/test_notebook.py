@@ -6,6 +6,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+import pytest
+
 from tests.conftest import ROOT
 
 NOTEBOOK = os.path.join(ROOT, "notebooks", "ktm_drl.ipynb")
@@ -20,6 +22,7 @@ def test_notebook_matches_its_script():
         assert (a.cell_type, a.source) == (b.cell_type, b.source), (a.source[:80], b.source[:80])
 
 
+@pytest.mark.slow
 def test_notebook_runs_on_cpu(tmp_path, monkeypatch):
     monkeypatch.setenv("KTMJAX_NOTEBOOK_SIZE", "tiny")
     monkeypatch.setenv("KTMJAX_NOTEBOOK_RUNS", str(tmp_path / "runs"))

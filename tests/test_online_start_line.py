@@ -3,6 +3,8 @@ transfer (the paper's w/o Offline ablation) and how to run KTM-DRL instead."""
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 TINY_ONLINE = ["--benchmark=mini", "--tasks=InvertedPendulum",
@@ -28,6 +30,7 @@ def _start_line(*args, timeout=600) -> str:
         proc.wait(timeout=timeout)
 
 
+@pytest.mark.slow
 def test_online_without_from_says_it_runs_without_offline_transfer(tmp_path):
     line = _start_line(*TINY_ONLINE, f"--run_dir={tmp_path / 'r'}")
     assert "WITHOUT offline transfer" in line, line

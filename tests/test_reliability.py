@@ -21,6 +21,8 @@ import pytest
 from tests.conftest import ROOT, TINY_TEACHER_ARGS as TEACHER_ARGS, snapshot, truncate_files
 from tests.test_train_teachers import _assert_one_line_error
 
+pytestmark = pytest.mark.slow   # runs the real commands
+
 ONLINE_ARGS = ["--benchmark=mini", "--rounds=600", "--eval_every=150", "--warmup=100",
                "--hidden=16,16", "--batch_size=32", "--eval_episodes=1", "--final_episodes=1"]
 

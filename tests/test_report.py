@@ -2,6 +2,8 @@
 import json
 
 
+import pytest
+
 from ktmjax import report
 from tests.conftest import run_module
 from tests.test_train_teachers import _assert_one_line_error
@@ -65,6 +67,7 @@ def test_tables_from_runs(tmp_path):
     assert (tmp_path / "c.png").stat().st_size > 0 and png.endswith("c.png")
 
 
+@pytest.mark.slow
 def test_report_command(tmp_path):
     off = _run(tmp_path, "off", "offline", {"T1": 90.0, "T2": 40.0})
     out = tmp_path / "out" / "table.md"

@@ -10,6 +10,8 @@ from ktmjax import envs, report, runs, stages, teachers
 from ktmjax.errors import BadInput
 from ktmjax.stages import seeds as seed_axis
 
+pytestmark = pytest.mark.slow   # runs the real commands
+
 TINY = dict(benchmark="mini", tasks=("InvertedPendulum",),
             hidden=(16, 16), lr=1e-3, batch_size=8, eval_every=10, checkpoint_every=10,
             eval_episodes=1, final_episodes=1)

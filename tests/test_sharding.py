@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow   # runs the real commands
 
 
 def test_split_task_axis_gives_the_single_device_results():

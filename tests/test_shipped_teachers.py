@@ -11,6 +11,7 @@ SHIPPED = [("mini", None), ("A", "cpu")]
 
 
 @pytest.mark.parametrize("bench_name,scale", SHIPPED)
+@pytest.mark.slow
 def test_shipped_teachers_reach_their_stated_return(bench_name, scale):
     """One 200-step deterministic episode of each shipped teacher (seed 0) reaches at least
     0.9 of the return measured when it was exported (`check_episode`), and that return is
@@ -28,6 +29,7 @@ def test_shipped_teachers_reach_their_stated_return(bench_name, scale):
         assert got[task.name] >= 0.9 * stated, (task.name, got[task.name], stated)
 
 
+@pytest.mark.slow
 def test_student_commands_fall_back_on_the_shipped_teachers(tmp_path):
     """No finished train_teachers run under the root: the shipped teachers (all tasks or a
     subset); a finished run there comes first; a task nobody ships: None."""

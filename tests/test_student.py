@@ -201,6 +201,7 @@ def test_padded_state_and_masked_action_slots_change_nothing(mini_env):
     np.testing.assert_array_equal(layout.mask_action(x, mask), layout.mask_action(y, mask))
 
 
+@pytest.mark.slow
 def test_task_id_separates_tasks_with_the_same_state(mini_env):
     """With a task id, the two single pendulums (one state layout, one stacked group) get
     different actions on the same state; without it, the same action."""
@@ -262,6 +263,7 @@ def _online(env, teachers_, **kw):
     return s, state, online, jax.jit(s.online_epoch, static_argnums=2)
 
 
+@pytest.mark.slow
 def test_online_vmap_and_sequential_agree_exactly_for_one_task(idp_env):
     t, _ = _teacher_groups(idp_env)
     t_before = jax.tree.map(np.asarray, t)
@@ -293,6 +295,7 @@ def test_online_vmap_and_sequential_agree_exactly_for_one_task(idp_env):
 
 
 @pytest.mark.parametrize("actor_match", [0.0, 2.0])
+@pytest.mark.slow
 def test_online_alpha_zero_ignores_the_teacher(idp_env, actor_match):
     """alpha=0 drops the whole teacher term of Eq. 5, its actor-matching part included."""
     t1, _ = _teacher_groups(idp_env, seed=1)
@@ -307,6 +310,7 @@ def test_online_alpha_zero_ignores_the_teacher(idp_env, actor_match):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.slow
 def test_online_actor_matching_term_by_hand(idp_env):
     """With actor_match_weight w, Eq. 5's loss gains alpha * w * mean ||f^k(pi(ŝ)) -
     pi^k(s)||^2 on D'_k's batch, the teacher's action from its own actor; in a jitted epoch
@@ -389,6 +393,7 @@ def test_epoch_functions_trace_once(idp_env):
 
 
 @pytest.mark.parametrize("preset", ["paper", "robust"])
+@pytest.mark.slow
 def test_preset_metrics_name_eq1_to_eq5_and_only_the_presets_extension_terms(mini_env, preset):
     """The paper preset's offline and online rounds log Eq. 1, 2, 4 and 5 and no term that is
     not in the paper; the robust preset's log its extension terms beside them."""

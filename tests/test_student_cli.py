@@ -15,18 +15,21 @@ run = run_module
     ("--benchmark=nope", ["nope", "A, B, mini"]),
     ("--tasks=InvertedPendulum,Ant", ["Ant not in benchmark mini", "InvertedDoublePendulum"]),
 ])
+@pytest.mark.slow
 def test_unknown_benchmark_or_task(module, arg, words, tmp_path):
     proc = run(module, arg, f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, *words)
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_missing_teachers_directory(tmp_path):
     proc = run("offline_transfer", f"--teachers={tmp_path / 'none'}", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "does not exist", "train_teachers")
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_teachers_for_other_tasks(tmp_path):
     (tmp_path / "t" / "teachers" / "Ant").mkdir(parents=True)
     (tmp_path / "t" / "teachers" / "Ant" / "teacher.json").write_text("{}")
@@ -43,6 +46,7 @@ def test_teachers_for_other_tasks(tmp_path):
     (["--preset=fancy"], ["unknown --preset=fancy", "paper, robust"]),
     (["--seeds=0"], ["--seeds=0", "at least 1"]),
 ])
+@pytest.mark.slow
 def test_online_bad_flags(tmp_path, args, words):
     proc = run("online", *args, f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, *words)
@@ -51,12 +55,14 @@ def test_online_bad_flags(tmp_path, args, words):
 
 @pytest.mark.parametrize("flag,value", [("critic_grad", "-1"), ("critic_grad", "inf"),
                                         ("actor_match", "-1")])
+@pytest.mark.slow
 def test_offline_bad_term_weights(tmp_path, flag, value):
     proc = run("offline_transfer", f"--{flag}={value}", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, f"--{flag}=", "finite and not negative")
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_offline_critic_grad_needs_rollouts(tmp_path):
     none = f"--teachers={tmp_path / 'none'}"
     proc = run("offline_transfer", "--critic_grad=1", "--data=replay", none,
@@ -78,6 +84,7 @@ def _fake_offline_run(path, benchmark, tasks, **cfg):
     return path
 
 
+@pytest.mark.slow
 def test_online_from_a_run_of_another_benchmark(tmp_path):
     offline = _fake_offline_run(tmp_path / "off", "B", ["Hopper"])
     before = (offline / "config.json").read_bytes()
@@ -87,6 +94,7 @@ def test_online_from_a_run_of_another_benchmark(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_online_tasks_other_than_the_from_runs(tmp_path):
     offline = _fake_offline_run(tmp_path / "off", "mini", ["InvertedPendulum"])
     proc = run("online", f"--from={offline}", "--tasks=InvertedDoublePendulum",
@@ -95,6 +103,7 @@ def test_online_tasks_other_than_the_from_runs(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_online_task_id_other_than_the_from_runs(tmp_path):
     offline = _fake_offline_run(tmp_path / "off", "mini", ["InvertedPendulum"])
     proc = run("online", f"--from={offline}", "--task_id", f"--run_dir={tmp_path / 'r'}")
@@ -118,6 +127,7 @@ def test_task_id_resolution():
             common.resolve_task_id({}, value, True, from_cfg)
 
 
+@pytest.mark.slow
 def test_throughput_prints_one_json_line():
     proc = run("throughput", "--benchmark=mini", "--stage=offline", "--hidden=16",
                "--batch_size=8", "--capacity=64", "--rounds=2", "--repeats=1")
@@ -128,6 +138,7 @@ def test_throughput_prints_one_json_line():
     assert result["gflops_matmul_peak"] > result["gflops_achieved"] > 0
 
 
+@pytest.mark.slow
 def test_throughput_bad_stage():
     _assert_one_line_error(run("throughput", "--stage=both"), "unknown --stage=both")
 
@@ -138,6 +149,7 @@ def _copy_teachers(src, dst):
     return dst
 
 
+@pytest.mark.slow
 def test_offline_batch_larger_than_the_data(tiny_teachers, tmp_path):
     """Also: a teacher that train_teachers marked as stuck at an action bound is named in a
     warning before the transfer starts."""
@@ -153,6 +165,7 @@ def test_offline_batch_larger_than_the_data(tiny_teachers, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_teachers_of_other_sizes(tiny_teachers, tmp_path):
     teachers_ = _copy_teachers(tiny_teachers, tmp_path / "t")
     meta_path = teachers_ / "teachers" / "InvertedDoublePendulum" / "teacher.json"
@@ -165,6 +178,7 @@ def test_teachers_of_other_sizes(tiny_teachers, tmp_path):
     assert not (tmp_path / "r").exists() and snapshot(teachers_) == before
 
 
+@pytest.mark.slow
 def test_truncated_teacher_checkpoint(tiny_teachers, tmp_path):
     teachers_ = _copy_teachers(tiny_teachers, tmp_path / "t")
     truncate_files(teachers_ / "teachers" / "InvertedPendulum" / "state")
@@ -174,6 +188,7 @@ def test_truncated_teacher_checkpoint(tiny_teachers, tmp_path):
     assert not (tmp_path / "r").exists() and snapshot(teachers_) == before
 
 
+@pytest.mark.slow
 def test_run_dir_under_a_file_is_not_writable(tmp_path):
     (tmp_path / "file").write_text("keep me")
     proc = run("train_teachers", f"--run_dir={tmp_path / 'file' / 'run'}")
@@ -181,6 +196,7 @@ def test_run_dir_under_a_file_is_not_writable(tmp_path):
     assert (tmp_path / "file").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_offline_started_run_with_other_flags_is_refused_before_teachers_are_trained(tmp_path):
     """No --teachers and none on disk would train the mini teachers (17 minutes) first."""
     run_dir = tmp_path / "r"
@@ -193,6 +209,7 @@ def test_offline_started_run_with_other_flags_is_refused_before_teachers_are_tra
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.json"]
 
 
+@pytest.mark.slow
 def test_exported_teachers_load_as_the_run_and_have_no_replay(tiny_teachers, tmp_path):
     """export_teachers writes each teacher's actor and target critic only: they load as the
     run's own (same arrays), with no D_k; the student commands then take D_k from rollouts
@@ -239,6 +256,7 @@ def test_exported_teachers_load_as_the_run_and_have_no_replay(tiny_teachers, tmp
     ("offline_transfer", ["--benchmark=A", "--scale=tiny"], ["unknown --scale=tiny", "cpu, paper"]),
     ("online", ["--benchmark=mini", "--scale=paper"], ["--scale=paper applies to benchmarks A"]),
 ])
+@pytest.mark.slow
 def test_scale_flag(module, args, words, tmp_path):
     proc = run(module, *args, f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, *words)

@@ -44,6 +44,7 @@ def test_policy_delay_and_frozen_targets():
     np.testing.assert_array_equal(s2.steps, [2, 2])
 
 
+@pytest.mark.slow
 def test_td3_solves_a_bandit_with_a_known_answer():
     """One-step task (every transition terminal): reward = -4 |a - target|^2, target = 0.5 on
     the first action and -0.3 on the second. The critic must learn Q = r and the actor the

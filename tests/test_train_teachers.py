@@ -23,6 +23,7 @@ def _assert_one_line_error(proc, *words):
         assert w in err, err
 
 
+@pytest.mark.slow
 def test_unknown_benchmark(tmp_path):
     proc = run_cli("--benchmark=nope", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "nope", "A, B, mini")
@@ -35,12 +36,14 @@ def test_unknown_benchmark(tmp_path):
     (["--steps=500", "--batch_size=1000"], ["--batch_size=1000", "larger"]),
     (["--hidden=4x4"], ["--hidden=4x4"]),
 ])
+@pytest.mark.slow
 def test_bad_flags(tmp_path, args, words):
     proc = run_cli(*args, f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, *words)
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_run_dir_that_is_a_file_is_left_alone(tmp_path):
     target = tmp_path / "file"
     target.write_text("keep me")
@@ -60,6 +63,7 @@ def pendulum_run(tmp_path_factory):
     return run_dir, proc
 
 
+@pytest.mark.slow
 def test_inverted_pendulum_teacher_learns(pendulum_run):
     run_dir, proc = pendulum_run
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -96,6 +100,7 @@ def test_an_actor_stuck_at_its_bound_is_found():
     assert trainer.actors_at_bound(state) == ["InvertedPendulum"]
 
 
+@pytest.mark.slow
 def test_finished_run_dir_is_not_overwritten(pendulum_run):
     run_dir, _ = pendulum_run
     before = (run_dir / "summary.json").read_bytes()
@@ -105,6 +110,7 @@ def test_finished_run_dir_is_not_overwritten(pendulum_run):
     assert (run_dir / "summary.json").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_saved_teacher_restores_and_acts_like_the_evaluated_one(pendulum_run):
     run_dir, _ = pendulum_run
     task_dir = run_dir / "teachers" / "InvertedPendulum"
@@ -126,6 +132,7 @@ def test_saved_teacher_restores_and_acts_like_the_evaluated_one(pendulum_run):
     assert float(returns.mean()) >= 900
 
 
+@pytest.mark.slow
 def test_load_teachers_picks_the_target_or_the_online_critic(pendulum_run):
     run_dir, _ = pendulum_run
     env = envs.MultiTaskEnv(envs.benchmark_tasks("mini", ["InvertedPendulum"]))
@@ -148,6 +155,7 @@ def _ratio(run_dir, task="InvertedPendulum"):
     return summary["tasks"][task]["ratio"], summary
 
 
+@pytest.mark.slow
 def test_student_learns_from_the_trained_teacher_offline_then_online(pendulum_run, tmp_path):
     """The README's pipeline on one task: offline_transfer from the InvertedPendulum teacher
     trained above, then online from that student (`mini`'s defaults otherwise, small nets
