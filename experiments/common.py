@@ -213,7 +213,7 @@ def resolve_checkpoint_every(value, eval_every: int, benchmark: str) -> int:
 def define_scale_flag():
     flags.DEFINE_string("scale", None, "Sizes of A and B: paper = the paper's networks, steps "
                         "and rounds (a GPU/TPU job); cpu = smaller networks and budgets that "
-                        "this benchmark's 2-core CPU carries in hours (README, 'Scales'). "
+                        "this benchmark's 2-core CPU carries in hours (docs/getting_started.md). "
                         "Default: paper on a GPU or TPU, cpu on a CPU. mini has its own sizes.")
 
 

@@ -59,6 +59,8 @@ def variant(config: dict, summary: dict) -> str:
         return "Teachers"
     if stage == "compress":
         return compact_name(summary) + f" {summary['dtype']}"
+    if stage == "world_model":
+        return world_model_name(summary)
     if stage == "offline":
         name = "w/o Online"
     elif not config.get("her", True):
@@ -84,6 +86,14 @@ def compact_name(summary: dict) -> str:
                 if k in summary and summary[k] != default]
     return (f"compact {'x'.join(str(w) for w in summary['hidden'])} {how}"
             + (f" ({', '.join(settings)})" if settings else ""))
+
+
+def world_model_name(summary: dict) -> str:
+    """A world-model run's column: its size, and how it learnt ("alone" or "distilled,
+    alpha 0.45")."""
+    how = (f"distilled, alpha {summary['alpha']:g}" if summary.get("teacher")
+           and summary.get("alpha") else "alone")
+    return f"world model {summary['size']} {how}"
 
 
 def _column_order(name: str):
@@ -145,6 +155,31 @@ def returns_table(columns: dict) -> str:
             cells.append(_mean_std(values) if values else "n/a")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def max_average_reward(run: Run, task: str):
+    """The paper's metric: the best periodic evaluation of `task` in the run's metrics.csv
+    (its stage's rows; each the mean of that evaluation's episodes), None without one."""
+    returns = [ret for _, ret in _curve(run.path, task)]
+    return max(returns) if returns else None
+
+
+def max_average_table(columns: dict) -> str:
+    """Per task, each column's "max average reward" (mean ± std over seeds), and the
+    number of episodes of each periodic evaluation."""
+    tasks = task_names(columns)
+    shown = [c for c in columns if c != "Teachers"]
+    lines = ["| task | " + " | ".join(f"{c} (n={len(columns[c])})" for c in shown) + " |",
+             "|---|" + "---|" * len(shown)]
+    for task in tasks:
+        cells = []
+        for c in shown:
+            values = [v for v in (max_average_reward(r, task) for r in columns[c]) if v is not None]
+            cells.append(_mean_std(values) if values else "n/a")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    episodes = sorted({r.config.get("eval_episodes") for c in shown for r in columns[c]
+                       if r.config.get("eval_episodes")})
+    return "\n".join(lines), episodes
 
 
 def ratios(columns: dict) -> dict:
@@ -321,19 +356,65 @@ def compression_plot(columns: dict, path: str, title: str) -> str:
     return path
 
 
+WORLD_MODEL_ROWS = (("planner", ""), ("planner, float16 weights", " float16"),
+                    ("planner, sampling noise on", " sampling noise on"))
+
+
+def world_model_table(columns: dict) -> str:
+    """The follow-up's table: per world-model column (and its float16 weights and its
+    planner with sampling noise on), each task's return (mean ± std over seeds), the
+    normalised score (mean over seeds, with its 95% stratified-bootstrap interval from two
+    seeds on), the parameters and the acting file's bytes."""
+    from ktmjax import stats
+    tasks = task_names(columns)
+    lines = ["| model | seeds | " + " | ".join(tasks) + " | normalised score | parameters | "
+             "bytes |", "|---|---|" + "---|" * (len(tasks) + 3)]
+    for c, column_runs in columns.items():
+        for mode, suffix in WORLD_MODEL_ROWS:
+            evals = [r.summary["evaluations"][mode] for r in column_runs
+                     if mode in r.summary.get("evaluations", {})]
+            if not evals:
+                continue
+            cells = [_mean_std([e[t]["return_mean"] for e in evals if t in e]) for t in tasks]
+            scores = np.asarray([[e[t]["return_mean"] / 10 for t in tasks] for e in evals])
+            score = f"{scores.mean():.2f}"
+            if len(evals) > 1:
+                low, high = stats.stratified_bootstrap_ci(scores, stats.mean)
+                score += f" [{low:.2f}, {high:.2f}]"
+            dtype = "float16" if "float16" in mode else "float32"
+            first = column_runs[0].summary
+            lines.append(f"| {c}{suffix} | {len(evals)} | " + " | ".join(cells)
+                         + f" | {score} | {first['params']:,} | "
+                         f"{first['bytes'][dtype]['file_bytes']:,} |")
+    return "\n".join(lines)
+
+
 def report(run_dirs, title: str = None) -> tuple:
     """(Markdown text, grouped columns) for the finished runs in `run_dirs` (a multi-seed
     run counts as its seeds' runs)."""
     columns = group_runs([load_run(d) for p in run_dirs for d in seed_axis.student_dirs(p)])
     benchmark = next(iter(columns.values()))[0].summary.get("benchmark")
     title = title or f"Benchmark {benchmark}"
+    stages = {r.summary.get("stage") for rs in columns.values() for r in rs}
+    if "world_model" in stages:
+        if stages != {"world_model"}:
+            raise ValueError("world-model runs and KTM-DRL runs go in separate reports")
+        sources = "\n".join(f"- {c}: " + ", ".join(r.path for r in rs) for c, rs in columns.items())
+        text = (f"# {title}: world models\n\nFinal evaluation of each run ({columns[next(iter(columns))][0].summary['tasks'][task_names(columns)[0]]['episodes']} "
+                "episodes per task, MPPI planning; mean ± std over seeds; normalised score = "
+                f"mean over tasks of return / 10):\n\n{world_model_table(columns)}\n\n"
+                f"Runs:\n{sources}\n")
+        return text, columns
     seeds = {c: sorted({r.summary.get("seed") for r in rs}) for c, rs in columns.items()}
     sources = "\n".join(f"- {c}: " + ", ".join(r.path for r in rs) + f" (seeds {seeds[c]})"
                         for c, rs in columns.items())
+    best, episodes = max_average_table(columns)
     text = (f"# {title}\n\nReturns (10-episode final evaluation of each run; mean ± std "
-            f"over seeds):\n\n{returns_table(columns)}\n\nRatio to the teacher (mean over "
-            f"seeds; the mean row: mean over tasks ± std over seeds):\n\n"
-            f"{ratio_table(columns)}\n\n")
+            f"over seeds):\n\n{returns_table(columns)}\n\nThe paper's metric, \"max average "
+            f"reward\": the best periodic evaluation of each run ({'/'.join(map(str, episodes)) or 'n/a'} "
+            f"episodes each; mean ± std over seeds):\n\n{best}\n\nRatio to the teacher "
+            f"(final evaluation; mean over seeds; the mean row: mean over tasks ± std over "
+            f"seeds):\n\n{ratio_table(columns)}\n\n")
     intervals = aggregate_table(columns)
     if intervals:
         text += ("Over seeds and tasks (interquartile mean and 95% stratified-bootstrap "

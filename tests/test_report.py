@@ -129,3 +129,15 @@ def test_compression_columns_table_and_plot(tmp_path):
     assert "| compact 8x8 direct | 0 | int8 | 100 | 160 | 1,000 | 1,000,000 | 0.500 |" in text
     report.compression_plot(columns, str(tmp_path / "sizes.png"), "t")
     assert (tmp_path / "sizes.png").stat().st_size > 0
+
+
+def test_the_papers_max_average_reward_is_the_best_periodic_evaluation(tmp_path):
+    online = dict(alpha=1.0, beta=1.0, her=True, eval_episodes=3, **{"from": "x"})
+    path = _run(tmp_path, "on", "online", {"T1": 40.0, "T2": 20.0}, **online)
+    rows = ["stage,round,task,return,return_std,episodes,wall_s"]
+    rows += [f"online,{k},T1,{r},0,3,1" for k, r in ((1, 10.0), (2, 80.0), (3, 40.0))]
+    (tmp_path / "on" / "metrics.csv").write_text("\n".join(rows) + "\n")
+    text, _ = report.report([path])
+    assert '"max average reward"' in text and "(3 episodes each" in text
+    assert "| T1 | 80.0 |" in text           # the best evaluation, not the final 40
+    assert "| T2 | n/a |" in text             # no periodic evaluation of T2
