@@ -4,7 +4,7 @@ import os
 import jax
 import orbax.checkpoint as ocp
 
-from ktmjax import distributed, td3
+from ktmjax import distributed, sharding
 
 
 def save(path: str, tree) -> None:
@@ -86,7 +86,7 @@ class RunCheckpoints:
         leaves = [saved.get(f"{i:05d}", leaf) for i, leaf in enumerate(leaves)]
         # Committed like a fresh state: placed otherwise, the first epoch after a resume
         # would compile once more.
-        return td3.placed(jax.tree.unflatten(treedef, leaves))
+        return sharding.placed(jax.tree.unflatten(treedef, leaves))
 
     def restore(self, like, say=print):
         """(step, state) of the newest readable checkpoint, shaped like `like`.

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ktmjax import extensions, ktm, layout, loops, networks, replay, td3, teachers
+from ktmjax import extensions, ktm, layout, loops, networks, replay, sharding, td3, teachers
 from ktmjax.envs import MultiTaskEnv
 
 
@@ -141,7 +141,7 @@ class Compressor:
     def init(self, key) -> td3.TD3State:
         state = jax.jit(td3.init, static_argnums=(1, 2, 3))(
             key, self.layout.student_obs_size, self.layout.action_max, self.config.net)
-        return td3.placed(state)
+        return sharding.placed(state)
 
     def policy_apply(self, g, actor_params, obs):
         """The compact student's deterministic actions (the evaluator's form)."""

@@ -15,6 +15,7 @@ single-device run. In a multi-process job (`ktmjax.distributed`) the mesh spans 
 process's devices.
 """
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -93,3 +94,18 @@ def describe(sizes, seed_count: int = 1) -> str:
     note = (f"; {len(whole)} group(s) of {', '.join(map(str, whole))} task(s) replicated "
             f"(not divisible by {n})" if whole else "")
     return f", task axis over {n} devices{note}"
+
+
+def placed(tree):
+    """Every leaf of `tree` in a buffer of its own, committed to the default device
+    (replicated over every process's devices in a multi-process job).
+
+    Own buffers: epochs donate their input state, and an init may return one array twice
+    (targets start as the online networks). Committed: an epoch's outputs are, and jit keys
+    its compiled programs on the inputs' placement, so a first state that was not would
+    make the second epoch compile again.
+    """
+    tree = jax.tree.map(jnp.copy, tree)
+    if jax.process_count() > 1:   # other processes' devices cannot be one's default device
+        return replicate(tree)
+    return jax.device_put(tree, jax.devices()[0])

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from ktmjax import networks, sharding
+from ktmjax import networks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,21 +71,6 @@ def twin_regression_loss(q, target):
     Q1 and Q2 for the student's Q1 and Q2, Eq. 1).
     """
     return jnp.mean(jnp.sum(jnp.square(q - target), axis=0))
-
-
-def placed(tree):
-    """Every leaf of `tree` in a buffer of its own, committed to the default device
-    (replicated over every process's devices in a multi-process job).
-
-    Own buffers: epochs donate their input state, and an init may return one array twice
-    (targets start as the online networks). Committed: an epoch's outputs are, and jit keys
-    its compiled programs on the inputs' placement, so a first state that was not would
-    make the second epoch compile again.
-    """
-    tree = jax.tree.map(jnp.copy, tree)
-    if jax.process_count() > 1:   # other processes' devices cannot be one's default device
-        return sharding.replicate(tree)
-    return jax.device_put(tree, jax.devices()[0])
 
 
 def hard_targets(state: TD3State) -> TD3State:

@@ -64,7 +64,7 @@ class TeacherTrainer:
         # The envs are reset outside `_init`: the reset program is then the one that every
         # epoch's `refill_starts` runs, compiled once.
         key, env_key = jax.random.split(key)
-        return self.place(td3.placed(self._init(key, self.env.reset(env_key))))
+        return self.place(sharding.placed(self._init(key, self.env.reset(env_key))))
 
     def place(self, state: TeacherTrainState) -> TeacherTrainState:
         """Each group's task axis split over the devices, the rest replicated (`sharding`)."""

@@ -5,7 +5,7 @@ A round draws one batch from every task's shard (hierarchical replay) and makes 
 optimiser steps of `update.round_steps` on the losses of `losses.offline` (Eq. 1-2) or
 `losses.online` (Eq. 4-5); the online round first acts in every task once. A round is
 pure and jittable; an epoch is one `lax.scan` over rounds and returns each round's
-`loops.TrainMetrics`.
+`metrics.TrainMetrics`.
 """
 from typing import Sequence
 
@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ktmjax import acting, layout, loops, replay, sharding, td3
+from ktmjax import acting, layout, replay, sharding, td3
+from ktmjax.metrics import TrainMetrics
 from ktmjax.envs import MultiTaskEnv
 from ktmjax.student import batches, losses, update
 from ktmjax.student.config import StudentConfig
@@ -56,7 +57,7 @@ class Student:
     def init(self, key) -> td3.TD3State:
         state = jax.jit(td3.init, static_argnums=(1, 2, 3))(
             key, self.layout.student_obs_size, self.layout.action_max, self.config.net)
-        return td3.placed(state)
+        return sharding.placed(state)
 
     # ---- the student's view of a task -------------------------------------------------------
 
@@ -83,7 +84,7 @@ class Student:
     def offline_round(self, state: td3.TD3State, teachers):
         """One round of offline transfer: a batch from every D_k, Eq. 1 then Eq. 2.
         `teachers`: one `teachers.TeacherGroup` per task group (frozen: never updated).
-        Returns (state, `loops.TrainMetrics`)."""
+        Returns (state, `metrics.TrainMetrics`)."""
         key, batch_key = jax.random.split(state.key)
         steps = update.plan(self, batches.offline(self, teachers, batch_key), teachers)
         do_actor = state.steps % self.config.offline_actor_delay == 0
@@ -119,7 +120,7 @@ class Student:
             buffers = tuple(replay.prefill(b, d) for b, d in zip(buffers, prefill))
         online = OnlineState(state, buffers, self.env.reset(env_key),
                              jnp.zeros((), jnp.int32), key)
-        return self.place_online(td3.placed(online))
+        return self.place_online(sharding.placed(online))
 
     def place_teachers(self, teacher_groups) -> tuple:
         """The teachers and their D_k with each group's task axis split over the devices."""
@@ -160,7 +161,7 @@ class Student:
     def online_round(self, online: OnlineState, teachers):
         """One online round: all K envs step once, then (after the warm-up) Eq. 4 on every
         task's batch of D'_k and, every `policy_delay`-th update, Eq. 5 and soft targets.
-        Returns (state, `loops.TrainMetrics`; nothing updated during the warm-up)."""
+        Returns (state, `metrics.TrainMetrics`; nothing updated during the warm-up)."""
         key, act_key, batch_key = jax.random.split(online.key, 3)
         online = self._explore(online, act_key).replace(key=key)
 
@@ -174,7 +175,7 @@ class Student:
             return learner.replace(steps=learner.steps + 1), metrics
 
         def wait(learner):
-            return learner, loops.TrainMetrics.zeros_like(jax.eval_shape(learn, learner)[1])
+            return learner, TrainMetrics.zeros_like(jax.eval_shape(learn, learner)[1])
 
         learner, metrics = jax.lax.cond(online.round >= self.config.warmup_rounds, learn, wait,
                                         online.learner)

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from ktmjax import td3
-from ktmjax.loops import TrainMetrics
+from ktmjax.metrics import TrainMetrics
 from ktmjax.student.losses import Losses
 
 
