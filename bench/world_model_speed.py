@@ -15,8 +15,6 @@ import argparse
 import json
 import time
 
-import numpy as np
-
 NUM_BINS, V_MIN, V_MAX = 101, -10.0, 10.0
 
 

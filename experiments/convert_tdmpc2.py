@@ -7,6 +7,7 @@ ktmjax world-model file that `ktmjax.worldmodel.load` plans from.
 A 30-task checkpoint gets MT30's task names (the 19 standard tasks under Playground's
 names, then the 11 custom ones); another gets task0, task1, ... unless --tasks names them.
 """
+import importlib.util
 import os
 
 from absl import flags
@@ -33,9 +34,7 @@ def main(_):
                    "not exist")
     common.require(not os.path.exists(FLAGS.out), f"--out={FLAGS.out} exists; give a new path")
     common.require_choice("dtype", FLAGS.dtype, store.DTYPES)
-    try:
-        import torch  # noqa: F401  (optional extra: only this command reads .pt files)
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:   # an optional extra
         common.fail("reading a .pt checkpoint needs torch: pip install torch")
     try:
         cfg, params, target_q = convert.load_checkpoint(FLAGS.checkpoint)

@@ -20,7 +20,6 @@ from absl import flags
 from experiments import common
 from ktmjax import runs, stages
 from ktmjax.stages import config
-from ktmjax.stages.world_model import world_model
 from ktmjax.worldmodel import model
 
 FLAGS = flags.FLAGS
@@ -54,7 +53,7 @@ def resolve_config() -> config.WorldModelRun:
 def main(_):
     run = resolve_config()
     runs.check_run_dir(run.run_dir)
-    world_model(run)
+    stages.world_model(run)
 
 
 if __name__ == "__main__":

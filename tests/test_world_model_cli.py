@@ -66,6 +66,11 @@ def test_a_distilled_student_and_its_bad_input(world_model_run, dmc_teachers, tm
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "model_distill" in (student / "metrics.csv").read_text().splitlines()[0]
     assert json.loads((student / "summary.json").read_text())["alpha"] == 0.45
+    table = run_module("report", str(world_model_run), str(student))
+    assert table.returncode == 0, table.stderr[-1000:]
+    for row in ("| world model cpu-small alone | 1 |", "| world model cpu-small alone float16 | 1 |",
+                "| world model cpu-small distilled, alpha 0.45 | 1 |"):
+        assert row in table.stdout, table.stdout
 
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ktmjax import checkpoint, envs, evaluation, loops, runs
+from ktmjax.metrics import TrainMetrics
 from ktmjax.envs import dmc
 from ktmjax.errors import BadInput
 from ktmjax.stages.config import WorldModelRun, settings
@@ -144,14 +145,14 @@ def make_planner_evaluator(env, mcfg, pcfg: plan.PlanConfig, discounts, episodes
     return evaluate
 
 
-def _train_metrics(metrics: dict, num_tasks: int) -> loops.TrainMetrics:
+def _train_metrics(metrics: dict, num_tasks: int) -> TrainMetrics:
     """The learner's model-wide metrics [n] as loops' per-task columns [n, K]."""
     wide = lambda v: jnp.broadcast_to(v[:, None], (v.shape[0], num_tasks))
     critic = {f"model_{k}": wide(v) for k, v in metrics.items() if not k.startswith(("pi_", "q_"))}
     actor = {k if k.startswith("pi_") else f"pi_{k}": wide(v) for k, v in metrics.items()
              if k.startswith(("pi_", "q_"))}
     ones = jnp.ones((next(iter(metrics.values())).shape[0], num_tasks))
-    return loops.TrainMetrics(critic, actor, ones, ones)
+    return TrainMetrics(critic, actor, ones, ones)
 
 
 def score_table(evaluations: dict) -> str:
