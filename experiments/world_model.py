@@ -6,7 +6,9 @@ distil a small one from a large one through its reward head (Kuzmenko & Shvai 20
         --teacher=runs/world_model/<the large run> --alpha=0.45
 
 --data: train_teachers run directories (`train_teachers --benchmark=dmc --scale=cpu`)
-whose replays form the data set. --teacher: a finished world_model run whose decoded
+whose replays form the data set, or exported teachers (no replay), whose noisy rollouts
+(--rollout_steps per task, at four noise levels) form it; by default the teachers that
+ship with ktmjax for the benchmark. --teacher: a finished world_model run whose decoded
 rewards the student regresses at the first step of each sampled sub-trajectory, weight
 --alpha (--alpha=0: the same student trained without the teacher).
 
@@ -18,7 +20,7 @@ noise, the prior's, each dtype's, MT30's normalised score, parameters and bytes)
 from absl import flags
 
 from experiments import common
-from ktmjax import runs, stages
+from ktmjax import runs, stages, teachers
 from ktmjax.stages import config
 from ktmjax.worldmodel import model
 
@@ -30,9 +32,15 @@ def resolve_config() -> config.WorldModelRun:
     common.check_benchmark(FLAGS.benchmark)
     tasks = tuple(common.resolve_tasks(FLAGS.benchmark, ",".join(FLAGS.tasks)))
     common.require_choice("size", FLAGS.size, model.SIZES)
-    common.require(bool(FLAGS.data), "--data is required: train_teachers run directories "
-                   "whose replays form the data set (e.g. `python -m experiments."
-                   "train_teachers --benchmark=dmc --scale=cpu`)")
+    data = tuple(FLAGS.data)
+    if not data:
+        shipped = teachers.shipped_teachers(FLAGS.benchmark, "cpu")
+        common.require(shipped is not None, f"no teachers ship for benchmark {FLAGS.benchmark}: "
+                       "give --data=<train_teachers run directories> (`python -m experiments."
+                       f"train_teachers --benchmark={FLAGS.benchmark} --scale=cpu`)")
+        data = (shipped,)
+    common.require(FLAGS.rollout_steps >= 100, f"--rollout_steps={FLAGS.rollout_steps}: at "
+                   "least 100")
     for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "eval_episodes",
                  "final_episodes", "num_samples", "iterations"):
         common.require(getattr(FLAGS, name) > 0, f"--{name}={getattr(FLAGS, name)} must be positive")
@@ -47,7 +55,7 @@ def resolve_config() -> config.WorldModelRun:
     run_dir = FLAGS.run_dir or common.default_run_dir(
         "world_model", f"{FLAGS.benchmark}-{FLAGS.size}-seed{FLAGS.seed}")
     return common.settings_from_flags(config.WorldModelRun, tasks=tasks, run_dir=run_dir,
-                                      alpha=FLAGS.alpha if FLAGS.teacher else 0.0)
+                                      data=data, alpha=FLAGS.alpha if FLAGS.teacher else 0.0)
 
 
 def main(_):

@@ -30,7 +30,7 @@ def noisy_rollouts(env: MultiTaskEnv, policy_apply: Callable, params, steps: int
     N(0, noise^2), clipped to [-1, 1]; episodes restart themselves (one program, no refills:
     they cycle through each env's pool of initial states). Returns one `replay.Replay` per
     task group holding the `steps` transitions of each of its tasks."""
-    def run(params, key):
+    def run(params, key, noise):
         env_key, key = jax.random.split(key)
         states = env.reset(env_key)
         buffers = tuple(replay.init(g.size, steps, g.obs_size, g.action_size) for g in env.groups)
@@ -48,4 +48,6 @@ def noisy_rollouts(env: MultiTaskEnv, policy_apply: Callable, params, steps: int
         (_, buffers), _ = jax.lax.scan(body, (states, buffers), jax.random.split(key, steps))
         return buffers
 
-    return jax.jit(run)(tuple(params), key)
+    # The noise is an argument, not a constant: rollouts at several noise levels share one
+    # program (and the persistent compilation cache).
+    return jax.jit(run)(tuple(params), key, jnp.float32(noise))

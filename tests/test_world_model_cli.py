@@ -91,3 +91,13 @@ def test_a_distilled_student_and_its_bad_input(world_model_run, dmc_teachers, tm
         assert len(lines) == 1 and word in lines[0] and "Traceback" not in proc.stderr, (args, lines)
         assert not (tmp_path / f"bad{i}").exists()
     assert snapshot(world_model_run) == before
+
+
+def test_exported_teachers_give_a_data_set_of_their_noisy_rollouts(tmp_path):
+    proc = run_module("world_model", *TINY_WM, "--benchmark=mini", "--tasks=InvertedPendulum",
+                      "--data=ktmjax/shipped_teachers/mini", "--rollout_steps=400",
+                      f"--run_dir={tmp_path / 'run'}", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for noise in ("0.1", "0.3", "0.6", "1.0"):
+        assert f"100 steps per task of the teachers in ktmjax/shipped_teachers/mini with noise {noise}" in proc.stdout
+    assert "data 400 transitions" in proc.stdout

@@ -296,7 +296,9 @@ class WorldModelRun:
     optionally distilled from a frozen world model (`stages.world_model`). The command's
     flags are generated from these fields (`experiments.world_model`)."""
     data: tuple = about((), "Comma-separated train_teachers run directories whose teachers' "
-                        "replays form the data set (the first holding a task is used).")
+                        "replays form the data set (the first holding a task is used), or "
+                        "exported teachers, whose noisy rollouts form it (default: the "
+                        "teachers shipped for the benchmark).")
     benchmark: str = about("dmc", "Benchmark: dmc (or A, B, mini).")
     tasks: tuple = about((), "Comma-separated subset of the benchmark's tasks (default its "
                          "default set; dmc: any of the 19 MT30 tasks Playground has).")
@@ -304,6 +306,10 @@ class WorldModelRun:
                          "seed<seed>-<time>).")
     size: str = about("cpu-small", "World-model size: 1M, 5M, 19M, 48M, 317M (MT30's) or "
                       "cpu-small, cpu-large.")
+    rollout_steps: int = about(100_000, "Where a --data directory holds exported teachers "
+                               "(no replay, e.g. the shipped ones): env steps per task of "
+                               "their rollouts, split evenly over the noise levels 0.1, 0.3, "
+                               "0.6 and 1.0 (data of mixed quality, like MT30's).")
     steps: int = about(20_000, "Model updates.")
     batch_size: int = about(256, "Sub-trajectories per update, an equal share per task.")
     lr: float = about(3e-4, "Adam learning rate (the encoder's is 0.3x).")

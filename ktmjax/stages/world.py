@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax import checkpoint, envs, evaluation, loops, runs
+from ktmjax import acting, checkpoint, envs, evaluation, loops, runs, teachers
 from ktmjax.metrics import TrainMetrics
 from ktmjax.envs import dmc
 from ktmjax.errors import BadInput
@@ -23,38 +23,80 @@ MODEL_FILE = "model-{dtype}.msgpack"
 DTYPES = store.DTYPES
 
 
+ROLLOUT_NOISES = (0.1, 0.3, 0.6, 1.0)
+
+
+def _replay_source(path: str, task) -> str:
+    """The replay of `task` in the train_teachers run `path`, or None."""
+    candidate = os.path.join(teachers.teachers_root(path), task.name, "replay")
+    return candidate if os.path.isdir(candidate) else None
+
+
+def _exported_source(path: str, task) -> bool:
+    """Whether `path` holds an exported teacher of `task` (weights, no replay)."""
+    return os.path.isfile(os.path.join(teachers.teachers_root(path), task.name,
+                                       teachers.WEIGHTS_FILE))
+
+
+def rollout_transitions(path: str, tasks, steps: int, seed: int) -> dict:
+    """{task name: time-ordered transitions} of the exported teachers in `path` acting with
+    Gaussian noise of each level in ROLLOUT_NOISES (steps / 4 env steps per level)."""
+    env = envs.MultiTaskEnv(tasks)
+    loaded, configs, _ = teachers.load_teachers(path, env.groups)
+    policy = teachers.teachers_policy(env.groups, configs)
+    per_level = steps // len(ROLLOUT_NOISES)
+    out = {t.name: [] for t in tasks}
+    for i, noise in enumerate(ROLLOUT_NOISES):
+        print(f"[{STAGE}] data: {per_level} steps per task of the teachers in {path} with "
+              f"noise {noise}", flush=True)
+        buffers = acting.noisy_rollouts(env, policy, [t.actor_params for t in loaded],
+                                        per_level, jax.random.PRNGKey(seed * 100 + i), noise)
+        for group, buffer in zip(env.groups, buffers):
+            for j, task in enumerate(group.tasks):
+                out[task.name].append({f: np.asarray(getattr(buffer, f)[j])
+                                       for f in ("obs", "next_obs", "action", "reward")})
+    return {name: {f: np.concatenate([part[f] for part in parts]) for f in parts[0]}
+            for name, parts in out.items()}
+
+
 def load_dataset(run: WorldModelRun, tasks, horizon: int):
-    """Every task's transitions from the replays of the teacher runs in run.data (the first
-    run holding the task), as a `worldmodel.data.Dataset`; BadInput when one is missing."""
-    from ktmjax import teachers
-    per_task = []
+    """The data set of `run`: for each task, the replay of the first --data run directory
+    that holds one; tasks found only as exported teachers (e.g. the shipped ones) get their
+    teachers' noisy rollouts (`rollout_transitions`). BadInput when a task has neither."""
+    per_task, rollouts = {}, {}
+    for path in run.data:
+        if not os.path.isdir(path):
+            raise BadInput(f"data directory {path} does not exist; give train_teachers run "
+                           "directories (with their replays) or exported teachers in --data")
     for task in tasks:
-        source = None
         for path in run.data:
-            if not os.path.isdir(path):
-                raise BadInput(f"data directory {path} does not exist; give train_teachers "
-                               "run directories (with their replays) in --data")
-            candidate = os.path.join(teachers.teachers_root(path), task.name, "replay")
-            if os.path.isdir(candidate):
-                source = candidate
+            source = _replay_source(path, task)
+            if source:
+                try:
+                    per_task[task.name] = {k: np.asarray(v)
+                                           for k, v in checkpoint.load(source).items()}
+                except Exception as e:  # orbax raises many kinds of errors on a broken file
+                    raise BadInput(f"cannot read the replay {source} ({type(e).__name__}); "
+                                   "train that teacher again") from None
                 break
-        if source is None:
-            raise BadInput(f"no replay of task {task.name} in --data={','.join(run.data)}; "
-                           f"train its teacher with `python -m experiments.train_teachers "
-                           f"--benchmark={run.benchmark} --tasks={task.name}` and add its run "
-                           "directory to --data")
-        try:
-            per_task.append({k: np.asarray(v) for k, v in checkpoint.load(source).items()})
-        except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
-            raise BadInput(f"cannot read the replay {source} ({type(e).__name__}); train that "
-                           "teacher again") from None
+            if _exported_source(path, task):
+                rollouts.setdefault(path, []).append(task)
+                break
+        else:
+            raise BadInput(f"no replay or teacher of task {task.name} in --data="
+                           f"{','.join(run.data)}; train its teacher with `python -m "
+                           f"experiments.train_teachers --benchmark={run.benchmark} "
+                           f"--tasks={task.name}` and add its run directory to --data")
+    for path, path_tasks in rollouts.items():
+        per_task.update(rollout_transitions(path, path_tasks, run.rollout_steps, run.seed))
+    ordered = [per_task[t.name] for t in tasks]
     obs_size = max(t.obs_size for t in tasks)
     action_size = max(t.action_size for t in tasks)
     try:
-        dataset = wm_data.from_transitions(per_task, obs_size, action_size, horizon)
+        dataset = wm_data.from_transitions(ordered, obs_size, action_size, horizon)
     except ValueError as e:
         raise BadInput(f"the data set is too small: {e}") from None
-    return dataset, [len(t["reward"]) for t in per_task]
+    return dataset, [len(t["reward"]) for t in ordered]
 
 
 def model_config(size: str, tasks) -> model.ModelConfig:
