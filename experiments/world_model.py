@@ -41,7 +41,7 @@ def resolve_config() -> config.WorldModelRun:
         data = (shipped,)
     common.require(FLAGS.rollout_steps >= 100, f"--rollout_steps={FLAGS.rollout_steps}: at "
                    "least 100")
-    for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "eval_episodes",
+    for name in ("steps", "seeds", "batch_size", "eval_every", "checkpoint_every", "eval_episodes",
                  "final_episodes", "num_samples", "iterations"):
         common.require(getattr(FLAGS, name) > 0, f"--{name}={getattr(FLAGS, name)} must be positive")
     common.require(FLAGS.lr > 0, f"--lr={FLAGS.lr} must be positive")

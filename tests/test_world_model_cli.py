@@ -93,11 +93,19 @@ def test_a_distilled_student_and_its_bad_input(world_model_run, dmc_teachers, tm
     assert snapshot(world_model_run) == before
 
 
-def test_exported_teachers_give_a_data_set_of_their_noisy_rollouts(tmp_path):
+def test_exported_teachers_give_a_data_set_of_their_noisy_rollouts_and_seeds_run_together(
+        tmp_path):
+    run_dir = tmp_path / "run"
     proc = run_module("world_model", *TINY_WM, "--benchmark=mini", "--tasks=InvertedPendulum",
-                      "--data=ktmjax/shipped_teachers/mini", "--rollout_steps=400",
-                      f"--run_dir={tmp_path / 'run'}", timeout=900)
+                      "--data=ktmjax/shipped_teachers/mini", "--rollout_steps=400", "--seeds=2",
+                      f"--run_dir={run_dir}", timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    seeds = [json.loads((run_dir / f"seed{s}" / "summary.json").read_text()) for s in (0, 1)]
+    assert [s["seed"] for s in seeds] == [0, 1]
+    aggregate = json.loads((run_dir / "summary.json").read_text())
+    assert aggregate["seeds"] == [0, 1]
+    assert aggregate["normalised_score"]["planner"] == pytest.approx(
+        sum(s["normalised_score"]["planner"] for s in seeds) / 2)
     for noise in ("0.1", "0.3", "0.6", "1.0"):
         assert f"100 steps per task of the teachers in ktmjax/shipped_teachers/mini with noise {noise}" in proc.stdout
     assert "data 400 transitions" in proc.stdout

@@ -314,6 +314,8 @@ class WorldModelRun:
     batch_size: int = about(256, "Sub-trajectories per update, an equal share per task.")
     lr: float = about(3e-4, "Adam learning rate (the encoder's is 0.3x).")
     seed: int = about(0, "Random seed.")
+    seeds: int = about(1, "Independent runs in one program (seeds seed..seed+N-1), each "
+                       "writing RUN_DIR/seed<s>/; RUN_DIR holds the aggregate.")
     teacher: Optional[str] = about(None, "A finished world_model run of the same benchmark "
                                    "and tasks: the frozen teacher of the reward distillation.")
     alpha: float = about(0.45, "With --teacher: weight of the MSE between the student's and "

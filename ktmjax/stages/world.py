@@ -13,7 +13,8 @@ from ktmjax import acting, checkpoint, envs, evaluation, loops, runs, teachers
 from ktmjax.metrics import TrainMetrics
 from ktmjax.envs import dmc
 from ktmjax.errors import BadInput
-from ktmjax.stages.config import WorldModelRun, settings
+from ktmjax.stages import seeds as seed_axis
+from ktmjax.stages.config import WorldModelRun
 from ktmjax.worldmodel import data as wm_data
 from ktmjax.worldmodel import learner as wm_learner
 from ktmjax.worldmodel import model, plan, store
@@ -111,7 +112,7 @@ def load_teacher(run: WorldModelRun, tasks) -> wm_learner.Teacher:
     path = os.path.join(run.teacher, MODEL_FILE.format(dtype="float32"))
     cfg_path = os.path.join(run.teacher, "config.json")
     if not os.path.isfile(path) or not os.path.isfile(cfg_path):
-        raise BadInput(f"--teacher={run.teacher} is not a finished world_model run (no "
+        raise BadInput(f"--teacher={run.teacher} is not a finished world_model run or seed directory (no "
                        f"{os.path.basename(path)}); train it with `python -m "
                        "experiments.world_model` first")
     saved = runs.read_json(cfg_path)
@@ -233,20 +234,24 @@ def world_model(run: WorldModelRun) -> dict:
     learner = wm_learner.Learner(mcfg, discounts, loss_cfg, wm_learner.OptimConfig(lr=run.lr),
                                  teacher)
     info = runs.environment_info()
-    runs.claim_run(run.run_dir, settings(run), info)
-    state = learner.init(jax.random.PRNGKey(run.seed))
-    num_params = model.count_params(state.params)
+    seeds = seed_axis.seed_values(run.seed, run.seeds)
+    out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
+    seed_axis.claim_runs(run, seeds, out_dirs, info)
+    state = seed_axis.combine([learner.init(jax.random.PRNGKey(s)) for s in seeds])
+    num_params = model.count_params(learner.init(jax.random.PRNGKey(0)).params)
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks ({', '.join(names)}), "
           f"padded to {mcfg.obs_size} obs / {mcfg.action_size} actions; data "
           f"{sum(sizes):,} transitions ({', '.join(f'{n:,}' for n in sizes)}); size {run.size} "
           f"({num_params:,} parameters), {run.steps} updates of batch {run.batch_size}, "
           + (f"distilled from {run.teacher} ({model.count_params(teacher.params):,} "
              f"parameters) with alpha {run.alpha:g}, " if teacher else "no teacher, ")
+          + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
           + f"device {info['device']}; run dir {run.run_dir}", flush=True)
 
-    base_key = jax.random.PRNGKey(run.seed + 1)
+    # Each seed's batches and updates use the keys of a run of that seed alone.
+    base_keys = seed_axis.combine([jax.random.PRNGKey(s + 1) for s in seeds])
 
-    def epoch_impl(state, n):
+    def epoch_impl(state, base_key, n):
         def one(state, key):
             k_batch, k_update = jax.random.split(key)
             batch = wm_data.sample(dataset, k_batch, run.batch_size)
@@ -255,17 +260,20 @@ def world_model(run: WorldModelRun) -> dict:
         state, metrics = jax.lax.scan(one, state, keys)
         return state, _train_metrics(metrics, len(tasks))
 
-    epoch = jax.jit(epoch_impl, static_argnums=1, donate_argnums=0)
+    epoch = jax.jit(lambda s, k, n: seed_axis.over(lambda s1, k1: epoch_impl(s1, k1, n),
+                                                    len(seeds))(s, k),
+                    static_argnums=2, donate_argnums=0)
     groups = env.groups
     periodic = evaluation.make_evaluator(env, prior_policy(mcfg, groups), run.eval_episodes)
-    evaluate = lambda s, i: periodic(tuple(s.params for _ in groups), jax.random.PRNGKey(100 + i))
     start = time.time()
     state = loops.run_epochs(
-        state, total=run.steps, epoch_size=run.eval_every, epoch=epoch, evaluate=evaluate,
-        tasks=tasks, log=runs.MetricsLog(run.run_dir, run.tensorboard), stage="world_model",
+        state, total=run.steps, epoch_size=run.eval_every,
+        epoch=lambda s, n: epoch(s, base_keys, n),
+        evaluate=seed_axis.evaluator(periodic, lambda s: tuple(s.params for _ in groups), seeds),
+        tasks=tasks, log=seed_axis.metrics_log(out_dirs, run.tensorboard), stage="world_model",
         prefix=STAGE, unit="update", rate_unit="updates",
         checkpoints=checkpoint.RunCheckpoints(run.run_dir),
-        checkpoint_every=run.checkpoint_every, params=lambda s: s.params)
+        checkpoint_every=run.checkpoint_every, params=lambda s: s.params, seeds=len(seeds))
     train_s = time.time() - start
 
     print(f"[{STAGE}] final evaluation: {run.final_episodes} episodes per task, planning "
@@ -273,25 +281,52 @@ def world_model(run: WorldModelRun) -> dict:
     pcfg = plan.PlanConfig(num_samples=run.num_samples, iterations=run.iterations,
                            num_pi_trajs=min(plan.PlanConfig.num_pi_trajs, run.num_samples // 2),
                            num_elites=min(plan.PlanConfig.num_elites, run.num_samples // 4))
-    deterministic = make_planner_evaluator(env, mcfg, pcfg, discounts, run.final_episodes, False)
-    noisy = make_planner_evaluator(env, mcfg, pcfg, discounts, run.final_episodes, True)
     prior = evaluation.make_evaluator(env, prior_policy(mcfg, groups), run.final_episodes)
-    key = jax.random.PRNGKey(run.seed + 1000)
+    evaluators = {   # each (params, key) -> returns [K, episodes]
+        "planner": make_planner_evaluator(env, mcfg, pcfg, discounts, run.final_episodes, False),
+        "planner, sampling noise on": make_planner_evaluator(env, mcfg, pcfg, discounts,
+                                                             run.final_episodes, True),
+        "policy prior": lambda params, key: prior(tuple(params for _ in groups), key)}
+    title = (f"World model {run.size}, benchmark {run.benchmark}, {{seeds}}, {run.steps} "
+             "updates" + (f", distilled (alpha {run.alpha:g})" if teacher else ", no teacher"))
+    summaries = [
+        write_world_model(run, seed, out, seed_state, tasks, mcfg, discounts, evaluators,
+                          num_params, train_s, time.time() - start, title.format(seeds=f"seed {seed}"))
+        for seed, out, seed_state in zip(seeds, out_dirs, seed_axis.split(state, len(seeds)))]
+    if len(seeds) == 1:
+        return summaries[0]
+    aggregate = seed_axis.write_aggregate(run.run_dir, summaries,
+                                          title.format(seeds=f"seeds {seeds[0]}-{seeds[-1]}"))
+    scores = [[s["normalised_score"][m] for m in s["normalised_score"]] for s in summaries]
+    aggregate["normalised_score"] = {m: float(np.mean([row[i] for row in scores]))
+                                     for i, m in enumerate(summaries[0]["normalised_score"])}
+    runs.write_json(os.path.join(run.run_dir, "summary.json"), aggregate)
+    return aggregate
+
+
+def write_world_model(run: WorldModelRun, seed: int, out: str, state, tasks, mcfg, discounts,
+                      evaluators: dict, num_params: int, train_s: float, wall_s: float,
+                      title: str) -> dict:
+    """One seed's end of the stage in `out`: the final evaluations (`evaluators`: the
+    planner, deterministic and with its sampling noise, and the policy prior; then the
+    planner with each half-precision file's weights), the three model files, summary.json
+    and results.md."""
+    names = [t.name for t in tasks]
+    key = jax.random.PRNGKey(seed + 1000)
     summarize = lambda r: evaluation.summarize(tasks, np.asarray(r))
-    evaluations = {"planner": summarize(deterministic(state.params, key)),
-                   "planner, sampling noise on": summarize(noisy(state.params, key)),
-                   "policy prior": summarize(prior(tuple(state.params for _ in groups), key))}
+    evaluations = {mode: summarize(fn(state.params, key)) for mode, fn in evaluators.items()}
     sizes_bytes = {}
     for dtype in DTYPES:
-        path = os.path.join(run.run_dir, MODEL_FILE.format(dtype=dtype))
-        acting = store.save(path, mcfg, state.params, names, discounts, dtype)
+        path = os.path.join(out, MODEL_FILE.format(dtype=dtype))
+        acting_bytes = store.save(path, mcfg, state.params, names, discounts, dtype)
         full = len(store.to_bytes(mcfg, state.params, names, discounts, dtype, state.target_q))
-        sizes_bytes[dtype] = {"file_bytes": acting, "file_bytes_with_target_q": full}
+        sizes_bytes[dtype] = {"file_bytes": acting_bytes, "file_bytes_with_target_q": full}
         if dtype != "float32":
             rounded = store.load(path).params      # the stored weights, back in float32
-            evaluations[f"planner, {dtype} weights"] = summarize(deterministic(rounded, key))
-    summary = {"benchmark": run.benchmark, "stage": "world_model", "seed": run.seed,
-               "wall_s": round(time.time() - start, 1), "train_s": round(train_s, 1),
+            evaluations[f"planner, {dtype} weights"] = summarize(
+                evaluators["planner"](rounded, key))
+    summary = {"benchmark": run.benchmark, "stage": "world_model", "seed": seed,
+               "wall_s": round(wall_s, 1), "train_s": round(train_s, 1),
                "size": run.size, "params": num_params,
                "params_with_target_q": num_params + model.count_params(state.target_q),
                "teacher": run.teacher, "alpha": run.alpha if run.teacher else 0.0,
@@ -301,10 +336,7 @@ def world_model(run: WorldModelRun) -> dict:
                "evaluations": evaluations, "bytes": sizes_bytes}
     sizes_md = "\n".join(f"- {d}: {b['file_bytes']:,} bytes ({b['file_bytes_with_target_q']:,} "
                          "with target Qs)" for d, b in sizes_bytes.items())
-    title = (f"World model {run.size}, benchmark {run.benchmark}, seed {run.seed}, "
-             f"{run.steps} updates" + (f", distilled (alpha {run.alpha:g})" if run.teacher
-                                       else ", no teacher"))
-    runs.write_results(run.run_dir, summary, title,
+    runs.write_results(out, summary, title,
                        extra=f"{score_table(evaluations)}\n\nParameters: {num_params:,} "
                              f"({summary['params_with_target_q']:,} with target Qs)\n\n{sizes_md}")
     return summary
