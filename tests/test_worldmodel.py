@@ -203,3 +203,22 @@ def test_half_precision_files_round_trip_and_halve_the_bytes(tmp_path):
     (tmp_path / "cut.msgpack").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ValueError, match="world-model file"):
         store.load(str(tmp_path / "cut.msgpack"))
+
+
+def test_the_scaled_entropy_scales_the_gaussian_part_by_the_tasks_action_count():
+    params = _noisy_params()
+    z = model.encode(CFG, params, jnp.ones((4, 3)), jnp.array([0, 1, 0, 1]))
+    task = jnp.array([0, 1, 0, 1])
+    key = jax.random.PRNGKey(3)
+    _, sample, plain = model.policy(CFG, params, z, task, key)
+    _, _, scaled = model.policy(CFG, params, z, task, key, scale_by_dims=True)
+    # The Gaussian part by hand, from the policy head's output and the same noise.
+    out = model.modules(CFG)["pi"].apply({"params": params["pi"]},
+                                         jnp.concatenate([z, model.task_embedding(params, task)], -1))
+    mean, log_std = jnp.split(out, 2, -1)
+    log_std = -10 + 6 * (jnp.tanh(log_std) + 1)
+    mask = CFG.action_masks()[task]
+    eps = jax.random.normal(key, mean.shape) * mask
+    gaussian = jnp.sum((-0.5 * eps ** 2 - log_std * mask - 0.9189385) * mask, -1)
+    dims = jnp.array([1.0, 2.0, 1.0, 2.0])
+    np.testing.assert_allclose(scaled - plain, (dims - 1) * gaussian, rtol=1e-4, atol=1e-4)

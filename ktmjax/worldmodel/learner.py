@@ -88,7 +88,7 @@ class Learner:
             state.params, state.target_q, batch, k_model)
         grad_norm = optax.tree.norm(grads)
         updates, opt_state = self.model_opt.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        params = model.project_task_embeddings(optax.apply_updates(state.params, updates))
         (pi_loss, (scale, entropy)), pi_grads = jax.value_and_grad(
             losses.policy_loss, argnums=2, has_aux=True)(
             self.mcfg, self.loss, params["pi"], params, jax.lax.stop_gradient(zs),

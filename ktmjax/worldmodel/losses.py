@@ -91,18 +91,18 @@ def policy_loss(mcfg, cfg: LossConfig, pi_params, params, zs, task, scale, key):
     """TD-MPC2's policy prior loss over the (detached) latents zs [H+1, B, L]:
     -(entropy_coef * scaled entropy + Q_avg / scale), weighted rho^t, averaged.
 
-    The entropy is scaled by the task's number of action entries; the Qs (parameters of
+    The entropy's Gaussian part is scaled by the task's number of action entries; the Qs (parameters of
     `params`) get no gradient. `scale` is the running Q scale before this batch: it moves
     by `tau` towards this batch's 5th-95th percentile range of Q at t=0, and the new value
     divides the Qs. Returns (loss, (new scale, entropy [H+1, B]))."""
     k_pi, k_q = jax.random.split(key)
     frozen = jax.lax.stop_gradient(params)
-    _, action, log_prob = model.policy(mcfg, dict(frozen, pi=pi_params), zs, task, k_pi)
+    _, action, log_prob = model.policy(mcfg, dict(frozen, pi=pi_params), zs, task, k_pi,
+                                       scale_by_dims=True)
     q = model.q_value(mcfg, frozen["qs"], frozen, zs, action, task, k_q, "avg")
     scale = scale + cfg.tau * (percentile_range(jax.lax.stop_gradient(q[0])) - scale)
-    dims = jnp.asarray(mcfg.action_sizes, jnp.float32)[task]
     entropy = -log_prob
-    objective = cfg.entropy_coef * entropy * dims + q / scale
+    objective = cfg.entropy_coef * entropy + q / scale
     w = rho_weights(cfg, zs.shape[0])
     loss = -jnp.mean(w * jnp.mean(objective, 1))
     return loss, (scale, entropy)

@@ -23,15 +23,15 @@ from ktmjax.worldmodel import twohot
 LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0
 LN_EPS = 1e-5    # PyTorch's LayerNorm epsilon, as TD-MPC2 (its checkpoints convert exactly)
 
-# MT30's sizes (TD-MPC2), and the two this CPU trains: a "large" teacher and a student
-# about 10x smaller. task_dim is MT30's 96 except for the cpu sizes.
+# MT30's sizes (TD-MPC2: task_dim 96 at 1M and 317M, 64 between), and the two this CPU
+# trains: a "large" teacher and a student about 9x smaller.
 SIZES = {
     "1M": dict(enc_dim=256, mlp_dim=384, latent_dim=128, num_enc_layers=2, num_q=2, task_dim=96),
-    "5M": dict(enc_dim=256, mlp_dim=512, latent_dim=512, num_enc_layers=2, num_q=5, task_dim=96),
+    "5M": dict(enc_dim=256, mlp_dim=512, latent_dim=512, num_enc_layers=2, num_q=5, task_dim=64),
     "19M": dict(enc_dim=1024, mlp_dim=1024, latent_dim=512, num_enc_layers=3, num_q=5,
-                task_dim=96),
+                task_dim=64),
     "48M": dict(enc_dim=1792, mlp_dim=1792, latent_dim=768, num_enc_layers=4, num_q=5,
-                task_dim=96),
+                task_dim=64),
     "317M": dict(enc_dim=4096, mlp_dim=4096, latent_dim=1376, num_enc_layers=5, num_q=8,
                  task_dim=96),
     "cpu-large": dict(enc_dim=256, mlp_dim=256, latent_dim=128, num_enc_layers=2, num_q=2,
@@ -208,10 +208,14 @@ def q_value(cfg: ModelConfig, q_params, params, z, action, task, key, reduce: st
     return jnp.min(q, 0) if reduce == "min" else jnp.mean(q, 0)
 
 
-def policy(cfg: ModelConfig, params, z, task, key):
+def policy(cfg: ModelConfig, params, z, task, key, scale_by_dims: bool = False):
     """The policy prior: a tanh-squashed Gaussian with the task's unused action entries
     masked to zero. Returns (mean action, sampled action, log-prob of the sample over the
-    task's own action entries), actions [..., action_size]."""
+    task's own action entries), actions [..., action_size].
+
+    With `scale_by_dims` the Gaussian part of the log-prob is multiplied by the task's
+    number of action entries before the tanh correction is subtracted (TD-MPC2's scaled
+    entropy, as the follow-up's code computes it)."""
     out = modules(cfg)["pi"].apply({"params": params["pi"]}, _with_task(params, z, task))
     mean, log_std = jnp.split(out, 2, -1)
     log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(log_std) + 1.0)
@@ -219,6 +223,8 @@ def policy(cfg: ModelConfig, params, z, task, key):
     eps = jax.random.normal(key, mean.shape) * mask
     mean, log_std = mean * mask, log_std * mask
     gaussian = jnp.sum((-0.5 * eps ** 2 - log_std - 0.5 * np.log(2 * np.pi)) * mask, -1)
+    if scale_by_dims:
+        gaussian = gaussian * jnp.asarray(cfg.action_sizes, jnp.float32)[task]
     sample = jnp.tanh(mean + eps * jnp.exp(log_std))
     log_prob = gaussian - jnp.sum(jnp.log(jax.nn.relu(1.0 - sample ** 2) + 1e-6) * mask, -1)
     return jnp.tanh(mean), sample, log_prob
@@ -228,3 +234,11 @@ def discount(episode_length: int) -> float:
     """TD-MPC2's discount for an episode length: (L/5 - 1) / (L/5), within [0.95, 0.995]."""
     frac = episode_length / 5
     return float(min(max((frac - 1) / frac, 0.95), 0.995))
+
+
+def project_task_embeddings(params):
+    """`params` with every task embedding rescaled to norm at most 1, as PyTorch's
+    `Embedding(max_norm=1)` rescales the stored rows (no gradient) when it looks them up."""
+    emb = params["task_emb"]
+    norm = jnp.linalg.norm(emb, axis=-1, keepdims=True)
+    return dict(params, task_emb=emb * jnp.minimum(1.0, 1.0 / jnp.maximum(norm, 1e-7)))
