@@ -36,7 +36,7 @@ PAPER = dict(benchmark="A", tasks=None, hidden=(400, 400), batch=256, capacity=1
 DRY = dict(benchmark="mini", tasks=("InvertedPendulum",), hidden=(16, 16), batch=8,
            capacity=256, teacher_capacity=256,
            teacher_steps=5, rounds=5, repeats=1, world_models=("cpu-small",), wm_batch=32,
-           wm_steps=2)
+           wm_steps=2, wm_shapes=dict(obs_size=5, action_size=1, action_sizes=(1,)))
 SCHEDULE = dict(teacher_steps=1_000_000, offline_rounds=500_000, online_rounds=500_000)
 
 
@@ -101,7 +101,8 @@ def world_model_rates(sizes: dict) -> dict:
     for size in sizes["world_models"]:
         try:
             out[size] = throughput.rates(size, sizes["wm_batch"], sizes["wm_steps"],
-                                         sizes["wm_steps"], sizes["repeats"], pcfg)
+                                         sizes["wm_steps"], sizes["repeats"], pcfg,
+                                         sizes.get("wm_shapes"))
         except Exception as e:  # e.g. out of memory at 317M: keep the other figures
             out[size] = {"failed": f"{type(e).__name__}: {str(e)[-200:]}"}
     return out

@@ -67,3 +67,16 @@ def test_algorithms_import_at_module_level(module):
     path = os.path.join(ROOT, *module.split(".")) + ".py"
     _, nested = _imports(path)
     assert not nested, f"{module} imports inside a function at lines {[n for n, _ in nested]}"
+
+
+@pytest.mark.parametrize("command", ["train_teachers", "offline_transfer", "online",
+                                     "world_model", "compress"])
+def test_importing_a_command_leaves_jax_unstarted(command):
+    """A multi-process job must call jax.distributed.initialize before JAX starts its
+    backend, so nothing a command imports may start it (e.g. a jax array made at import)."""
+    code = (f"import experiments.{command}; from jax._src import xla_bridge; "
+            "print(xla_bridge.backends_are_initialized())")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False", f"importing experiments.{command} starts JAX"

@@ -82,7 +82,6 @@ def test_a_distilled_student_and_its_bad_input(world_model_run, dmc_teachers, tm
         ("--data=/nonexistent/run", "--tasks=CartpoleBalance"): "does not exist",
         (f"--teacher={world_model_run}", "--tasks=CartpoleBalance,PendulumSwingup"): "tasks",
         (f"--teacher={corrupt}", "--tasks=CartpoleBalance"): "world-model file",
-        ("--size=2M", "--tasks=CartpoleBalance"): "--size",
     }
     for i, (args, word) in enumerate(bad.items()):
         proc = run_module("world_model", *common, *args, f"--run_dir={tmp_path / f'bad{i}'}")

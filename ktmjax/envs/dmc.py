@@ -9,11 +9,6 @@ import contextlib
 import io
 import warnings
 
-with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-    # Playground prints and warns about optional back-ends (Warp, MuJoCo's) on import.
-    warnings.simplefilter("ignore")
-    from mujoco_playground import registry
-
 ACTION_REPEAT = 2
 EPISODE_LENGTH = 500
 FAMILY_PREFIX = "dmc:"
@@ -56,6 +51,12 @@ class DmcEnv:
     groups step: `sys` (the MJX model, replaceable), `reset(key)`, `step(state, action)`."""
 
     def __init__(self, name: str, action_repeat: int = ACTION_REPEAT):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            # Imported here, on first use: importing Playground starts JAX's backend, which
+            # in a multi-process job must wait for jax.distributed.initialize (and it prints
+            # and warns about optional back-ends).
+            warnings.simplefilter("ignore")
+            from mujoco_playground import registry
         self._env = registry.load(name, config_overrides={"impl": "jax"})
         self.action_repeat = action_repeat
 

@@ -8,11 +8,14 @@ scalar is symexp(softmax(logits) . bins).
 """
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 NUM_BINS = 101
 V_MIN, V_MAX = -10.0, 10.0
 BIN_SIZE = (V_MAX - V_MIN) / (NUM_BINS - 1)
-BINS = jnp.linspace(V_MIN, V_MAX, NUM_BINS)
+# numpy, not jax: a jax array made at import would start JAX's backend before a
+# multi-process job could join (jax.distributed.initialize must come first).
+BINS = np.linspace(V_MIN, V_MAX, NUM_BINS, dtype=np.float32)
 
 
 def symlog(x):
