@@ -33,12 +33,19 @@ def make_evaluator(env: MultiTaskEnv, policy_apply: Callable, episodes: int):
                                       length=group.episode_length)
         return ret  # [E, G]
 
+    return over_groups(env, lambda g, group, params, key: run_group(g, group, params[g], key))
+
+
+def over_groups(env: MultiTaskEnv, run_group: Callable):
+    """A jitted (params, key) -> returns [K, episodes] in task order, from
+    `run_group(g, group, params, key) -> returns [episodes, G]` of each task group (each
+    with a key of its own)."""
     @jax.jit
     def evaluate(params, key):
         keys = jax.random.split(key, len(env.groups))
         returns = [None] * len(env.tasks)
         for g, group in enumerate(env.groups):
-            ret = run_group(g, group, params[g], keys[g])
+            ret = run_group(g, group, params, keys[g])
             for j, task_index in enumerate(group.indices):
                 returns[task_index] = ret[:, j]
         return jnp.stack(returns)

@@ -20,7 +20,6 @@ Storage and compute per dtype:
   float32.
 """
 import dataclasses
-import os
 from functools import partial
 
 import flax.serialization
@@ -28,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ktmjax import msgfile
 from ktmjax.layout import TaskLayout, slice_action
 
 DTYPES = ("float32", "bfloat16", "float16", "int8")
@@ -152,25 +152,13 @@ def to_bytes(policy: Policy) -> bytes:
 
 def save(policy: Policy, path: str) -> None:
     """Writes the policy to `path` (a new file replaces an old one only once complete)."""
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(to_bytes(policy))
-    os.replace(tmp, path)
+    msgfile.write(path, to_bytes(policy))
 
 
 def load(path: str) -> Policy:
     """Reads a policy written by `save`; a file that is not one raises ValueError."""
     with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        data = flax.serialization.msgpack_restore(raw)
-    except Exception as e:   # msgpack raises several kinds of errors on bytes it cannot read
-        raise ValueError(f"{path} is not a ktmjax policy file ({type(e).__name__})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a ktmjax policy file")
-    if data.get("version") != VERSION or data.get("dtype") not in DTYPES:
-        raise ValueError(f"{path}: policy format version {data.get('version')} / dtype "
-                         f"{data.get('dtype')!r} is not one this ktmjax reads")
+        data = msgfile.restore(f.read(), path, FORMAT, VERSION, DTYPES, "policy")
     try:
         policy = _from_dict(data)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as e:

@@ -138,11 +138,11 @@ def start_dirs(path: str, count: int) -> list:
     return dirs
 
 
-def write_aggregate(run_dir: str, summaries: list, title: str) -> dict:
+def write_aggregate(run_dir: str, summaries: list, title: str, extra: dict = None) -> dict:
     """RUN_DIR/results.md and, last, summary.json of a multi-seed run: per task the mean
     and std over seeds of each seed's final return (and ratio to the teacher), and the
     mean and IQM of the ratios over seeds x tasks with 95% stratified-bootstrap intervals
-    (`ktmjax.stats`)."""
+    (`ktmjax.stats`); `extra` (a stage's own aggregates) goes into summary.json too."""
     names = list(summaries[0]["tasks"])
     tasks = {}
     for name in names:
@@ -154,7 +154,7 @@ def write_aggregate(run_dir: str, summaries: list, title: str) -> dict:
             tasks[name].update(teacher_return=rows[0]["teacher_return"],
                                ratio=float(np.mean([r["ratio"] for r in rows])))
     summary = {k: v for k, v in summaries[0].items() if k not in ("tasks", "seed")}
-    summary.update(seeds=[s["seed"] for s in summaries], tasks=tasks)
+    summary.update(seeds=[s["seed"] for s in summaries], tasks=tasks, **(extra or {}))
     lines = ["| task | return (mean ± std over seeds) |"
              + (" teacher | ratio |" if "ratio" in tasks[names[0]] else ""),
              "|---|---|" + ("---|---|" if "ratio" in tasks[names[0]] else "")]

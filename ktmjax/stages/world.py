@@ -175,17 +175,7 @@ def make_planner_evaluator(env, mcfg, pcfg: plan.PlanConfig, discounts, episodes
             jax.random.split(k_act, group.episode_length))
         return ret
 
-    @jax.jit
-    def evaluate(params, key):
-        keys = jax.random.split(key, len(env.groups))
-        returns = [None] * len(env.tasks)
-        for g, group in enumerate(env.groups):
-            ret = run_group(group, params, keys[g])
-            for j, task_index in enumerate(group.indices):
-                returns[task_index] = ret[:, j]
-        return jnp.stack(returns)
-
-    return evaluate
+    return evaluation.over_groups(env, lambda g, group, params, key: run_group(group, params, key))
 
 
 def _train_metrics(metrics: dict, num_tasks: int) -> TrainMetrics:
@@ -238,7 +228,7 @@ def world_model(run: WorldModelRun) -> dict:
     out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
     seed_axis.claim_runs(run, seeds, out_dirs, info)
     state = seed_axis.combine([learner.init(jax.random.PRNGKey(s)) for s in seeds])
-    num_params = model.count_params(learner.init(jax.random.PRNGKey(0)).params)
+    num_params = model.count_params(jax.eval_shape(lambda: model.init(mcfg, jax.random.PRNGKey(0))))
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks ({', '.join(names)}), "
           f"padded to {mcfg.obs_size} obs / {mcfg.action_size} actions; data "
           f"{sum(sizes):,} transitions ({', '.join(f'{n:,}' for n in sizes)}); size {run.size} "
@@ -295,13 +285,11 @@ def world_model(run: WorldModelRun) -> dict:
         for seed, out, seed_state in zip(seeds, out_dirs, seed_axis.split(state, len(seeds)))]
     if len(seeds) == 1:
         return summaries[0]
-    aggregate = seed_axis.write_aggregate(run.run_dir, summaries,
-                                          title.format(seeds=f"seeds {seeds[0]}-{seeds[-1]}"))
-    scores = [[s["normalised_score"][m] for m in s["normalised_score"]] for s in summaries]
-    aggregate["normalised_score"] = {m: float(np.mean([row[i] for row in scores]))
-                                     for i, m in enumerate(summaries[0]["normalised_score"])}
-    runs.write_json(os.path.join(run.run_dir, "summary.json"), aggregate)
-    return aggregate
+    modes = summaries[0]["normalised_score"]
+    mean_scores = {m: float(np.mean([s["normalised_score"][m] for s in summaries])) for m in modes}
+    return seed_axis.write_aggregate(run.run_dir, summaries,
+                                     title.format(seeds=f"seeds {seeds[0]}-{seeds[-1]}"),
+                                     extra={"normalised_score": mean_scores})
 
 
 def write_world_model(run: WorldModelRun, seed: int, out: str, state, tasks, mcfg, discounts,

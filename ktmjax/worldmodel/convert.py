@@ -13,7 +13,6 @@ torch (an optional extra: `pip install torch`), tensors only (`weights_only=True
 """
 import re
 
-import jax
 import numpy as np
 
 from ktmjax.worldmodel import model
@@ -82,18 +81,8 @@ def from_state_dict(state_dict: dict):
               "reward": _flax_mlp(reward), "pi": _flax_mlp(pi),
               "qs": {"q": _flax_mlp(qs, stacked=True)},
               "task_emb": np.asarray(task_emb, np.float32)}
-    check(cfg, params)
+    model.check_params(cfg, params)
     return cfg, params, {"q": _flax_mlp(target, stacked=True)}
-
-
-def check(cfg: model.ModelConfig, params) -> None:
-    """Raises ValueError unless `params` has exactly the shapes of a model of `cfg`."""
-    like = jax.eval_shape(lambda: model.init(cfg, jax.random.PRNGKey(0)))
-    if jax.tree.structure(like) != jax.tree.structure(params):
-        raise ValueError("the converted parameters do not have the world model's layout")
-    for a, b in zip(jax.tree.leaves(like), jax.tree.leaves(params)):
-        if a.shape != np.shape(b):
-            raise ValueError(f"a converted tensor has shape {np.shape(b)}, the model {a.shape}")
 
 
 def load_checkpoint(path: str):

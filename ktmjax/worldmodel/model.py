@@ -154,15 +154,30 @@ def init(cfg: ModelConfig, key) -> dict:
     return params
 
 
+def check_params(cfg: ModelConfig, params) -> None:
+    """Raises ValueError unless `params` has exactly the layout and shapes of a model of
+    `cfg` (a converted checkpoint, a file read back)."""
+    like = jax.eval_shape(lambda: init(cfg, jax.random.PRNGKey(0)))
+    if jax.tree.structure(like) != jax.tree.structure(params):
+        raise ValueError("the parameters do not have the world model's layout")
+    for a, b in zip(jax.tree.leaves(like), jax.tree.leaves(params)):
+        if a.shape != np.shape(b):
+            raise ValueError(f"a parameter has shape {np.shape(b)}, the model {a.shape}")
+
+
 def count_params(params) -> int:
     return int(sum(np.size(x) for x in jax.tree.leaves(params)))
 
 
-def task_embedding(params, task):
-    """The embedding of task ids `task` [...], renormalised to norm at most 1."""
-    emb = params["task_emb"][task]
+def _max_norm_1(emb):
+    """Rows of `emb` rescaled to norm at most 1."""
     norm = jnp.linalg.norm(emb, axis=-1, keepdims=True)
     return emb * jnp.minimum(1.0, 1.0 / jnp.maximum(norm, 1e-7))
+
+
+def task_embedding(params, task):
+    """The embedding of task ids `task` [...], renormalised to norm at most 1."""
+    return _max_norm_1(params["task_emb"][task])
 
 
 def _with_task(params, x, task):
@@ -239,6 +254,4 @@ def discount(episode_length: int) -> float:
 def project_task_embeddings(params):
     """`params` with every task embedding rescaled to norm at most 1, as PyTorch's
     `Embedding(max_norm=1)` rescales the stored rows (no gradient) when it looks them up."""
-    emb = params["task_emb"]
-    norm = jnp.linalg.norm(emb, axis=-1, keepdims=True)
-    return dict(params, task_emb=emb * jnp.minimum(1.0, 1.0 / jnp.maximum(norm, 1e-7)))
+    return dict(params, task_emb=_max_norm_1(params["task_emb"]))

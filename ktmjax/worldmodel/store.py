@@ -13,13 +13,13 @@ The file is read with `flax.serialization.msgpack_restore`, which builds arrays 
 nothing else (never pickle).
 """
 import dataclasses
-import os
 
 import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ktmjax import msgfile
 from ktmjax.worldmodel import model, plan as planning
 
 FORMAT, VERSION = "ktmjax-world-model", 1
@@ -50,12 +50,7 @@ def to_bytes(cfg: model.ModelConfig, params, task_names, discounts, dtype: str =
 def save(path: str, cfg, params, task_names, discounts, dtype: str = "float32",
          target_q=None) -> int:
     """Writes the file (replacing an old one only once complete); returns its bytes."""
-    raw = to_bytes(cfg, params, task_names, discounts, dtype, target_q)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(raw)
-    os.replace(tmp, path)
-    return len(raw)
+    return msgfile.write(path, to_bytes(cfg, params, task_names, discounts, dtype, target_q))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,23 +87,11 @@ _plan_jit = jax.jit(planning.plan, static_argnums=(0, 1))
 
 
 def from_bytes(raw: bytes, source: str = "world-model file") -> Agent:
-    try:
-        data = flax.serialization.msgpack_restore(raw)
-    except Exception as e:  # msgpack raises several kinds of errors on bytes it cannot read
-        raise ValueError(f"{source} is not a ktmjax world-model file ({type(e).__name__})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{source} is not a ktmjax world-model file")
-    if data.get("version") != VERSION or data.get("dtype") not in DTYPES:
-        raise ValueError(f"{source}: world-model format version {data.get('version')} / dtype "
-                         f"{data.get('dtype')!r} is not one this ktmjax reads")
+    data = msgfile.restore(raw, source, FORMAT, VERSION, DTYPES, "world-model")
     try:
         cfg = model.ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
                                    for k, v in data["config"].items()})
-        like = jax.eval_shape(lambda: model.init(cfg, jax.random.PRNGKey(0)))
-        if (jax.tree.structure(like) != jax.tree.structure(data["params"])
-                or any(a.shape != np.shape(b) for a, b in
-                       zip(jax.tree.leaves(like), jax.tree.leaves(data["params"])))):
-            raise ValueError("parameters do not match the stored configuration")
+        model.check_params(cfg, data["params"])
         params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), data["params"])
         return Agent(cfg, params, tuple(data["task_names"]), tuple(data["discounts"]),
                      data["dtype"])
