@@ -4,13 +4,15 @@ A policy here is `policy_apply(group_index, group_params, obs[G, ..., s_g]) -> a
 ..., a_g]` with one entry of parameters per task group, the form the evaluator takes
 (`evaluation.make_evaluator`): the K stacked teachers, a student, or a compact student.
 """
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import jax
 import jax.numpy as jnp
 
 from ktmjax import replay
-from ktmjax.envs import MultiTaskEnv
+
+if TYPE_CHECKING:   # the annotation only
+    from ktmjax.envs import MultiTaskEnv
 
 
 def step_and_store(groups, states: tuple, buffers: tuple, actions) -> tuple:
@@ -24,7 +26,7 @@ def step_and_store(groups, states: tuple, buffers: tuple, actions) -> tuple:
     return tuple(new_states), tuple(new_buffers)
 
 
-def noisy_rollouts(env: MultiTaskEnv, policy_apply: Callable, params, steps: int, key,
+def noisy_rollouts(env: "MultiTaskEnv", policy_apply: Callable, params, steps: int, key,
                    noise: float) -> tuple:
     """Every task acts for `steps` env steps with the policy's deterministic action plus
     N(0, noise^2), clipped to [-1, 1]; episodes restart themselves (one program, no refills:

@@ -25,9 +25,8 @@ from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from ktmjax import extensions, ktm, layout, loops, networks, replay, sharding, td3, teachers
+from ktmjax import extensions, ktm, layout, loops, networks, optim, replay, sharding, td3, teachers
 from ktmjax.envs import MultiTaskEnv
 
 
@@ -210,13 +209,12 @@ class Compressor:
         actor_grads, actor_each = jax.grad(mean_over_tasks(
             lambda p: self.actor_losses(p, source_params, batches)), has_aux=True)(
             state.actor_params)
-        critic_updates, critic_opt = self.tx.update(critic_grads, state.critic_opt_state,
-                                                    state.critic_params)
-        actor_updates, actor_opt = self.tx.update(actor_grads, state.actor_opt_state,
-                                                  state.actor_params)
+        critic, critic_opt = optim.apply_gradients(self.tx, state.critic_params,
+                                                   state.critic_opt_state, critic_grads)
+        actor, actor_opt = optim.apply_gradients(self.tx, state.actor_params,
+                                                 state.actor_opt_state, actor_grads)
         state = state.replace(
-            critic_params=optax.apply_updates(state.critic_params, critic_updates),
-            actor_params=optax.apply_updates(state.actor_params, actor_updates),
+            critic_params=critic, actor_params=actor,
             critic_opt_state=critic_opt, actor_opt_state=actor_opt,
             steps=state.steps + 1, key=key)
         every = jnp.ones(critic_each.shape)

@@ -112,17 +112,6 @@ def to_host(tree):
     return jax.tree.map(read, tree)
 
 
-def put(x, sharding):
-    """`x` placed by `sharding`, whose devices may belong to other processes. An array
-    already spread over processes is moved by `jax.device_put`; any other value (a host
-    array, an array on this process's devices) is the same in every process, since they
-    run the same program from the same seed, so each process places its own part of it."""
-    if isinstance(x, jax.Array) and not x.is_fully_addressable:
-        return jax.device_put(x, sharding)
-    host = np.asarray(x)
-    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
-
 @contextlib.contextmanager
 def local_models():
     """MuJoCo MJX places a model it builds (and brax's environments build theirs through it)

@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ktmjax import distributed
 
 AXIS = "tasks"
 _chosen = None   # the devices to use (`use_devices`); None: all visible ones
@@ -49,12 +48,23 @@ def splits(size: int) -> bool:
     return n > 1 and size % n == 0
 
 
+def _put_across_processes(x, placement):
+    """`x` placed by `placement`, whose devices may belong to other processes. An array
+    already spread over processes is moved by `jax.device_put`; any other value (a host
+    array, an array on this process's devices) is the same in every process, since they
+    run the same program from the same seed, so each process places its own part of it."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        return jax.device_put(x, placement)
+    host = np.asarray(x)
+    return jax.make_array_from_callback(host.shape, placement, lambda index: host[index])
+
+
 def _put(tree, spec: PartitionSpec):
     if device_count() == 1:   # committed already (`td3.placed`, jit outputs): nothing to do
         return tree
     placement = NamedSharding(mesh(), spec)
     if jax.process_count() > 1:   # onto other processes' devices
-        return jax.tree.map(lambda x: distributed.put(x, placement), tree)
+        return jax.tree.map(lambda x: _put_across_processes(x, placement), tree)
     return jax.device_put(tree, placement)
 
 
@@ -79,6 +89,15 @@ def seeds(tree, count: int):
 def groups(trees, sizes):
     """One tree per task group (leading axis: the group's tasks), each placed by `tasks`."""
     return tuple(tasks(t, s) for t, s in zip(trees, sizes))
+
+
+def online(state, sizes):
+    """The online stage's state (`student.OnlineState`; `sizes`: each task group's task
+    count): the shards D'_k and the envs split over the devices by task, the learner, the
+    round and the key replicated."""
+    return state.replace(learner=replicate(state.learner), buffers=groups(state.buffers, sizes),
+                         envs=groups(state.envs, sizes), round=replicate(state.round),
+                         key=replicate(state.key))
 
 
 def describe(sizes, seed_count: int = 1) -> str:

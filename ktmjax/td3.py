@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from ktmjax import networks
+from ktmjax import networks, optim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,9 +123,10 @@ def critic_update(state: TD3State, batch: dict, config: TD3Config):
         return twin_regression_loss(critic.apply(params, batch["obs"], batch["action"]), y)
 
     loss, grads = jax.value_and_grad(loss_fn)(state.critic_params)
-    updates, opt_state = tx.update(grads, state.critic_opt_state, state.critic_params)
-    return state.replace(critic_params=optax.apply_updates(state.critic_params, updates),
-                         critic_opt_state=opt_state, steps=state.steps + 1, key=key), loss
+    params, opt_state = optim.apply_gradients(tx, state.critic_params, state.critic_opt_state,
+                                              grads)
+    return state.replace(critic_params=params, critic_opt_state=opt_state,
+                         steps=state.steps + 1, key=key), loss
 
 
 def actor_update(state: TD3State, batch: dict, config: TD3Config):
@@ -138,8 +139,8 @@ def actor_update(state: TD3State, batch: dict, config: TD3Config):
                                      actor.apply(params, batch["obs"])))
 
     loss, grads = jax.value_and_grad(loss_fn)(state.actor_params)
-    updates, opt_state = tx.update(grads, state.actor_opt_state, state.actor_params)
-    actor_params = optax.apply_updates(state.actor_params, updates)
+    actor_params, opt_state = optim.apply_gradients(tx, state.actor_params,
+                                                    state.actor_opt_state, grads)
     return state.replace(
         actor_params=actor_params, actor_opt_state=opt_state,
         target_actor_params=soft_update(state.target_actor_params, actor_params, config.tau),

@@ -5,7 +5,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-from ktmjax import envs, replay, student, td3, teachers
+from ktmjax import envs, replay, sharding, student, td3, teachers
 
 STAGES = ("offline", "online")
 
@@ -33,13 +33,13 @@ def build(stage, update, benchmark, hidden, batch_size, capacity, tasks=None):
     teacher_groups = teachers.random_teachers(env.groups, net, capacity, key)
     learner = student.Student(env, (net,) * len(env.groups),
                               student.StudentConfig(net=net, update=update, warmup_rounds=0))
-    state = learner.init(jax.random.PRNGKey(1))
+    state = sharding.placed(learner.init(jax.random.PRNGKey(1)))
     if stage == "offline":
         return env, teacher_groups, state, learner.offline_round, learner.offline_epoch
-    state = learner.init_online(state, jax.random.PRNGKey(2), capacity, prefill=tuple(
+    state = sharding.placed(learner.init_online(state, jax.random.PRNGKey(2), capacity, prefill=tuple(
         replay.random_full(g.size, capacity, g.obs_size, g.action_size,
                            jax.random.PRNGKey(3 + i))
-        for i, g in enumerate(env.groups)))
+        for i, g in enumerate(env.groups))))
     return env, teacher_groups, state, learner.online_round, learner.online_epoch
 
 

@@ -32,14 +32,15 @@ def stages():
     groups = teachers.random_teachers(env.groups, TINY, 64, jax.random.PRNGKey(1))
     learner = student.Student(env, (TINY,) * len(env.groups),
                               student.StudentConfig(net=TINY, warmup_rounds=3))
-    placed = learner.place_teachers(groups)
+    sizes = [g.size for g in env.groups]
+    placed = sharding.groups(groups, sizes)
     offline = jax.jit(learner.offline_epoch, static_argnums=2)(
         sharding.replicate(learner.init(jax.random.PRNGKey(2))), placed, 10)[0]
     out["offline"] = (offline, placed[0].data.obs)
 
     online = learner.init_online(offline, jax.random.PRNGKey(3), capacity=64)
     online = jax.jit(learner.online_epoch, static_argnums=2)(
-        learner.place_online(learner.refill_starts(online)), placed, 8)[0]
+        sharding.online(learner.refill_starts(online), sizes), placed, 8)[0]
     out["online"] = (online.learner, online.buffers[0].obs)
 
     # Two seeds of the teachers in one program: the seed axis split over two devices.

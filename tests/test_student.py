@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ktmjax import envs, layout, networks, student, td3, teachers
+from ktmjax import envs, layout, networks, sharding, student, td3, teachers
 from ktmjax.student import batches
 
 TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
@@ -379,11 +379,12 @@ def test_epoch_functions_trace_once(idp_env):
         return jax.jit(wrapped, static_argnums=2, donate_argnums=0)
 
     offline = counted("offline", s.offline_epoch)
-    state = s.init(jax.random.PRNGKey(13))
+    state = sharding.placed(s.init(jax.random.PRNGKey(13)))
     for _ in range(3):
         state, _ = offline(state, t, 2)
     online = counted("online", s.online_epoch)
-    run = s.init_online(s.finish_offline(state), jax.random.PRNGKey(14), capacity=8)
+    run = sharding.placed(s.init_online(s.finish_offline(state), jax.random.PRNGKey(14),
+                                        capacity=8))
     for _ in range(3):
         run, _ = online(s.refill_starts(run), t, 2)    # as stages.online runs them
     assert traces == {"offline": 1, "online": 1}

@@ -41,11 +41,11 @@ def online(run: OnlineRun) -> dict:
     states = []
     for i, s in enumerate(seeds):
         init_key, online_key = jax.random.split(jax.random.PRNGKey(s))
-        state = learner.init(init_key)
+        state = sharding.placed(learner.init(init_key))
         if starts:
             state = checkpoint.load_student(starts[i], state)
-        states.append(learner.init_online(state, online_key, min(run.capacity, fills),
-                                          run.fresh_optimizers, prefill=prefill))
+        states.append(sharding.placed(learner.init_online(
+            state, online_key, min(run.capacity, fills), run.fresh_optimizers, prefill=prefill)))
     state = seed_axis.combine(states)
     info = runs.environment_info()
     out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
@@ -67,8 +67,9 @@ def online(run: OnlineRun) -> dict:
     epoch = jax.jit(lambda s, t, n: over(lambda s1: learner.online_epoch(s1, t, n))(s),
                     static_argnums=2, donate_argnums=0)
     if len(seeds) == 1:
-        teacher_groups = learner.place_teachers(teacher_groups)
-        place = lambda s: learner.place_online(learner.refill_starts(s))
+        sizes = [g.size for g in env.groups]
+        teacher_groups = sharding.groups(teacher_groups, sizes)
+        place = lambda s: sharding.online(learner.refill_starts(s), sizes)
     else:
         teacher_groups = sharding.replicate(teacher_groups)
         place = lambda s: sharding.seeds(jax.vmap(learner.refill_starts)(s), len(seeds))

@@ -59,10 +59,10 @@ def offline_transfer(run: OfflineRun) -> dict:
           + f"device {info['device']}{sharding.describe([g.size for g in env.groups], len(seeds))}; "
           f"run dir {run.run_dir}", flush=True)
 
-    state = seed_axis.combine([learner.init(jax.random.PRNGKey(s)) for s in seeds])
+    state = seed_axis.combine([sharding.placed(learner.init(jax.random.PRNGKey(s))) for s in seeds])
     # One seed: its task axes split over the devices; several: their seed axis.
     place = sharding.replicate if len(seeds) == 1 else lambda t: sharding.seeds(t, len(seeds))
-    teacher_groups = (learner.place_teachers(per_seed[0]) if len(seeds) == 1
+    teacher_groups = (sharding.groups(per_seed[0], [g.size for g in env.groups]) if len(seeds) == 1
                       else place(seed_axis.combine(per_seed)))
     epoch = jax.jit(lambda s, t, n: over(lambda s1, t1: learner.offline_epoch(s1, t1, n))(s, t),
                     static_argnums=2, donate_argnums=0)

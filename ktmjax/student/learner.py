@@ -7,17 +7,19 @@ optimiser steps of `update.round_steps` on the losses of `losses.offline` (Eq. 1
 pure and jittable; an epoch is one `lax.scan` over rounds and returns each round's
 `metrics.TrainMetrics`.
 """
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ktmjax import acting, layout, replay, sharding, td3
+from ktmjax import acting, layout, replay, td3
 from ktmjax.metrics import TrainMetrics
-from ktmjax.envs import MultiTaskEnv
 from ktmjax.student import batches, losses, update
 from ktmjax.student.config import StudentConfig
+
+if TYPE_CHECKING:   # the annotation only: the student imports no environment code
+    from ktmjax.envs import MultiTaskEnv
 
 
 @struct.dataclass
@@ -33,7 +35,7 @@ class OnlineState:
 class Student:
     """The student's networks, layout and losses for the tasks of `env`."""
 
-    def __init__(self, env: MultiTaskEnv, teacher_configs: Sequence[td3.TD3Config],
+    def __init__(self, env: "MultiTaskEnv", teacher_configs: Sequence[td3.TD3Config],
                  config: StudentConfig):
         self.env = env
         self.groups = env.groups
@@ -55,9 +57,9 @@ class Student:
         return len(self.env.tasks)
 
     def init(self, key) -> td3.TD3State:
-        state = jax.jit(td3.init, static_argnums=(1, 2, 3))(
+        """Fresh networks and optimisers (the stages place them: `sharding.placed`)."""
+        return jax.jit(td3.init, static_argnums=(1, 2, 3))(
             key, self.layout.student_obs_size, self.layout.action_max, self.config.net)
-        return sharding.placed(state)
 
     # ---- the student's view of a task -------------------------------------------------------
 
@@ -118,21 +120,7 @@ class Student:
                         for g in self.groups)
         if prefill is not None:
             buffers = tuple(replay.prefill(b, d) for b, d in zip(buffers, prefill))
-        online = OnlineState(state, buffers, self.env.reset(env_key),
-                             jnp.zeros((), jnp.int32), key)
-        return self.place_online(sharding.placed(online))
-
-    def place_teachers(self, teacher_groups) -> tuple:
-        """The teachers and their D_k with each group's task axis split over the devices."""
-        return sharding.groups(teacher_groups, [g.size for g in self.groups])
-
-    def place_online(self, online: OnlineState) -> OnlineState:
-        """The online shards D'_k and the envs split over the devices by task, the learner
-        replicated (`sharding`)."""
-        sizes = [g.size for g in self.groups]
-        return OnlineState(sharding.replicate(online.learner), sharding.groups(online.buffers, sizes),
-                           sharding.groups(online.envs, sizes), sharding.replicate(online.round),
-                           sharding.replicate(online.key))
+        return OnlineState(state, buffers, self.env.reset(env_key), jnp.zeros((), jnp.int32), key)
 
     def refill_starts(self, online: OnlineState) -> OnlineState:
         """New initial states for the envs' coming episodes (on the host, between epochs)."""

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ktmjax import td3
+from ktmjax import optim, td3
 from ktmjax.metrics import TrainMetrics
 from ktmjax.student.losses import Losses
 
@@ -55,11 +55,6 @@ def _weighted_mean(loss_one, weights, in_axes, *args):
     return jnp.sum(weights * losses), jnp.sum(weights), dict(metrics, loss=losses)
 
 
-def _adam_step(tx, params, opt_state, grads):
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
-
-
 def _scatter(into: dict, ids, metrics: dict, role: str, grad_norm, num_tasks: int) -> dict:
     """Each of a step's per-task `metrics`, and its gradient norm, into its [K] row of
     `into` under role_name (the loss itself as role_loss, the norm as role_grad_norm; a
@@ -95,7 +90,7 @@ def round_steps(s, state: td3.TD3State, steps: list, losses: Losses, active, do_
             return total / norm, metrics
 
         grads, metrics = jax.grad(critic_loss, has_aux=True)(state.critic_params)
-        params, opt = _adam_step(s.tx, state.critic_params, state.critic_opt_state, grads)
+        params, opt = optim.apply_gradients(s.tx, state.critic_params, state.critic_opt_state, grads)
         state = state.replace(critic_params=params, critic_opt_state=opt)
         critic = _scatter(critic, ids, metrics, "critic", optax.tree.norm(grads), k)
         critic_done = critic_done.at[ids].set(jnp.concatenate(weights))
@@ -110,7 +105,7 @@ def round_steps(s, state: td3.TD3State, steps: list, losses: Losses, active, do_
                 return total, {name: jnp.concatenate([m[name] for _, _, m in sums])
                                for name in sums[0][2]}
             grads, metrics = jax.grad(actor_loss, has_aux=True)(st.actor_params)
-            params, opt = _adam_step(s.tx, st.actor_params, st.actor_opt_state, grads)
+            params, opt = optim.apply_gradients(s.tx, st.actor_params, st.actor_opt_state, grads)
             st = after_actor(st.replace(actor_params=params, actor_opt_state=opt))
             return st, metrics, optax.tree.norm(grads)
 

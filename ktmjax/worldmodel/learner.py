@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from ktmjax import optim
 from ktmjax.worldmodel import losses, model
 
 
@@ -87,15 +88,16 @@ class Learner:
         (total, (terms, zs)), grads = jax.value_and_grad(self._model_loss, has_aux=True)(
             state.params, state.target_q, batch, k_model)
         grad_norm = optax.tree.norm(grads)
-        updates, opt_state = self.model_opt.update(grads, state.opt_state, state.params)
-        params = model.project_task_embeddings(optax.apply_updates(state.params, updates))
+        params, opt_state = optim.apply_gradients(self.model_opt, state.params, state.opt_state,
+                                                  grads)
+        params = model.project_task_embeddings(params)
         (pi_loss, (scale, entropy)), pi_grads = jax.value_and_grad(
             losses.policy_loss, argnums=2, has_aux=True)(
             self.mcfg, self.loss, params["pi"], params, jax.lax.stop_gradient(zs),
             batch["task"], state.scale, k_pi)
-        pi_updates, pi_opt_state = self.pi_opt.update(pi_grads, state.pi_opt_state,
-                                                      params["pi"])
-        params = dict(params, pi=optax.apply_updates(params["pi"], pi_updates))
+        pi, pi_opt_state = optim.apply_gradients(self.pi_opt, params["pi"], state.pi_opt_state,
+                                                 pi_grads)
+        params = dict(params, pi=pi)
         target_q = optax.incremental_update(params["qs"], state.target_q, self.loss.tau)
         metrics = dict(terms, total=total, grad_norm=grad_norm, pi_loss=pi_loss,
                        pi_entropy=jnp.mean(entropy), q_scale=scale)
