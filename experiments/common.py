@@ -22,7 +22,7 @@ if sys.platform.startswith("linux") and _video_asked(sys.argv[1:]):
 import jax  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from ktmjax import distributed, envs, runs, teachers  # noqa: E402
+from ktmjax import distributed, envs, runs, teacher_store  # noqa: E402
 from ktmjax.errors import BadInput as UsageError  # noqa: E402
 from ktmjax.loops import Interrupted, NonFinite  # noqa: E402
 from ktmjax.runs import enable_compilation_cache  # noqa: E402
@@ -160,7 +160,7 @@ def resolve_task_id(cfg: dict, value, default: bool, from_cfg=None) -> None:
 
 
 def check_teacher_critic(name: str) -> str:
-    return require_choice("teacher_critic", name, teachers.TEACHER_CRITICS)
+    return require_choice("teacher_critic", name, teacher_store.TEACHER_CRITICS)
 
 
 def require_choice(flag: str, value: str, choices) -> str:

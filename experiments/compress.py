@@ -23,7 +23,7 @@ import os
 from absl import flags
 
 from experiments import common
-from ktmjax import envs, policy, runs, stages, teachers
+from ktmjax import envs, policy, runs, stages, teacher_store
 from ktmjax.stages import config
 
 FLAGS = flags.FLAGS
@@ -131,7 +131,7 @@ def resolve_config() -> stages.CompressRun:
         common.require(os.path.isdir(given_teachers), f"--teachers={given_teachers} does not "
                        "exist; give a train_teachers run or exported teachers")
         try:
-            teachers.find_teacher_dirs(given_teachers, envs.benchmark_tasks(benchmark, cfg["tasks"]))
+            teacher_store.find_teacher_dirs(given_teachers, envs.benchmark_tasks(benchmark, cfg["tasks"]))
         except ValueError as e:
             raise common.UsageError(str(e)) from None
     widths = "x".join(str(w) for w in hidden)

@@ -11,7 +11,7 @@ import time
 from absl import flags
 
 from experiments import common
-from ktmjax import envs, evaluation, teachers
+from ktmjax import envs, evaluation, teacher_store
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teachers", None, "Teachers directory (default: the shipped ones).")
@@ -28,11 +28,11 @@ def main(_):
     common.require(FLAGS.episodes > 0, f"--episodes={FLAGS.episodes} must be positive")
     tasks = envs.benchmark_tasks(FLAGS.benchmark,
                                  common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks))
-    path = FLAGS.teachers or teachers.shipped_teachers(FLAGS.benchmark, scale)
+    path = FLAGS.teachers or teacher_store.shipped_teachers(FLAGS.benchmark, scale)
     common.require(path is not None, f"no teachers ship for benchmark {FLAGS.benchmark}"
                    f"{common.shipped_note(scale)}; pass --teachers=DIR")
     start = time.time()
-    returns = teachers.evaluate_teachers(path, tasks, FLAGS.episodes, seed=FLAGS.seed)
+    returns = teacher_store.evaluate_teachers(path, tasks, FLAGS.episodes, seed=FLAGS.seed)
     print(f"Teachers in {path}, {FLAGS.episodes} deterministic episodes each, seed "
           f"{FLAGS.seed} ({time.time() - start:.0f} s):")
     print(evaluation.markdown_table(evaluation.summarize(tasks, returns)))

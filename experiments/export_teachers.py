@@ -12,7 +12,7 @@ import os
 from absl import flags
 
 from experiments import common
-from ktmjax import envs, runs, teachers
+from ktmjax import envs, runs, teacher_store
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teachers", None, "A finished train_teachers run directory.")
@@ -22,7 +22,7 @@ flags.DEFINE_string("out", None, "Directory to write the exported teachers to (m
 
 def main(_):
     common.require(FLAGS.teachers and FLAGS.out, "give --teachers=RUN_DIR and --out=DIR")
-    summary_path = os.path.join(FLAGS.teachers, "summary.json")
+    summary_path = runs.RunDir(FLAGS.teachers).summary
     common.require(os.path.isfile(summary_path),
                    f"--teachers={FLAGS.teachers} is not a finished train_teachers run "
                    "(no summary.json)")
@@ -31,7 +31,7 @@ def main(_):
     taken = [t.name for t in tasks if os.path.exists(os.path.join(FLAGS.out, t.name))]
     common.require(not taken, f"--out={FLAGS.out} already holds {', '.join(taken)}; give a "
                    "new directory")
-    written = teachers.export_teachers(FLAGS.teachers, tasks, FLAGS.out)
+    written = teacher_store.export_teachers(FLAGS.teachers, tasks, FLAGS.out)
     for name, size in written.items():
         print(f"{name}: {size / 1024:.0f} KiB, return {summary['tasks'][name]['return_mean']:.1f}")
     print(f"exported {len(written)} teachers to {FLAGS.out}", flush=True)

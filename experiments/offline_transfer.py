@@ -16,7 +16,7 @@ import dataclasses
 from absl import flags
 
 from experiments import common
-from ktmjax import envs, runs, stages, student, teachers
+from ktmjax import envs, runs, stages, student, teacher_data, teacher_store
 from ktmjax.stages import config, output
 
 FLAGS = flags.FLAGS
@@ -116,7 +116,7 @@ def resolve_config() -> dict:
     common.require(FLAGS.rollout_noise is None or FLAGS.rollout_noise >= 0,
                    f"--rollout_noise={FLAGS.rollout_noise} must not be negative")
     if FLAGS.data is not None:
-        common.require_choice("data", FLAGS.data, teachers.DATA_SOURCES)
+        common.require_choice("data", FLAGS.data, teacher_data.DATA_SOURCES)
     if FLAGS.critic_grad is not None:
         common.require_term_weight("critic_grad", FLAGS.critic_grad)
         check_critic_grad_data(FLAGS.critic_grad, FLAGS.data)   # the flags alone, before the
@@ -169,7 +169,7 @@ def main(_):
     cfg = resolve_config()
     given = cfg["teachers"]
     if not given:
-        cfg["teachers"] = teachers.locate_teachers(cfg["benchmark"], cfg["tasks"],
+        cfg["teachers"] = teacher_store.locate_teachers(cfg["benchmark"], cfg["tasks"],
                                                    cfg.get("scale"))
         if cfg["teachers"]:
             print(f"[offline_transfer] teachers: {cfg['teachers']}", flush=True)
@@ -180,7 +180,7 @@ def main(_):
                    "--teachers=DIR")
     # Check the teachers before anything is written.
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
-    resolve_data(cfg, teachers.has_replay(cfg["teachers"], tasks) if cfg["teachers"] else True)
+    resolve_data(cfg, teacher_store.has_replay(cfg["teachers"], tasks) if cfg["teachers"] else True)
     run = stages.OfflineRun(**cfg, video=FLAGS.video)
     runs.check_run_dir(run.run_dir)
     # A started run with other flags is refused before any teachers are trained.

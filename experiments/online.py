@@ -14,7 +14,7 @@ paper's "w/o Offline" ablation).
 from absl import flags
 
 from experiments import common
-from ktmjax import envs, runs, stages, student, teachers
+from ktmjax import envs, runs, stages, student, teacher_store
 from ktmjax.stages import config, output
 from ktmjax.stages import seeds as seed_axis
 
@@ -134,7 +134,7 @@ def resolve_config() -> stages.OnlineRun:
     common.check_teacher_critic(cfg["teacher_critic"])
     # Teachers last: every flag is checked before the disk is searched.
     cfg["teachers"] = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
-                       or teachers.locate_teachers(FLAGS.benchmark, tasks, scale))
+                       or teacher_store.locate_teachers(FLAGS.benchmark, tasks, scale))
     common.require(cfg["teachers"] is not None,
                    f"no trained teachers of benchmark {FLAGS.benchmark} under runs/teachers/ "
                    f"and none shipped{common.shipped_note(cfg.get('scale'))}; train them with "
@@ -147,7 +147,7 @@ def resolve_config() -> stages.OnlineRun:
 
 def main(_):
     run = resolve_config()
-    has_replay = teachers.has_replay(run.teachers, envs.benchmark_tasks(run.benchmark, run.tasks))
+    has_replay = teacher_store.has_replay(run.teachers, envs.benchmark_tasks(run.benchmark, run.tasks))
     common.require(run.empty_buffers or has_replay,
                    f"--noempty_buffers fills D'_k from the teachers' training replays, and the "
                    f"teachers in {run.teachers} come without them; drop the flag or pass "

@@ -20,7 +20,7 @@ noise, the prior's, each dtype's, MT30's normalised score, parameters and bytes)
 from absl import flags
 
 from experiments import common
-from ktmjax import runs, stages, teachers
+from ktmjax import runs, stages, teacher_store
 from ktmjax.stages import config
 from ktmjax.worldmodel import model
 
@@ -34,7 +34,7 @@ def resolve_config() -> config.WorldModelRun:
     common.require_choice("size", FLAGS.size, model.SIZES)
     data = tuple(FLAGS.data)
     if not data:
-        shipped = teachers.shipped_teachers(FLAGS.benchmark, "cpu")
+        shipped = teacher_store.shipped_teachers(FLAGS.benchmark, "cpu")
         common.require(shipped is not None, f"no teachers ship for benchmark {FLAGS.benchmark}: "
                        "give --data=<train_teachers run directories> (`python -m experiments."
                        f"train_teachers --benchmark={FLAGS.benchmark} --scale=cpu`)")

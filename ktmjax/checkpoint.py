@@ -4,7 +4,7 @@ import os
 import jax
 import orbax.checkpoint as ocp
 
-from ktmjax import distributed, sharding
+from ktmjax import distributed, runs, sharding
 
 
 def save(path: str, tree) -> None:
@@ -29,7 +29,7 @@ def load_student(run_dir: str, like):
     run saved in run_dir/student/state; BadInput when it cannot be read."""
     from ktmjax.errors import BadInput
     try:
-        return load(os.path.join(run_dir, "student", "state"), like)
+        return load(runs.RunDir(run_dir).student_state, like)
     except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
         raise BadInput(f"cannot read the student checkpoint in {run_dir} "
                        f"({type(e).__name__}); run that stage again, or give another run") from None
@@ -63,7 +63,7 @@ class RunCheckpoints:
     """
 
     def __init__(self, run_dir: str, keep: int = 2):
-        self.directory = os.path.abspath(os.path.join(run_dir, "checkpoints"))
+        self.directory = os.path.abspath(runs.RunDir(run_dir).checkpoints)
         self.aside = os.path.abspath(os.path.join(run_dir, "unreadable_checkpoints"))
         self.manager = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(

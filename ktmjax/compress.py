@@ -26,7 +26,8 @@ from typing import NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
-from ktmjax import extensions, ktm, layout, loops, networks, optim, replay, sharding, td3, teachers
+from ktmjax import (extensions, ktm, layout, loops, networks, optim, replay, sharding, td3,
+                    teacher_store)
 from ktmjax.envs import MultiTaskEnv
 
 
@@ -98,7 +99,7 @@ class TeachersSource:
     def __init__(self, groups, configs: Sequence[td3.TD3Config]):
         self.groups, self.configs = groups, tuple(configs)
         self.critics = tuple(c.critic() for c in self.configs)
-        self._actors = teachers.teachers_policy(groups, self.configs)
+        self._actors = teacher_store.teachers_policy(groups, self.configs)
 
     @staticmethod
     def params(teacher_groups) -> tuple:

@@ -20,7 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax import checkpoint, envs, evaluation, layout, networks, runs, td3, teachers
+from ktmjax import (checkpoint, envs, evaluation, layout, networks, runs, td3, teacher_data,
+                    teacher_store)
 from ktmjax.envs.multitask import EPISODE_LENGTH
 from ktmjax.errors import BadInput
 
@@ -48,10 +49,10 @@ def teacher_tasks(teachers_dir: str) -> tuple:
     if not os.path.isdir(teachers_dir):
         raise BadInput(f"teachers directory {teachers_dir} does not exist; give a "
                        "train_teachers run directory or a directory of exported teachers")
-    root = teachers.teachers_root(teachers_dir)
+    root = teacher_store.teachers_root(teachers_dir)
     names = []
     for entry in sorted(os.listdir(root)):
-        path = os.path.join(root, entry, "teacher.json")
+        path = os.path.join(root, entry, teacher_store.TEACHER_FILE)
         if os.path.isfile(path):
             names.append(_read_meta(path).get("task", entry))
     if not names:
@@ -72,7 +73,7 @@ def robustness(teachers_dir: str, biases: Sequence[float] = DEFAULT_BIASES,
     teacher in `teachers_dir` (or of `tasks`, names, alone) acting with its action plus a
     constant bias, clipped to [-1, 1], for each of `biases`. Every bias sees the same
     initial states (`seed`): at bias 0 the returns are those of
-    `teachers.evaluate_teachers`. One compiled evaluator serves every bias."""
+    `teacher_store.evaluate_teachers`. One compiled evaluator serves every bias."""
     if episodes < 1 or steps < 1:
         raise BadInput(f"episodes ({episodes}) and steps ({steps}) must be positive")
     biases = tuple(float(b) for b in biases)
@@ -86,8 +87,8 @@ def robustness(teachers_dir: str, biases: Sequence[float] = DEFAULT_BIASES,
                            f"teachers: {', '.join(t.name for t in found)}")
         found = tuple(t for t in found if t.name in tasks)
     env = envs.MultiTaskEnv(found, backend, episode_length=steps)
-    groups, configs, saved = teachers.load_teachers(teachers_dir, env.groups)
-    act = teachers.teachers_policy(env.groups, configs)
+    groups, configs, saved = teacher_store.load_teachers(teachers_dir, env.groups)
+    act = teacher_store.teachers_policy(env.groups, configs)
 
     def policy(g, params, obs):
         actor_params, bias = params
@@ -181,7 +182,7 @@ def _read_meta(path: str) -> dict:
 
 
 def _teacher_task(task_dir: str) -> envs.Task:
-    path = os.path.join(task_dir, "teacher.json")
+    path = os.path.join(task_dir, teacher_store.TEACHER_FILE)
     if not os.path.isfile(path):
         raise BadInput(f"{task_dir} holds no teacher (no teacher.json); give one teacher's "
                        "directory: teachers/<Task> of a train_teachers run, or <Task> of "
@@ -247,15 +248,15 @@ def consistency(task_dir: str, last: Optional[int] = None, rollouts: Optional[in
     task = _teacher_task(task_dir)
     student_configs = [_student_config(run, task) for run in students]
     root = os.path.dirname(os.path.abspath(task_dir))
-    with_replay = teachers.has_replay(root, [task])
+    with_replay = teacher_store.has_replay(root, [task])
     if rollouts is None and not with_replay:
         raise BadInput(f"the teacher in {task_dir} comes without its replay (an exported "
                        "teacher); scan the states of its own rollouts instead")
     env = envs.MultiTaskEnv([task], backend)
-    groups, configs, _ = teachers.load_teachers(root, env.groups)
+    groups, configs, _ = teacher_store.load_teachers(root, env.groups)
     pick = np.random.RandomState(seed)
     if rollouts is not None:
-        rolled = teachers.rollout_data(env, groups, configs, rollouts,
+        rolled = teacher_data.rollout_data(env, groups, configs, rollouts,
                                        jax.random.PRNGKey(12345 + seed), ROLLOUT_NOISE)
         pool = np.asarray(rolled[0].rollouts.obs[0])
         rows = pick.randint(0, pool.shape[0], num_states)
@@ -270,7 +271,7 @@ def consistency(task_dir: str, last: Optional[int] = None, rollouts: Optional[in
     grid = action_grid(grid_points)
     critics = [("teacher target", first(groups[0].critic_params))]
     if with_replay:
-        online, _, _ = teachers.load_teachers(root, env.groups, critic="online")
+        online, _, _ = teacher_store.load_teachers(root, env.groups, critic="online")
         critics.insert(0, ("teacher online", first(online[0].critic_params)))
     critic = config.critic()
     scans = {name: scan_q1(critic, params, obs, action, grid) for name, params in critics}

@@ -1,7 +1,8 @@
 """The learning-curve PNG of a run: periodic evaluation returns (metrics.csv) per task."""
 import csv
-import os
 from collections import defaultdict
+
+from ktmjax.rundir import RunDir
 
 
 def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
@@ -12,7 +13,7 @@ def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
     import matplotlib.pyplot as plt
 
     curves = defaultdict(lambda: ([], [], []))    # task -> rounds, means, stds
-    with open(os.path.join(run_dir, "metrics.csv"), newline="") as f:
+    with open(RunDir(run_dir).metrics, newline="") as f:
         for row in csv.DictReader(f):
             rounds, means, stds = curves[row["task"]]
             rounds.append(int(row["round"]))
@@ -38,7 +39,7 @@ def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path = os.path.join(run_dir, "learning_curve.png")
+    path = RunDir(run_dir).learning_curve
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

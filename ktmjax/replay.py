@@ -111,3 +111,11 @@ def random_full(num_tasks: int, capacity: int, obs_size: int, action_size: int, 
         action=jax.random.uniform(keys[2], buf.action.shape, minval=-1.0, maxval=1.0),
         reward=jax.random.normal(keys[3], buf.reward.shape),
         size=jnp.full((num_tasks,), capacity, jnp.int32))
+
+
+def chronological(buffer: Replay) -> dict:
+    """The filled part of a single-task Replay (no task axis), oldest transition first."""
+    size, position, capacity = int(buffer.size), int(buffer.position), buffer.reward.shape[0]
+    order = (jnp.arange(size) + (position if size == capacity else 0)) % capacity
+    return {f: jnp.take(getattr(buffer, f), order, axis=0) for f in FIELDS}
+

@@ -41,7 +41,7 @@ class Run:
 
 def load_run(path: str) -> Run:
     """A finished run directory (its summary.json and config.json); ValueError otherwise."""
-    files = [os.path.join(path, name) for name in ("summary.json", "config.json")]
+    files = [runs.RunDir(path).summary, runs.RunDir(path).config]
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
         raise ValueError(f"{path} is not a finished run (no {os.path.basename(missing[0])})")
@@ -279,7 +279,7 @@ def curves(columns: dict, path: str, title: str) -> str:
 
 
 def _curve(run_dir: str, task: str) -> list:
-    path = os.path.join(run_dir, "metrics.csv")
+    path = runs.RunDir(run_dir).metrics
     if not os.path.isfile(path):
         return []
     with open(path, newline="") as f:

@@ -1,5 +1,6 @@
 """Run directories: config.json, metrics.csv, summary.json, and the environment of a run."""
 import csv
+import fcntl
 import json
 import os
 import platform
@@ -10,6 +11,7 @@ import jax
 
 from ktmjax import distributed
 from ktmjax.errors import BadInput
+from ktmjax.rundir import RunDir
 
 # One row per task per evaluation: these columns, then one per training metric of the
 # task (critic_loss, actor_loss, each loss term, ...; `loops.TrainMetrics`) averaged over
@@ -23,7 +25,7 @@ def check_run_dir(run_dir: str) -> str:
     or cannot be written (a started run is resumed: see `claim_run`). Creates nothing."""
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise BadInput(f"run directory {run_dir} is a file; give a directory path")
-    if os.path.isfile(os.path.join(run_dir, "summary.json")):
+    if os.path.isfile(RunDir(run_dir).summary):
         raise BadInput(f"run directory {run_dir} already holds a finished run; "
                        "give a new run directory to keep it")
     existing = os.path.abspath(run_dir)
@@ -47,7 +49,7 @@ RESUME_MAY_CHANGE = ("checkpoint_every", "run_dir", "tensorboard", "preset")
 def check_settings(run_dir: str, config: dict, ignore=()) -> bool:
     """For a started run in `run_dir`, checks that `config` is the one it was started with
     (but for RESUME_MAY_CHANGE and `ignore`); returns True when there is a started run."""
-    path = os.path.join(run_dir, "config.json")
+    path = RunDir(run_dir).config
     if not os.path.isfile(path):
         return False
     try:
@@ -92,11 +94,10 @@ def _claim(run_dir: str, config: dict, environment: dict) -> bool:
         return True
     os.makedirs(run_dir, exist_ok=True)
     hold_lock(run_dir)
-    write_json(os.path.join(run_dir, "config.json"), {**config, "environment": environment})
+    write_json(RunDir(run_dir).config, {**config, "environment": environment})
     return False
 
 
-LOCK_FILE = ".lock"
 _held_locks = {}   # run dir -> the open lock file, kept open for the life of the process
 
 
@@ -105,11 +106,10 @@ def hold_lock(run_dir: str) -> None:
     process: a second command on the same run directory is refused in one line instead of
     writing beside the first. The OS releases the lock when the process ends, however it
     ends, so a killed run still resumes."""
-    import fcntl
     key = os.path.abspath(run_dir)
     if key in _held_locks:
         return
-    f = open(os.path.join(run_dir, LOCK_FILE), "a")   # empty: taking it changes no byte
+    f = open(RunDir(run_dir).lock, "a")   # empty: taking it changes no byte
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -130,9 +130,9 @@ def read_student_run(path: str, stages=STUDENT_STAGES) -> dict:
     kinds = " or ".join({"offline": "offline_transfer", "online": "online"}[s] for s in stages)
     if not os.path.isdir(path):
         raise BadInput(f"{path} is not a directory, so not a finished {kinds} run; give one")
-    cfg_path, summary_path = os.path.join(path, "config.json"), os.path.join(path, "summary.json")
+    cfg_path, summary_path = RunDir(path).config, RunDir(path).summary
     if not (os.path.isfile(cfg_path) and os.path.isfile(summary_path)
-            and os.path.isdir(os.path.join(path, "student", "state"))):
+            and os.path.isdir(RunDir(path).student_state)):
         raise BadInput(f"{path} is not a finished student run of {kinds} (no config.json, "
                        "summary.json or student/state); give one")
     unreadable = BadInput(f"{path}: its config.json or summary.json is unreadable or not a "
@@ -198,7 +198,7 @@ class MetricsLog:
     new column (older rows: empty). `truncate` trims both to a restored state."""
 
     def __init__(self, run_dir: str, tensorboard: bool = False):
-        self.path = os.path.join(run_dir, "metrics.csv")
+        self.path = RunDir(run_dir).metrics
         self.events_dir = os.path.join(run_dir, "tensorboard")
         self.start = time.time()
         self.tensorboard, self.events = tensorboard, None   # the event file: opened by `add`
@@ -340,8 +340,8 @@ def write_results(run_dir: str, summary: dict, title: str, extra: str = "") -> s
     if not distributed.is_writer():
         return table
     learning_curve(run_dir, title, summary["tasks"])
-    with open(os.path.join(run_dir, "results.md"), "w") as f:
+    with open(RunDir(run_dir).results, "w") as f:
         f.write(f"# {title}\n\n{table}\n")
-    write_json(os.path.join(run_dir, "summary.json"), summary)
+    write_json(RunDir(run_dir).summary, summary)
     print(f"\n{title} ({summary['wall_s']:.0f} s):\n{table}", flush=True)
     return table

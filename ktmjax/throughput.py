@@ -5,7 +5,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-from ktmjax import envs, replay, sharding, student, td3, teachers
+from ktmjax import envs, replay, sharding, student, td3, teacher_store
 
 STAGES = ("offline", "online")
 
@@ -30,7 +30,7 @@ def build(stage, update, benchmark, hidden, batch_size, capacity, tasks=None):
     env = envs.MultiTaskEnv(envs.benchmark_tasks(benchmark, tasks))
     net = td3.TD3Config(hidden=tuple(hidden), batch_size=batch_size)
     key = jax.random.PRNGKey(0)
-    teacher_groups = teachers.random_teachers(env.groups, net, capacity, key)
+    teacher_groups = teacher_store.random_teachers(env.groups, net, capacity, key)
     learner = student.Student(env, (net,) * len(env.groups),
                               student.StudentConfig(net=net, update=update, warmup_rounds=0))
     state = sharding.placed(learner.init(jax.random.PRNGKey(1)))

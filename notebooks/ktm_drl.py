@@ -92,10 +92,10 @@ def run(module, *flags):
 # first. Where there are none, `mini`'s are trained here.
 
 # %%
-from ktmjax import envs, teachers
+from ktmjax import envs, teacher_store
 
 names = [t.name for t in envs.benchmark_tasks(BENCHMARK)]
-TEACHERS = (teachers.locate_teachers(BENCHMARK, names, "cpu" if BENCHMARK != "mini" else None)
+TEACHERS = (teacher_store.locate_teachers(BENCHMARK, names, "cpu" if BENCHMARK != "mini" else None)
             or os.path.join(RUNS, f"{BENCHMARK}-teachers"))
 if not os.path.isdir(TEACHERS):
     run("train_teachers", f"--benchmark={BENCHMARK}", f"--run_dir={TEACHERS}")

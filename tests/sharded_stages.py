@@ -13,7 +13,7 @@ import sys
 import jax
 import numpy as np
 
-from ktmjax import distributed, envs, runs, sharding, student, td3, teachers
+from ktmjax import distributed, envs, runs, sharding, student, td3, teacher_store, teachers
 from ktmjax.stages import seeds as seed_axis
 
 TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
@@ -29,7 +29,7 @@ def stages():
     out["teachers"] = (state.groups[0].learner, state.groups[0].replay.obs)
 
     env = trainer.env
-    groups = teachers.random_teachers(env.groups, TINY, 64, jax.random.PRNGKey(1))
+    groups = teacher_store.random_teachers(env.groups, TINY, 64, jax.random.PRNGKey(1))
     learner = student.Student(env, (TINY,) * len(env.groups),
                               student.StudentConfig(net=TINY, warmup_rounds=3))
     sizes = [g.size for g in env.groups]

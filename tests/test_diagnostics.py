@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ktmjax import checkpoint, diagnostics, envs, layout, td3, teachers
+from ktmjax import checkpoint, diagnostics, envs, layout, td3, teacher_store
 from ktmjax.errors import BadInput
 from tests.conftest import run_module
 
-MINI = teachers.shipped_teachers("mini")
+MINI = teacher_store.shipped_teachers("mini")
 STEPS = 200   # short episodes: the shipped pendulum teachers hold 1 per step
 
 
@@ -24,7 +24,7 @@ def test_robustness_at_bias_zero_is_the_plain_evaluation_and_a_large_bias_costs_
     assert result.tasks == (task.name,) and result.biases == (0.0, 1.0)
     assert result.returns.shape == (1, 2) and result.episodes == 2
     assert result.saved == {task.name: 1000.0}
-    plain = teachers.evaluate_teachers(MINI, [task], 2, STEPS, seed=3).mean(axis=1)
+    plain = teacher_store.evaluate_teachers(MINI, [task], 2, STEPS, seed=3).mean(axis=1)
     assert result.returns[0, 0] == pytest.approx(plain[0], rel=1e-5)
     assert result.returns[0, 0] == pytest.approx(STEPS, rel=0.05)   # the expert balances
     # pushed to one side on every step, the pole falls within a few steps

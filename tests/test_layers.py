@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 RUNTIME = ("ktmjax.runs", "ktmjax.checkpoint", "ktmjax.distributed", "ktmjax.loops",
            "ktmjax.sharding", "ktmjax.video", "ktmjax.report", "ktmjax.plots", "ktmjax.stages",
-           "ktmjax.teachers", "orbax", "tensorboardX")
+           "ktmjax.teachers", "ktmjax.teacher_store", "ktmjax.teacher_data", "orbax", "tensorboardX")
 # Imported on their own (transitively): nothing of RUNTIME may load with them.
 ALGORITHMS = ("ktmjax.ktm", "ktmjax.td3", "ktmjax.extensions", "ktmjax.layout",
               "ktmjax.replay", "ktmjax.networks", "ktmjax.metrics", "ktmjax.worldmodel.model",

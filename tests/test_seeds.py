@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from ktmjax import envs, report, runs, stages, teachers
+from ktmjax import envs, report, runs, stages, teacher_store
 from ktmjax.errors import BadInput
 from ktmjax.stages import seeds as seed_axis
 
@@ -103,6 +103,6 @@ def test_teacher_seeds_of_one_program_are_the_runs_of_each_seed_alone(tmp_path):
         assert row["return_mean"] == pytest.approx(float(np.mean(returns)))
         assert seed2["tasks"][name]["return_mean"] == pytest.approx(
             alone["tasks"][name]["return_mean"], rel=0.05)
-    found = teachers.find_teacher_dirs(str(tmp_path / "two" / "seed2"),
+    found = teacher_store.find_teacher_dirs(str(tmp_path / "two" / "seed2"),
                                        envs.benchmark_tasks("mini", TINY["tasks"]))
     assert set(found) == set(TINY["tasks"])

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ktmjax import envs, teachers
+from ktmjax import envs, teacher_store
 
 # B's and dmc's sets are partial while their other teachers train (docs/benchmark_b.md,
 # docs/world_model.md): the tasks a set holds are checked.
@@ -19,16 +19,16 @@ def test_shipped_teachers_reach_their_stated_return(bench_name, scale):
     0.9 of the return measured when it was exported (`check_episode`), and that return is
     an expert's: at least 0.1 of its 10-episode return of 1000 steps (a random or
     standing policy of these tasks gets a few per cent of it, or less than zero)."""
-    path = teachers.shipped_teachers(bench_name, scale)
+    path = teacher_store.shipped_teachers(bench_name, scale)
     assert path is not None, (bench_name, scale)
     tasks = [t for t in envs.benchmark_tasks(bench_name)
              if os.path.isdir(os.path.join(path, t.name))]
     assert tasks, path
-    got = teachers.short_episode_returns(path, tasks)
+    got = teacher_store.short_episode_returns(path, tasks)
     for task in tasks:
         meta = json.load(open(os.path.join(path, task.name, "teacher.json")))
         stated = meta["check_episode"]["return"]
-        assert meta["check_episode"]["steps"] == teachers.CHECK_STEPS
+        assert meta["check_episode"]["steps"] == teacher_store.CHECK_STEPS
         assert stated >= 0.1 * meta["return_mean"] > 0, (task.name, meta)
         assert got[task.name] >= 0.9 * stated, (task.name, got[task.name], stated)
 
@@ -40,15 +40,15 @@ def test_student_commands_fall_back_on_the_shipped_teachers(tmp_path):
     names = [t.name for t in envs.benchmark_tasks("mini")]
     root = tmp_path / "teachers"
     root.mkdir()
-    shipped = teachers.shipped_teachers("mini")
-    assert teachers.locate_teachers("mini", names, root=str(root)) == shipped
-    assert teachers.locate_teachers("mini", names[:1], root=str(root)) == shipped
-    assert teachers.locate_teachers("A", ["HalfCheetahBigFoot"], "cpu", root=str(root)) == \
-        teachers.shipped_teachers("A", "cpu")
-    assert teachers.locate_teachers("A", ["HalfCheetahBigFoot"], "paper", root=str(root)) is None
+    shipped = teacher_store.shipped_teachers("mini")
+    assert teacher_store.locate_teachers("mini", names, root=str(root)) == shipped
+    assert teacher_store.locate_teachers("mini", names[:1], root=str(root)) == shipped
+    assert teacher_store.locate_teachers("A", ["HalfCheetahBigFoot"], "cpu", root=str(root)) == \
+        teacher_store.shipped_teachers("A", "cpu")
+    assert teacher_store.locate_teachers("A", ["HalfCheetahBigFoot"], "paper", root=str(root)) is None
     run = root / "mini-seed0"
     run.mkdir()
     (run / "summary.json").write_text(json.dumps(
         {"benchmark": "mini", "tasks": {n: {} for n in names}}))
-    assert teachers.locate_teachers("mini", names, root=str(root)) == str(run)
-    assert not teachers.has_replay(shipped, envs.benchmark_tasks("mini"))
+    assert teacher_store.locate_teachers("mini", names, root=str(root)) == str(run)
+    assert not teacher_store.has_replay(shipped, envs.benchmark_tasks("mini"))

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ktmjax import envs, layout, networks, sharding, student, td3, teachers
+from ktmjax import envs, layout, networks, sharding, student, td3, teacher_store
 from ktmjax.student import batches
 
 TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
@@ -14,7 +14,7 @@ TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
 
 def _teacher_groups(env, seed=0, capacity=32):
     """Random TD3 teachers and random replays D_k for every group of `env`."""
-    return (teachers.random_teachers(env.groups, TINY, capacity, jax.random.PRNGKey(seed)),
+    return (teacher_store.random_teachers(env.groups, TINY, capacity, jax.random.PRNGKey(seed)),
             (TINY,) * len(env.groups))
 
 
@@ -87,7 +87,7 @@ def test_action_gradient_distillation_by_hand(mini_env):
                         student.StudentConfig(net=TINY, critic_grad_weight=0.5))
     with pytest.raises(ValueError, match="rollouts"):
         batches.offline(s, t, jax.random.PRNGKey(3))
-    rolled = teachers.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
+    rolled = teacher_store.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
     t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
     state = s.init(jax.random.PRNGKey(2))
     b = _row(batches.offline(s, t, jax.random.PRNGKey(3))[1])
@@ -120,7 +120,7 @@ def test_offline_round_with_the_slope_term(mini_env):
     critic loss is Eq. 1 plus non-negative slope terms, so at least Eq. 1 from the same
     start and batch, and above it; the actor loss (Eq. 2) is unchanged."""
     t, configs = _teacher_groups(mini_env)
-    rolled = teachers.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
+    rolled = teacher_store.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
     t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
     got = {}
     for weight in (0.0, 0.5):
@@ -220,7 +220,7 @@ def test_task_id_separates_tasks_with_the_same_state(mini_env):
     s = student.Student(mini_env, configs, student.StudentConfig(
         net=TINY, task_id=True, critic_grad_weight=1.0, actor_match_weight=1.0,
         warmup_rounds=0))
-    rolled = teachers.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
+    rolled = teacher_store.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
     t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
     new, metrics = jax.jit(s.offline_round)(state, t)
     assert _all_finite(metrics) and not _leaves_equal(new.actor_params, state.actor_params)

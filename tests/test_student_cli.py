@@ -217,22 +217,22 @@ def test_exported_teachers_load_as_the_run_and_have_no_replay(tiny_teachers, tmp
     export refuses to overwrite."""
     import jax
     import numpy as np
-    from ktmjax import envs, teachers
+    from ktmjax import envs, teacher_store
     out = tmp_path / "exported"
     proc = run("export_teachers", f"--teachers={tiny_teachers}", f"--out={out}")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (out / "InvertedPendulum").iterdir()) == [
         "teacher.json", "weights.msgpack"]
     env = envs.MultiTaskEnv(envs.benchmark_tasks("mini"))
-    ours, _, returns = teachers.load_teachers(str(out), env.groups)
-    theirs, _, their_returns = teachers.load_teachers(str(tiny_teachers), env.groups)
+    ours, _, returns = teacher_store.load_teachers(str(out), env.groups)
+    theirs, _, their_returns = teacher_store.load_teachers(str(tiny_teachers), env.groups)
     assert returns == their_returns
     for a, b in zip(ours, theirs):
         assert a.data is None and b.data is not None
         for x, y in zip(jax.tree.leaves((a.actor_params, a.critic_params)),
                         jax.tree.leaves((b.actor_params, b.critic_params))):
             np.testing.assert_array_equal(x, y)
-    assert not teachers.has_replay(str(out), envs.benchmark_tasks("mini"))
+    assert not teacher_store.has_replay(str(out), envs.benchmark_tasks("mini"))
     before = snapshot(out)
     for module, args, words in (
             ("offline_transfer", ["--data=replay"], ["--data=replay needs", "--data=rollouts"]),
@@ -247,7 +247,7 @@ def test_exported_teachers_load_as_the_run_and_have_no_replay(tiny_teachers, tmp
     assert not (tmp_path / "r").exists() and snapshot(out) == before
     (out / "InvertedPendulum" / "weights.msgpack").write_bytes(b"\x81\xa5actor\x80")
     with pytest.raises(ValueError, match="cannot read the teacher checkpoint of InvertedPendulum"):
-        teachers.load_teachers(str(out), env.groups)
+        teacher_store.load_teachers(str(out), env.groups)
 
 
 @pytest.mark.parametrize("module,args,words", [

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from ktmjax import checkpoint, envs, td3, teachers
+from ktmjax import checkpoint, envs, td3, teacher_store, teachers
 from tests.conftest import run_module
 
 
@@ -141,13 +141,13 @@ def test_load_teachers_picks_the_target_or_the_online_critic(pendulum_run):
     state = checkpoint.load(str(task_dir / "state"), td3.init(jax.random.PRNGKey(0), 4, 1, config))
     for which, expected in (("target", state.target_critic_params),
                             ("online", state.critic_params)):
-        groups, _, _ = teachers.load_teachers(str(run_dir), env.groups, which)
+        groups, _, _ = teacher_store.load_teachers(str(run_dir), env.groups, which)
         for got, want in zip(jax.tree.leaves(groups[0].critic_params), jax.tree.leaves(expected)):
             np.testing.assert_array_equal(got[0], want)
     assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state.critic_params),
                                                         jax.tree.leaves(state.target_critic_params)))
     with pytest.raises(ValueError, match="unknown teacher critic"):
-        teachers.load_teachers(str(run_dir), env.groups, "newest")
+        teacher_store.load_teachers(str(run_dir), env.groups, "newest")
 
 
 def _ratio(run_dir, task="InvertedPendulum"):

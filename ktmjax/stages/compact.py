@@ -8,7 +8,7 @@ from typing import Any, NamedTuple, Optional
 import jax
 
 from ktmjax import (acting, checkpoint, distributed, envs, evaluation, layout, loops, policy,
-                    runs, sharding, td3, teachers)
+                    runs, sharding, td3, teacher_data, teacher_store)
 from ktmjax import compress as compression
 from ktmjax.stages.config import CompressRun, settings
 from ktmjax.stages.output import scale_note, write_videos
@@ -43,7 +43,7 @@ def distillation(run: CompressRun) -> Distillation:
                         batch_size=run.batch_size)
     rollout_key = jax.random.PRNGKey(run.seed + 1)
     if run.source == "student":
-        _, _, teacher_returns = teachers.load_teachers(run.teachers, env.groups)
+        _, _, teacher_returns = teacher_store.load_teachers(run.teachers, env.groups)
         source = compression.StudentSource(lay, env.groups, run.source_hidden)
         like = td3.init(jax.random.PRNGKey(0), lay.student_obs_size, lay.action_max,
                         td3.TD3Config(hidden=tuple(run.source_hidden)))
@@ -53,18 +53,18 @@ def distillation(run: CompressRun) -> Distillation:
               f"rollouts (noise {run.rollout_noise:g})", flush=True)
         data = acting.noisy_rollouts(env, source.act, source_params, run.rollout_steps,
                                      rollout_key, run.rollout_noise)
-        summary = runs.read_json(os.path.join(run.from_run, "summary.json"))
+        summary = runs.read_json(runs.RunDir(run.from_run).summary)
         source_returns = {n: r["return_mean"] for n, r in summary["tasks"].items()}
         source_policy = policy.from_actor(large.actor_params, lay, list(run.tasks))
         source_critic_bytes = tree_bytes(large.critic_params)
     else:
-        groups, configs, teacher_returns = teachers.load_teachers(
+        groups, configs, teacher_returns = teacher_store.load_teachers(
             run.teachers, env.groups, run.teacher_critic)
         source = compression.TeachersSource(env.groups, configs)
         source_params = source.params(groups)
         print(f"[{STAGE}] D: {run.rollout_steps} steps per task of the teachers' "
               f"rollouts (noise {run.rollout_noise:g})", flush=True)
-        data = tuple(g.data for g in teachers.rollout_data(
+        data = tuple(g.data for g in teacher_data.rollout_data(
             env, groups, configs, run.rollout_steps, rollout_key, run.rollout_noise))
         source_returns, source_policy, source_critic_bytes = dict(teacher_returns), None, None
     compressor = compression.Compressor(env, lay, source, compression.CompressConfig(
@@ -108,7 +108,7 @@ def compress(run: CompressRun) -> dict:
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: s)
     state = td3.hard_targets(state)
-    checkpoint.save(os.path.join(run.run_dir, "student", "state"), state)
+    checkpoint.save(runs.RunDir(run.run_dir).student_state, state)
 
     critic_bytes = tree_bytes(state.critic_params)
     per_dtype = {}

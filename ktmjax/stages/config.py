@@ -155,7 +155,7 @@ class OfflineRun:
     lr: float
     eval_every: int
     rollout_steps: int
-    data: str            # D_k: replay, rollouts or both (`teachers.DATA_SOURCES`)
+    data: str            # D_k: replay, rollouts or both (`teacher_data.DATA_SOURCES`)
     critic_grad: float   # weight of the critic-slope term added to Eq. 1 (0: the paper's)
     preset: str
     checkpoint_every: int

@@ -3,8 +3,8 @@ import time
 
 import jax
 
-from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs,
-                    sharding, student, td3, teachers)
+from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs, sharding, student,
+                    td3, teacher_store)
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import OnlineRun
 from ktmjax.stages.output import scale_note, term_note
@@ -27,7 +27,7 @@ def online(run: OnlineRun) -> dict:
     over = lambda fn, in_axes=0: seed_axis.over(fn, len(seeds), in_axes)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
     env = envs.MultiTaskEnv(tasks, run.backend)
-    teacher_groups, teacher_configs, teacher_returns = teachers.load_teachers(
+    teacher_groups, teacher_configs, teacher_returns = teacher_store.load_teachers(
         run.teachers, env.groups, run.teacher_critic)
     net = td3.TD3Config(hidden=tuple(run.hidden), learning_rate=run.lr,
                         batch_size=run.batch_size, policy_delay=run.policy_delay)

@@ -3,7 +3,7 @@ import os
 
 import jax
 
-from ktmjax import distributed, envs, teachers, video
+from ktmjax import distributed, envs, teacher_store, video
 
 
 def scale_note(scale) -> str:
@@ -19,10 +19,10 @@ def term_note(name: str, weight: float, equation: str) -> str:
 def warn_teachers_at_bound(teachers_dir: str, benchmark: str, task_names, stage: str) -> None:
     """A warning line for each teacher that train_teachers marked as stuck at an action
     bound: the student would learn from a teacher that is no expert."""
-    for name in teachers.teachers_at_bound(teachers_dir,
+    for name in teacher_store.teachers_at_bound(teachers_dir,
                                            envs.benchmark_tasks(benchmark, task_names)):
         print(f"[{stage}] warning: the {name} teacher in {teachers_dir}: "
-              f"{teachers.AT_BOUND_NOTE}", flush=True)
+              f"{teacher_store.AT_BOUND_NOTE}", flush=True)
 
 
 def write_videos(env, policy_apply, params, seed: int, run_dir: str, stage: str) -> list:

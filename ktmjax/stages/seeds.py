@@ -24,7 +24,7 @@ def seed_values(first: int, count: int) -> list:
 
 
 def seed_dir(run_dir: str, seed: int) -> str:
-    return os.path.join(run_dir, f"seed{seed}")
+    return runs.RunDir(run_dir).seed(seed).path
 
 
 def output_dirs(run_dir: str, seeds) -> list:
@@ -101,7 +101,7 @@ def write_runs(run, seeds, out_dirs, *, stage: str, prefix: str, title: str, stu
         if run.video:
             write_videos(env, learner.policy_apply, learner.eval_params(student_state), seed,
                          out, prefix)
-        checkpoint.save(os.path.join(out, "student", "state"), student_state)
+        checkpoint.save(runs.RunDir(out).student_state, student_state)
         summary = {"benchmark": run.benchmark, "stage": stage, "seed": seed, "wall_s": wall_s,
                    "rounds": run.rounds, **(extra or {}), "update": run.update,
                    "teachers": run.teachers,
@@ -117,7 +117,7 @@ def write_runs(run, seeds, out_dirs, *, stage: str, prefix: str, title: str, stu
 def student_dirs(path: str) -> list:
     """The student run directories of `path`: its seed directories when it holds a
     multi-seed run, else [path]."""
-    config = os.path.join(path, "config.json")
+    config = runs.RunDir(path).config
     try:
         saved = runs.read_json(config) if os.path.isfile(config) else {}
         count, first = int(saved.get("seeds", 1)), int(saved.get("seed", 0))
@@ -172,8 +172,8 @@ def write_aggregate(run_dir: str, summaries: list, title: str, extra: dict = Non
                   "(95% stratified-bootstrap intervals)."]
     table = "\n".join(lines)
     if distributed.is_writer():
-        with open(os.path.join(run_dir, "results.md"), "w") as f:
+        with open(runs.RunDir(run_dir).results, "w") as f:
             f.write(f"# {title}\n\n{table}\n")
-    runs.write_json(os.path.join(run_dir, "summary.json"), summary)
+    runs.write_json(runs.RunDir(run_dir).summary, summary)
     print(f"\n{title}, {len(summaries)} seeds ({summary['wall_s']:.0f} s):\n{table}", flush=True)
     return summary

@@ -4,8 +4,8 @@ import time
 
 import jax
 
-from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs,
-                    sharding, td3, teachers)
+from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs, sharding, td3,
+                    teacher_store, teachers)
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import TeachersRun
 from ktmjax.stages.output import scale_note, write_videos
@@ -62,7 +62,7 @@ def train_teachers(run: TeachersRun) -> dict:
         for seed, seed_state in zip(seeds, seed_axis.split(s, len(seeds))):
             for name in sorted(set(trainer.actors_at_bound(seed_state)) - warned):
                 print(f"[{STAGE}] warning: {name}"
-                      f"{f' (seed {seed})' if len(seeds) > 1 else ''}: {teachers.AT_BOUND_NOTE}",
+                      f"{f' (seed {seed})' if len(seeds) > 1 else ''}: {teacher_store.AT_BOUND_NOTE}",
                       flush=True)
                 warned.add(name)
         return s, losses
@@ -97,11 +97,11 @@ def write_teachers(run: TeachersRun, seed: int, out: str, trainer, state, return
                      STAGE)
     summary_tasks = evaluation.summarize(trainer.tasks, returns)
     at_bound = trainer.actors_at_bound(state)
-    teachers.save_teachers(out, trainer, state, summary_tasks, at_bound)
+    teacher_store.save_teachers(out, trainer, state, summary_tasks, at_bound)
     summary = {"benchmark": run.benchmark, "stage": "teachers", "seed": seed,
                "wall_s": wall_s, "env_steps": run.steps, "tasks": summary_tasks}
     runs.write_results(out, summary, title(run, f"seed {seed}"))
     print(f"teachers saved in {os.path.join(out, 'teachers')}", flush=True)
     for name in at_bound:
-        print(f"warning: the {name} teacher is not usable: {teachers.AT_BOUND_NOTE}", flush=True)
+        print(f"warning: the {name} teacher is not usable: {teacher_store.AT_BOUND_NOTE}", flush=True)
     return summary

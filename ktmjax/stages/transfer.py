@@ -3,8 +3,8 @@ import time
 
 import jax
 
-from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs,
-                    sharding, student, td3, teachers)
+from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs, sharding, student,
+                    td3, teacher_data, teacher_store)
 from ktmjax.errors import BadInput
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import OfflineRun
@@ -15,7 +15,7 @@ STAGE = "offline_transfer"
 
 def offline_transfer(run: OfflineRun) -> dict:
     """Distils the teachers in run.teachers into one student (or resumes): D_k is composed
-    (`teachers.offline_data`), then run.rounds rounds of Eq. 1-2 on a batch of every task's
+    (`teacher_data.offline_data`), then run.rounds rounds of Eq. 1-2 on a batch of every task's
     D_k, evaluations every run.eval_every rounds. Writes config.json, metrics.csv,
     learning_curve.png, results.md, summary.json (each task's return and ratio to its
     teacher) and student/state (orbax) to run.run_dir (with run.seeds > 1: one such
@@ -24,13 +24,13 @@ def offline_transfer(run: OfflineRun) -> dict:
     over = lambda fn, in_axes=0: seed_axis.over(fn, len(seeds), in_axes)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
     env = envs.MultiTaskEnv(tasks, run.backend)
-    loaded, teacher_configs, teacher_returns = teachers.load_teachers(
+    loaded, teacher_configs, teacher_returns = teacher_store.load_teachers(
         run.teachers, env.groups, run.teacher_critic)
     if run.data != "replay":
         print(f"[{STAGE}] D_k: {run.rollout_steps} teacher rollout steps per task"
               + (" added to the teachers' replays" if run.data == "both" else "")
               + (f", for each of {len(seeds)} seeds" if len(seeds) > 1 else ""), flush=True)
-    per_seed = [teachers.offline_data(
+    per_seed = [teacher_data.offline_data(
         env, loaded, teacher_configs, run.data, run.rollout_steps, jax.random.PRNGKey(s + 1),
         run.rollout_noise, keep_rollouts=bool(run.critic_grad)) for s in seeds]
     smallest = min(int(t.data.size.min()) for t in per_seed[0])

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax import acting, checkpoint, envs, evaluation, loops, runs, teachers
+from ktmjax import acting, checkpoint, envs, evaluation, loops, runs, teacher_store
 from ktmjax.metrics import TrainMetrics
 from ktmjax.envs import dmc
 from ktmjax.errors import BadInput
@@ -29,22 +29,22 @@ ROLLOUT_NOISES = (0.1, 0.3, 0.6, 1.0)
 
 def _replay_source(path: str, task) -> str:
     """The replay of `task` in the train_teachers run `path`, or None."""
-    candidate = os.path.join(teachers.teachers_root(path), task.name, "replay")
+    candidate = os.path.join(teacher_store.teachers_root(path), task.name, "replay")
     return candidate if os.path.isdir(candidate) else None
 
 
 def _exported_source(path: str, task) -> bool:
     """Whether `path` holds an exported teacher of `task` (weights, no replay)."""
-    return os.path.isfile(os.path.join(teachers.teachers_root(path), task.name,
-                                       teachers.WEIGHTS_FILE))
+    return os.path.isfile(os.path.join(teacher_store.teachers_root(path), task.name,
+                                       teacher_store.WEIGHTS_FILE))
 
 
 def rollout_transitions(path: str, tasks, steps: int, seed: int) -> dict:
     """{task name: time-ordered transitions} of the exported teachers in `path` acting with
     Gaussian noise of each level in ROLLOUT_NOISES (steps / 4 env steps per level)."""
     env = envs.MultiTaskEnv(tasks)
-    loaded, configs, _ = teachers.load_teachers(path, env.groups)
-    policy = teachers.teachers_policy(env.groups, configs)
+    loaded, configs, _ = teacher_store.load_teachers(path, env.groups)
+    policy = teacher_store.teachers_policy(env.groups, configs)
     per_level = steps // len(ROLLOUT_NOISES)
     out = {t.name: [] for t in tasks}
     for i, noise in enumerate(ROLLOUT_NOISES):
@@ -110,7 +110,7 @@ def load_teacher(run: WorldModelRun, tasks) -> wm_learner.Teacher:
     """The frozen world model of run.teacher (a finished world_model run of the same
     benchmark and tasks); BadInput otherwise."""
     path = os.path.join(run.teacher, MODEL_FILE.format(dtype="float32"))
-    cfg_path = os.path.join(run.teacher, "config.json")
+    cfg_path = runs.RunDir(run.teacher).config
     if not os.path.isfile(path) or not os.path.isfile(cfg_path):
         raise BadInput(f"--teacher={run.teacher} is not a finished world_model run or seed directory (no "
                        f"{os.path.basename(path)}); train it with `python -m "

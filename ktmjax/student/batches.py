@@ -80,7 +80,7 @@ def offline(s, teachers, key) -> tuple:
         if config.critic_grad_weight:
             if teacher.rollouts is None:
                 raise ValueError("critic_grad_weight needs the teachers' rollouts "
-                                 "(teachers.rollout_data) for its states")
+                                 "(teacher_data.rollout_data) for its states")
             obs = replay.sample(teacher.rollouts, jax.random.fold_in(k, 1),
                                 config.net.batch_size)["obs"]           # [G, N, s_k]
             action = _teacher_actions(s, g, teacher, obs)               # [G, N, a_k]

@@ -85,7 +85,7 @@ class Student:
 
     def offline_round(self, state: td3.TD3State, teachers):
         """One round of offline transfer: a batch from every D_k, Eq. 1 then Eq. 2.
-        `teachers`: one `teachers.TeacherGroup` per task group (frozen: never updated).
+        `teachers`: one `teacher_store.TeacherGroup` per task group (frozen: never updated).
         Returns (state, `metrics.TrainMetrics`)."""
         key, batch_key = jax.random.split(state.key)
         steps = update.plan(self, batches.offline(self, teachers, batch_key), teachers)
