@@ -5,6 +5,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from ktmjax import distributed, runs, sharding
+from ktmjax.errors import BadInput
 
 
 def save(path: str, tree) -> None:
@@ -27,7 +28,6 @@ def load(path: str, like=None):
 def load_student(run_dir: str, like):
     """The student state (`like`'s structure) that a finished offline_transfer or online
     run saved in run_dir/student/state; BadInput when it cannot be read."""
-    from ktmjax.errors import BadInput
     try:
         return load(runs.RunDir(run_dir).student_state, like)
     except Exception as e:  # orbax raises many kinds of errors on a broken checkpoint
@@ -94,7 +94,6 @@ class RunCheckpoints:
         Unreadable newer ones are reported through `say` and moved aside; when none is
         readable, a one-line `BadInput` is raised and nothing on disk changes.
         """
-        from ktmjax.errors import BadInput
         unreadable = []
         for step in sorted(self.manager.all_steps(), reverse=True):
             try:

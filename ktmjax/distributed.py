@@ -121,7 +121,7 @@ def local_models():
     if jax.process_count() == 1:
         yield
         return
-    from mujoco import mjx
+    from mujoco import mjx   # only in multi-process jobs; its import prints a line about Warp
     put_model = mjx.put_model
 
     def put_locally(m, device=None, **kwargs):

@@ -2,16 +2,14 @@
 import csv
 from collections import defaultdict
 
+from matplotlib.figure import Figure
+
 from ktmjax.rundir import RunDir
 
 
 def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
     """Plots metrics.csv of `run_dir` into learning_curve.png (one panel per task, the
     teacher's return dashed where known). Returns the PNG path."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     curves = defaultdict(lambda: ([], [], []))    # task -> rounds, means, stds
     with open(RunDir(run_dir).metrics, newline="") as f:
         for row in csv.DictReader(f):
@@ -22,7 +20,8 @@ def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
     tasks = list(summary_tasks)
     cols = min(len(tasks), 4)
     rows = -(-len(tasks) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    fig = Figure(figsize=(4 * cols, 3 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, task in zip(axes.flat, tasks):
         rounds, means, stds = curves[task]
         ax.plot(rounds, means, marker="o", markersize=3)
@@ -41,5 +40,4 @@ def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
     fig.tight_layout()
     path = RunDir(run_dir).learning_curve
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -14,8 +14,9 @@ import os
 from collections import defaultdict
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from ktmjax import runs
+from ktmjax import runs, stats
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import CompressRun
 
@@ -223,7 +224,6 @@ def aggregate_table(columns: dict) -> str:
     """For every column of two seeds or more: the mean and the interquartile mean of the
     ratio to the teacher over seeds x tasks, each with its 95% stratified-bootstrap
     interval (`ktmjax.stats`); empty when no column has two seeds."""
-    from ktmjax import stats
     lines = []
     for c, per_task in ratios(columns).items():
         counts = {len(v) for v in per_task.values() if v}
@@ -243,14 +243,11 @@ def aggregate_table(columns: dict) -> str:
 def curves(columns: dict, path: str, title: str) -> str:
     """One panel per task: each column's evaluation returns over rounds (mean over seeds
     at the rounds they share), the teacher's return dashed. Writes a PNG to `path`."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     tasks, teacher = task_names(columns), teacher_returns(columns)
     cols = min(len(tasks), 4)
     rows = -(-len(tasks) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    fig = Figure(figsize=(4 * cols, 3 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, task in zip(axes.flat, tasks):
         for c, column_runs in columns.items():
             if c == "Teachers":
@@ -274,7 +271,6 @@ def curves(columns: dict, path: str, title: str) -> str:
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -329,9 +325,6 @@ def compression_table(columns: dict) -> str:
 def compression_plot(columns: dict, path: str, title: str) -> str:
     """Mean ratio to the teacher against the actor's bytes (log scale): one line per way of
     learning (distilled, direct) and dtype, a point per width. Writes a PNG to `path`."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     teacher = teacher_returns(columns)
     series = defaultdict(list)
     for r in compress_runs(columns):
@@ -339,7 +332,8 @@ def compression_plot(columns: dict, path: str, title: str) -> str:
         for dtype, info in r.summary["dtypes"].items():
             returns = {t: v["return_mean"] for t, v in info["tasks"].items()}
             series[(how, dtype)].append((info["actor_bytes"], _mean_ratio(returns, teacher)))
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for (how, dtype), points in sorted(series.items()):
         points.sort()
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
@@ -352,7 +346,6 @@ def compression_plot(columns: dict, path: str, title: str) -> str:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -365,7 +358,6 @@ def world_model_table(columns: dict) -> str:
     planner with sampling noise on), each task's return (mean ± std over seeds), the
     normalised score (mean over seeds, with its 95% stratified-bootstrap interval from two
     seeds on), the parameters and the acting file's bytes."""
-    from ktmjax import stats
     tasks = task_names(columns)
     lines = ["| model | seeds | " + " | ".join(tasks) + " | normalised score | parameters | "
              "bytes |", "|---|---|" + "---|" * (len(tasks) + 3)]

@@ -4,13 +4,16 @@ import fcntl
 import json
 import os
 import platform
+from importlib import metadata
 import tempfile
 import time
 
 import jax
 
-from ktmjax import distributed
+from ktmjax import distributed, envs
+from ktmjax.evaluation import markdown_table
 from ktmjax.errors import BadInput
+from ktmjax.plots import learning_curve
 from ktmjax.rundir import RunDir
 
 # One row per task per evaluation: these columns, then one per training metric of the
@@ -126,7 +129,6 @@ def read_student_run(path: str, stages=STUDENT_STAGES) -> dict:
     """The config (config.json) of the finished student run at `path`, one of `stages`
     (offline_transfer's "offline", online's "online"). Raises BadInput, saying what is
     wrong, for anything else: not a directory, unfinished, unreadable, another stage."""
-    from ktmjax import envs
     kinds = " or ".join({"offline": "offline_transfer", "online": "online"}[s] for s in stages)
     if not os.path.isdir(path):
         raise BadInput(f"{path} is not a directory, so not a finished {kinds} run; give one")
@@ -162,12 +164,9 @@ def read_student_run(path: str, stages=STUDENT_STAGES) -> dict:
 
 def environment_info() -> dict:
     """Versions, device and precision: logged with every run."""
-    import brax
-    import flax
-    import mujoco
     return {
         "python": platform.python_version(), "jax": jax.__version__,
-        "flax": flax.__version__, "brax": brax.__version__, "mujoco": mujoco.__version__,
+        **{name: metadata.version(name) for name in ("flax", "brax", "mujoco")},
         "device": str(jax.devices()[0].device_kind), "platform": jax.default_backend(),
         "matmul_precision": str(jax.config.jax_default_matmul_precision),
     }
@@ -248,6 +247,7 @@ class MetricsLog:
         if self.tensorboard and self.events is None:
             # Written and flushed in this thread: on disk when `add` returns. The suffix
             # keeps apart two files started in the same second (the name's own time).
+            # tensorboardX is imported here, with --tensorboard only: its import takes seconds.
             from tensorboardX.event_file_writer import EventsWriter
             os.makedirs(self.events_dir, exist_ok=True)
             self.events = EventsWriter(os.path.join(self.events_dir, "events"),
@@ -273,7 +273,7 @@ class MetricsLog:
             self.events.flush()
 
     def _scalar(self, tag: str, value: float, step: int) -> None:
-        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.proto.event_pb2 import Event   # with --tensorboard only
         from tensorboardX.summary import scalar
         self.events.write_event(Event(wall_time=time.time(), step=step,
                                       summary=scalar(tag, value)))
@@ -284,7 +284,7 @@ def truncate_events(path: str, stage: str, round_: int) -> None:
     `round_`, and without a last record cut short (a process killed while writing it).
     An event file is a sequence of TFRecords: length (8 bytes, little-endian), its CRC (4),
     the serialised `Event`, its CRC (4); kept records are copied byte for byte."""
-    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.proto.event_pb2 import Event   # with --tensorboard runs only
     with open(path, "rb") as f:
         data = f.read()
     kept, at = [], 0
@@ -334,8 +334,6 @@ def write_results(run_dir: str, summary: dict, title: str, extra: str = "") -> s
     """Writes learning_curve.png, results.md (title + Markdown table [+ `extra`, more
     Markdown]) and, last (it marks the run finished), summary.json; prints the tables.
     In a multi-process job, only the writer process writes."""
-    from ktmjax.evaluation import markdown_table
-    from ktmjax.plots import learning_curve
     table = markdown_table(summary["tasks"]) + (f"\n\n{extra}" if extra else "")
     if not distributed.is_writer():
         return table

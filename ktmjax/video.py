@@ -11,7 +11,9 @@ import os
 from typing import Callable
 
 import jax
+import mujoco
 import numpy as np
+from PIL import Image
 
 from ktmjax.envs import MultiTaskEnv, make_env
 
@@ -60,7 +62,6 @@ def render_frames(model, positions: np.ndarray, width: int = WIDTH, height: int 
                   stride: int = STRIDE) -> list:
     """RGB frames [H, W, 3] of a MuJoCo `model` at every `stride`-th position (its first
     camera, which follows the robot where the model has one; else MuJoCo's free camera)."""
-    import mujoco
     data = mujoco.MjData(model)
     try:
         renderer = mujoco.Renderer(model, height, width)
@@ -80,7 +81,6 @@ def render_frames(model, positions: np.ndarray, width: int = WIDTH, height: int 
 
 def write_gif(frames, path: str, seconds_per_frame: float) -> str:
     """An animated GIF of `frames`, looping (a new file replaces an old one when complete)."""
-    from PIL import Image
     images = [Image.fromarray(f) for f in frames]
     tmp = path + ".tmp.gif"
     images[0].save(tmp, save_all=True, append_images=images[1:], loop=0,
