@@ -211,10 +211,7 @@ def resolve_checkpoint_every(value, eval_every: int, benchmark: str) -> int:
 
 
 def define_scale_flag():
-    flags.DEFINE_string("scale", None, "Sizes of A and B: paper = the paper's networks, steps "
-                        "and rounds (a GPU/TPU job); cpu = smaller networks and budgets that "
-                        "this benchmark's 2-core CPU carries in hours (docs/getting_started.md). "
-                        "Default: paper on a GPU or TPU, cpu on a CPU. mini has its own sizes.")
+    flags.DEFINE_string("scale", None, config.SCALE_HELP)
 
 
 def resolve_scale(benchmark: str, value):
@@ -235,9 +232,7 @@ def shipped_note(scale) -> str:
 
 
 def define_tensorboard_flag():
-    flags.DEFINE_bool("tensorboard", False, "Also write the evaluation returns and training "
-                      "losses of metrics.csv to TensorBoard event files in RUN_DIR/tensorboard "
-                      "(`tensorboard --logdir=RUN_DIR`).")
+    flags.DEFINE_bool("tensorboard", False, config.TENSORBOARD_HELP)
 
 
 def define_preset_flag():
@@ -254,10 +249,7 @@ def resolve_preset(benchmark: str, value, from_cfg=None) -> str:
 
 
 def define_seeds_flag():
-    flags.DEFINE_integer("seeds", 1, "Independent runs in one jitted program: seeds --seed, "
-                         "--seed+1, ... on a leading axis under vmap, each writing "
-                         "RUN_DIR/seed<seed>/ as a run of its own; RUN_DIR/summary.json holds "
-                         "the mean, interquartile mean and 95% bootstrap intervals over seeds.")
+    flags.DEFINE_integer("seeds", 1, config.SEEDS_HELP)
 
 
 def require_seeds(value: int) -> int:
@@ -266,9 +258,7 @@ def require_seeds(value: int) -> int:
 
 
 def define_video_flag():
-    flags.DEFINE_bool("video", False, "At the end, write RUN_DIR/videos/<task>.gif: one "
-                      "deterministic episode of each task (its first 400 steps), rendered "
-                      "headless by MuJoCo (EGL unless MUJOCO_GL says otherwise).")
+    flags.DEFINE_bool("video", False, config.VIDEO_HELP)
 
 
 
@@ -279,7 +269,8 @@ def define_flags_from(cls) -> None:
     Tuples are comma-separated lists."""
     for f in dataclasses.fields(cls):
         help_text = f.metadata.get("help", f.name)
-        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        kind = f.metadata.get("kind") or (
+            f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type)))
         if kind == "bool":
             flags.DEFINE_bool(f.name, f.default, help_text)
         elif kind == "int":
@@ -287,7 +278,7 @@ def define_flags_from(cls) -> None:
         elif kind == "float":
             flags.DEFINE_float(f.name, f.default, help_text)
         elif kind == "tuple":
-            flags.DEFINE_list(f.name, list(f.default), help_text)
+            flags.DEFINE_list(f.name, None if f.default is None else list(f.default), help_text)
         else:
             flags.DEFINE_string(f.name, f.default, help_text)
 

@@ -9,6 +9,8 @@ runs started before such a setting existed still resume.
 import dataclasses
 from typing import Optional
 
+from ktmjax.envs import benchmark_tasks
+from ktmjax.envs.multitask import default_episode_length
 from ktmjax.errors import BadInput
 
 OMIT_AT_DEFAULT = {"omit_at_default": True}
@@ -91,35 +93,73 @@ def default_checkpoint_every(eval_every: int, benchmark: str) -> int:
     return eval_every if benchmark == "mini" else -(-50_000 // eval_every) * eval_every
 
 
+# The help of the settings every stage shares (their flags show it).
+SCALE_HELP = ("Sizes of A and B: paper = the paper's networks, steps and rounds (a GPU/TPU "
+              "job); cpu = smaller networks and budgets that this benchmark's 2-core CPU "
+              "carries in hours (docs/getting_started.md). Default: paper on a GPU or TPU, "
+              "cpu on a CPU. mini has its own sizes.")
+SEEDS_HELP = ("Independent runs in one jitted program: seeds --seed, --seed+1, ... on a "
+              "leading axis under vmap, each writing RUN_DIR/seed<seed>/ as a run of its own; "
+              "RUN_DIR/summary.json holds the mean, interquartile mean and 95% bootstrap "
+              "intervals over seeds.")
+VIDEO_HELP = ("At the end, write RUN_DIR/videos/<task>.gif: one deterministic episode of each "
+              "task (its first 400 steps), rendered headless by MuJoCo (EGL unless MUJOCO_GL "
+              "says otherwise).")
+TENSORBOARD_HELP = ("Also write the evaluation returns and training losses of metrics.csv to "
+                    "TensorBoard event files in RUN_DIR/tensorboard (`tensorboard "
+                    "--logdir=RUN_DIR`).")
+
+
+def about(default, help: str, **metadata):
+    """A settings field with its default and the one-line help its command flag shows
+    (`kind`: the flag's type where the default is None)."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
 @dataclasses.dataclass(frozen=True)
 class TeachersRun:
-    """One TD3 teacher per task, trained together (`stages.train_teachers`)."""
-    benchmark: str
-    tasks: tuple
-    steps: int
-    seed: int
-    hidden: tuple
-    lr: float
-    eval_every: int
-    checkpoint_every: int
-    run_dir: str
-    backend: str = "mjx"
-    tensorboard: bool = False
-    batch_size: int = 256
-    gamma: float = 0.99
-    tau: float = 0.005
-    expl_noise: float = 0.1
-    policy_noise: float = 0.2
-    noise_clip: float = 0.5
-    policy_delay: int = 2
-    start_steps: Optional[int] = None   # None: per task (1000 pendulums, 10000 locomotion)
-    capacity: int = 1_000_000
-    eval_episodes: int = 3
-    final_episodes: int = 10
-    episode_length: int = 1000
-    scale: Optional[str] = optional()
-    seeds: int = optional(1)   # independent runs in one program (`stages.seeds`)
-    video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
+    """One TD3 teacher per task, trained together (`stages.train_teachers`). The command's
+    flags are generated from these fields (`experiments.train_teachers`); fields left None
+    take the benchmark's value at its scale (`resolve_teachers_run`)."""
+    benchmark: str = about("mini", "Benchmark: A, B, mini or dmc.")
+    tasks: tuple = about((), "Comma-separated subset of the benchmark's tasks (default all).")
+    steps: Optional[int] = about(None, "Env steps per task (default: 1000000 for A/B, 500000 for "
+                                 "dmc; 200000 at --scale=cpu, dmc 100000; mini 100000).",
+                                 kind="int")
+    seed: int = about(0, "Random seed.")
+    hidden: Optional[tuple] = about(None, "Hidden layer widths (default 400,400; mini, dmc and "
+                                    "--scale=cpu 256,256).", kind="tuple")
+    lr: Optional[float] = about(None, "Adam learning rate, actor and critic (default 3e-4; "
+                                "mini, dmc and --scale=cpu 1e-3, the original TD3 paper's "
+                                "rate, which learns faster).", kind="float")
+    eval_every: Optional[int] = about(None, "Steps between evaluations (one epoch; default "
+                                      "10000, mini 5000).", kind="int")
+    checkpoint_every: Optional[int] = about(
+        None, "Steps between full-state checkpoints, a multiple of --eval_every (default: every "
+        "evaluation for mini, every 50000 steps for A and B). A run also saves at its end and "
+        "when stopped by SIGINT/SIGTERM.", kind="int")
+    run_dir: str = about("", "Output directory, used exactly as given (default "
+                         "runs/teachers/<benchmark>-seed<seed>-<time>).")
+    backend: str = about("mjx", "Physics backend: mjx, generalized, positional, spring.")
+    tensorboard: bool = about(False, TENSORBOARD_HELP)
+    batch_size: int = about(256, "Minibatch size per task.")
+    gamma: float = about(0.99, "Discount.")
+    tau: float = about(0.005, "Soft target update rate.")
+    expl_noise: float = about(0.1, "Std of the Gaussian exploration noise.")
+    policy_noise: float = about(0.2, "Std of the target policy smoothing noise.")
+    noise_clip: float = about(0.5, "Clip of the target policy smoothing noise.")
+    policy_delay: int = about(2, "Critic updates per actor update.")
+    start_steps: Optional[int] = about(None, "Uniform-random start-up steps before learning "
+                                       "(default per task: 1000 for pendulums, 10000 for "
+                                       "locomotion).", kind="int")
+    capacity: int = about(1_000_000, "Replay capacity per task (capped at --steps).")
+    eval_episodes: int = about(3, "Episodes per periodic evaluation.")
+    final_episodes: int = about(10, "Episodes of the final evaluation.")
+    episode_length: Optional[int] = about(None, "Steps per episode (default 500 for dmc, "
+                                          "MT30's protocol, else 1000).", kind="int")
+    scale: Optional[str] = about(None, SCALE_HELP, **OMIT_AT_DEFAULT)
+    seeds: int = about(1, SEEDS_HELP, **OMIT_AT_DEFAULT)
+    video: bool = about(False, VIDEO_HELP, **NOT_A_SETTING)
 
 
 TEACHER_DEFAULTS = {
@@ -134,13 +174,27 @@ TEACHER_CPU_SCALE = dict(steps=200_000, hidden=(256, 256), lr=1e-3, eval_every=1
 TEACHER_CPU_STEPS = {"dmc": 100_000}
 
 
+def resolve_teachers_run(run: TeachersRun) -> TeachersRun:
+    """`run` with every field left None (but start_steps, per task) set to the benchmark's
+    value at run.scale, and the replay capacity capped at the steps."""
+    d = teacher_defaults(run.benchmark, run.scale)
+    filled = {k: v for k, v in d.items() if getattr(run, k) is None}
+    run = dataclasses.replace(run, **filled)
+    if run.checkpoint_every is None:
+        run = dataclasses.replace(run, checkpoint_every=default_checkpoint_every(
+            run.eval_every, run.benchmark))
+    if run.episode_length is None:
+        run = dataclasses.replace(run, episode_length=default_episode_length(
+            benchmark_tasks(run.benchmark)))
+    return dataclasses.replace(run, tasks=tuple(run.tasks), hidden=tuple(run.hidden),
+                               capacity=min(run.capacity, run.steps))
+
+
 def default_teachers_run(benchmark: str, tasks, seed: int, run_dir: str,
                          scale=None) -> TeachersRun:
     """The teachers a student stage trains when it finds none: the benchmark's defaults."""
-    d = teacher_defaults(benchmark, scale)
-    return TeachersRun(benchmark=benchmark, tasks=tuple(tasks), seed=seed, run_dir=run_dir,
-                       checkpoint_every=default_checkpoint_every(d["eval_every"], benchmark),
-                       scale=scale, capacity=min(TeachersRun.capacity, d["steps"]), **d)
+    return resolve_teachers_run(TeachersRun(benchmark=benchmark, tasks=tuple(tasks), seed=seed,
+                                            run_dir=run_dir, scale=scale))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,11 +337,6 @@ COMPRESS_DEFAULTS = {
     "dmc": dict(rounds=500_000, eval_every=10_000, rollout_steps=100_000),
 }
 COMPRESS_CPU_SCALE = dict(rounds=40_000, eval_every=5_000, rollout_steps=50_000)
-
-
-def about(default, help: str, **metadata):
-    """A settings field with its default and the one-line help its command flag shows."""
-    return dataclasses.field(default=default, metadata={"help": help, **metadata})
 
 
 @dataclasses.dataclass(frozen=True)

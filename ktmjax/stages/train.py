@@ -7,6 +7,7 @@ import jax
 from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs, sharding, td3,
                     teacher_store, teachers)
 from ktmjax.stages import seeds as seed_axis
+from ktmjax.stages import config
 from ktmjax.stages.config import TeachersRun
 from ktmjax.stages.output import scale_note, write_videos
 
@@ -27,7 +28,9 @@ def train_teachers(run: TeachersRun) -> dict:
     summary.json, results.md and teachers/<Task>/ (each teacher's orbax checkpoint and its
     replay, D_k of the offline stage). With run.seeds > 1, the seeds train in one program
     and each writes RUN_DIR/seed<s>/ as such a run (`stages.seeds`); RUN_DIR holds the
-    aggregate summary. Returns the summary."""
+    aggregate summary. Fields left None take the benchmark's values
+    (`config.resolve_teachers_run`). Returns the summary."""
+    run = config.resolve_teachers_run(run)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
     seeds = seed_axis.seed_values(run.seed, run.seeds)
     trainer = teachers.TeacherTrainer(tasks, td3_config(run), run.capacity, run.backend,
