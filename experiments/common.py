@@ -226,9 +226,18 @@ def resolve_scale(benchmark: str, value):
     return require_choice("scale", value, config.SCALES)
 
 
-def shipped_note(scale) -> str:
-    """The error lines' mention of the scale whose shipped teachers were looked for."""
-    return f" for the {scale} scale" if scale else ""
+def no_teachers(benchmark: str, task_names, scale) -> str:
+    """The error line of a student command that found no teachers for every task: what
+    ships for the benchmark (a partial set names its tasks) and how to get the rest."""
+    shipped = teacher_store.shipped_teachers(benchmark, scale)
+    have = [n for n in task_names if shipped and os.path.isfile(
+        os.path.join(shipped, n, teacher_store.TEACHER_FILE))]
+    at_scale = f" for the {scale} scale" if scale else ""
+    note = (f"; the ones shipped{at_scale} cover {', '.join(have)} only (--tasks="
+            f"{','.join(have)})" if have else f" and none shipped{at_scale}")
+    return (f"no trained teachers of benchmark {benchmark} for all its tasks under "
+            f"runs/teachers/{note}; train them with `python -m experiments.train_teachers "
+            f"--benchmark={benchmark}` or pass --teachers=DIR")
 
 
 def define_tensorboard_flag():

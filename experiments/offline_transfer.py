@@ -174,10 +174,7 @@ def main(_):
         if cfg["teachers"]:
             print(f"[offline_transfer] teachers: {cfg['teachers']}", flush=True)
     common.require(cfg["teachers"] or cfg["benchmark"] == "mini",
-                   f"no trained teachers of benchmark {cfg['benchmark']} under runs/teachers/ "
-                   f"and none shipped{common.shipped_note(cfg.get('scale'))}; train them with `python -m "
-                   f"experiments.train_teachers --benchmark={cfg['benchmark']}` or pass "
-                   "--teachers=DIR")
+                   common.no_teachers(cfg["benchmark"], cfg["tasks"], cfg.get("scale")))
     # Check the teachers before anything is written.
     tasks = envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"])
     resolve_data(cfg, teacher_store.has_replay(cfg["teachers"], tasks) if cfg["teachers"] else True)

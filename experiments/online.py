@@ -136,10 +136,7 @@ def resolve_config() -> stages.OnlineRun:
     cfg["teachers"] = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
                        or teacher_store.locate_teachers(FLAGS.benchmark, tasks, scale))
     common.require(cfg["teachers"] is not None,
-                   f"no trained teachers of benchmark {FLAGS.benchmark} under runs/teachers/ "
-                   f"and none shipped{common.shipped_note(cfg.get('scale'))}; train them with "
-                   f"`python -m experiments.train_teachers --benchmark={FLAGS.benchmark}` or "
-                   "pass --teachers=DIR")
+                   common.no_teachers(FLAGS.benchmark, tasks, cfg.get("scale")))
     cfg["run_dir"] = FLAGS.run_dir or common.default_run_dir(
         "online", f"{cfg['benchmark']}-seed{cfg['seed']}")
     return stages.OnlineRun(**cfg, video=FLAGS.video)

@@ -27,6 +27,17 @@ class RenderUnavailable(RuntimeError):
     """No OpenGL context could be made for MuJoCo's renderer."""
 
 
+def _positions(state):
+    """The generalised positions of a batch of env states: Brax's pipeline state or, for
+    MuJoCo Playground's DM Control envs, the MJX data."""
+    return state.pipeline_state.q if hasattr(state, "pipeline_state") else state.data.qpos
+
+
+def _mj_model(task_env):
+    """The MuJoCo model of an env made by `make_env` (a Brax env's, or a `DmcEnv`'s)."""
+    return task_env.mj_model if hasattr(task_env, "mj_model") else task_env.sys.mj_model
+
+
 def episode_positions(env: MultiTaskEnv, policy_apply: Callable, params, key,
                       steps: int) -> list:
     """The generalised positions q [1 + T, nq] of one deterministic episode of every task
@@ -42,11 +53,11 @@ def episode_positions(env: MultiTaskEnv, policy_apply: Callable, params, key,
                 state, alive = carry
                 action = policy_apply(g, params[g], state.obs)
                 state, _, ended = group.step(state, action, False)
-                return (state, alive * (1.0 - ended)), (state.brax.pipeline_state.q, alive)
+                return (state, alive * (1.0 - ended)), (_positions(state.brax), alive)
 
             _, (q, alive) = jax.lax.scan(body, (start, np.ones(group.size, np.float32)),
                                          None, length=steps)
-            out.append((start.brax.pipeline_state.q, q, alive))   # [G, nq], [T, G, nq], [T, G]
+            out.append((_positions(start.brax), q, alive))   # [G, nq], [T, G, nq], [T, G]
         return out
 
     per_group = jax.jit(run)(tuple(params), key)
@@ -100,7 +111,7 @@ def write_videos(env: MultiTaskEnv, policy_apply: Callable, params, key, out_dir
     paths = []
     for task, q in zip(env.tasks, positions):
         task_env = make_env(task)
-        frames = render_frames(task_env.sys.mj_model, q)
+        frames = render_frames(_mj_model(task_env), q)
         paths.append(write_gif(frames, os.path.join(out_dir, f"{task.name}.gif"),
                                float(task_env.dt) * STRIDE))
     return paths

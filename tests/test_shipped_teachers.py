@@ -52,3 +52,21 @@ def test_student_commands_fall_back_on_the_shipped_teachers(tmp_path):
         {"benchmark": "mini", "tasks": {n: {} for n in names}}))
     assert teacher_store.locate_teachers("mini", names, root=str(root)) == str(run)
     assert not teacher_store.has_replay(shipped, envs.benchmark_tasks("mini"))
+
+
+@pytest.mark.slow
+def test_a_partial_shipped_set_is_named_in_the_error(tmp_path):
+    """With B's shipped set partial and no trained B teachers, offline_transfer says in one
+    line which tasks ship and the --tasks that runs on them, and writes nothing."""
+    from tests.conftest import run_module
+    path = teacher_store.shipped_teachers("B", "cpu")
+    have = [t.name for t in envs.benchmark_tasks("B")
+            if os.path.isdir(os.path.join(path, t.name))]
+    if len(have) == len(envs.benchmark_tasks("B")):
+        pytest.skip("every B teacher ships")
+    proc = run_module("offline_transfer", "--benchmark=B", "--scale=cpu",
+                      f"--run_dir={tmp_path / 'run'}")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and f"--tasks={','.join(have)}" in lines[0], proc.stderr[-500:]
+    assert not (tmp_path / "run").exists()

@@ -2,6 +2,7 @@
 import json
 
 import jax
+import numpy as np
 import pytest
 
 from ktmjax import worldmodel
@@ -30,8 +31,9 @@ def dmc_teachers(tmp_path_factory):
 def world_model_run(dmc_teachers, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("wm") / "large"
     proc = run_module("world_model", *TINY_WM, "--tasks=CartpoleBalance", f"--data={dmc_teachers}",
-                      f"--run_dir={run_dir}", timeout=900)
+                      f"--run_dir={run_dir}", "--video", timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    (run_dir.parent / "stdout.txt").write_text(proc.stdout)
     return run_dir
 
 
@@ -108,3 +110,17 @@ def test_exported_teachers_give_a_data_set_of_their_noisy_rollouts_and_seeds_run
     for noise in ("0.1", "0.3", "0.6", "1.0"):
         assert f"100 steps per task of the teachers in ktmjax/shipped_teachers/mini with noise {noise}" in proc.stdout
     assert "data 400 transitions" in proc.stdout
+
+
+def test_video_of_the_planner(world_model_run):
+    """--video wrote a GIF of the planner's episode: it decodes, holds many frames, and
+    the cart moves."""
+    from PIL import Image, ImageSequence
+    out = (world_model_run.parent / "stdout.txt").read_text()
+    if "no videos: MuJoCo cannot render" in out:
+        pytest.skip("MuJoCo cannot render on this machine: " + out.split("no videos:")[1][:200])
+    with Image.open(world_model_run / "videos" / "CartpoleBalance.gif") as gif:
+        frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(gif)]
+    assert len(frames) >= 100   # 400 agent steps, every 2nd drawn
+    assert frames[0].shape == (240, 320, 3) and frames[0].std() > 0
+    assert any(not np.array_equal(frames[0], f) for f in frames[1:])

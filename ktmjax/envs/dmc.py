@@ -69,6 +69,16 @@ class DmcEnv:
         self._env._mjx_model = value
 
     @property
+    def mj_model(self):
+        """The MuJoCo model (videos render from it)."""
+        return self._env.mj_model
+
+    @property
+    def dt(self) -> float:
+        """Seconds per agent step (the action repeat's physics steps)."""
+        return float(self._env.dt) * self.action_repeat
+
+    @property
     def action_size(self) -> int:
         return self._env.action_size
 

@@ -376,4 +376,6 @@ class WorldModelRun:
     final_episodes: int = about(10, "Episodes per task of the final evaluations.")
     num_samples: int = about(512, "MPPI action sequences sampled per planning step.")
     iterations: int = about(6, "MPPI iterations per planning step.")
-    tensorboard: bool = about(False, "Also write the metrics as TensorBoard events.")
+    tensorboard: bool = about(False, TENSORBOARD_HELP)
+    video: bool = about(False, VIDEO_HELP + " The world model acts by planning (MPPI from a "
+                        "cold start at each step, its deterministic action).", **NOT_A_SETTING)

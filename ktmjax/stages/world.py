@@ -15,6 +15,7 @@ from ktmjax.envs import dmc
 from ktmjax.errors import BadInput
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import WorldModelRun
+from ktmjax.stages.output import write_videos
 from ktmjax.worldmodel import data as wm_data
 from ktmjax.worldmodel import learner as wm_learner
 from ktmjax.worldmodel import model, plan, store
@@ -137,6 +138,24 @@ def prior_policy(mcfg: model.ModelConfig, groups):
         z = model.encode(mcfg, params, padded, task)
         mean, _, _ = model.policy(mcfg, params, z, task, jax.random.PRNGKey(0))
         return mean[:, :group.action_size]
+    return apply
+
+
+def planner_policy(mcfg, pcfg: plan.PlanConfig, groups, discounts):
+    """The planner as `evaluation`'s policy_apply(g, params, obs), for videos: MPPI from a
+    cold start at every step (no previous plan to carry), its deterministic action."""
+    def apply(g, params, obs):
+        group = groups[g]
+        padded = jnp.pad(obs, [(0, 0), (0, mcfg.obs_size - obs.shape[-1])])
+        task = jnp.asarray(group.indices, jnp.int32)
+        gamma = jnp.asarray(discounts, jnp.float32)[task]
+        prev = jnp.zeros((pcfg.horizon, mcfg.action_size))
+
+        def one(o, t, discount):
+            action, _ = plan.plan(mcfg, pcfg, params, o, t, prev, jnp.bool_(True), discount,
+                                  jax.random.PRNGKey(0), False)
+            return action[:group.action_size]
+        return jax.vmap(one)(padded, task, gamma)
     return apply
 
 
@@ -281,7 +300,8 @@ def world_model(run: WorldModelRun) -> dict:
              "updates" + (f", distilled (alpha {run.alpha:g})" if teacher else ", no teacher"))
     summaries = [
         write_world_model(run, seed, out, seed_state, tasks, mcfg, discounts, evaluators,
-                          num_params, train_s, time.time() - start, title.format(seeds=f"seed {seed}"))
+                          num_params, train_s, time.time() - start, title.format(seeds=f"seed {seed}"),
+                          (env, planner_policy(mcfg, pcfg, groups, discounts)) if run.video else None)
         for seed, out, seed_state in zip(seeds, out_dirs, seed_axis.split(state, len(seeds)))]
     if len(seeds) == 1:
         return summaries[0]
@@ -294,15 +314,18 @@ def world_model(run: WorldModelRun) -> dict:
 
 def write_world_model(run: WorldModelRun, seed: int, out: str, state, tasks, mcfg, discounts,
                       evaluators: dict, num_params: int, train_s: float, wall_s: float,
-                      title: str) -> dict:
+                      title: str, video=None) -> dict:
     """One seed's end of the stage in `out`: the final evaluations (`evaluators`: the
     planner, deterministic and with its sampling noise, and the policy prior; then the
-    planner with each half-precision file's weights), the three model files, summary.json
-    and results.md."""
+    planner with each half-precision file's weights), the videos (`video`: the env and the
+    planner's policy, with --video), the three model files, summary.json and results.md."""
     names = [t.name for t in tasks]
     key = jax.random.PRNGKey(seed + 1000)
     summarize = lambda r: evaluation.summarize(tasks, np.asarray(r))
     evaluations = {mode: summarize(fn(state.params, key)) for mode, fn in evaluators.items()}
+    if video is not None:   # (env, its planner policy)
+        write_videos(video[0], video[1], tuple(state.params for _ in video[0].groups), seed,
+                     out, STAGE)
     sizes_bytes = {}
     for dtype in DTYPES:
         path = os.path.join(out, MODEL_FILE.format(dtype=dtype))
