@@ -30,7 +30,7 @@ def main(_):
                                  common.resolve_tasks(FLAGS.benchmark, FLAGS.tasks))
     path = FLAGS.teachers or teacher_store.shipped_teachers(FLAGS.benchmark, scale)
     common.require(path is not None, f"no teachers ship for benchmark {FLAGS.benchmark}"
-                   f"{common.shipped_note(scale)}; pass --teachers=DIR")
+                   + (f" for the {scale} scale" if scale else "") + "; pass --teachers=DIR")
     start = time.time()
     returns = teacher_store.evaluate_teachers(path, tasks, FLAGS.episodes, seed=FLAGS.seed)
     print(f"Teachers in {path}, {FLAGS.episodes} deterministic episodes each, seed "

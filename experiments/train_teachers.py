@@ -9,9 +9,6 @@ teacher's orbax checkpoint and its replay buffer (D_k for the offline stage). Wi
 --seeds=N, each seed writes RUN_DIR/seed<s>/ so; give a student stage one of them as
 --teachers.
 """
-
-import dataclasses
-
 from absl import flags
 
 from experiments import common
@@ -33,7 +30,9 @@ def resolve_config() -> stages.TeachersRun:
         hidden=(common.parse_int_list(",".join(FLAGS.hidden), "hidden") if FLAGS.hidden
                 else None),
         scale=common.resolve_scale(FLAGS.benchmark, FLAGS.scale),
-        seeds=common.require_seeds(FLAGS.seeds))
+        seeds=common.require_seeds(FLAGS.seeds),
+        run_dir=FLAGS.run_dir or common.default_run_dir(
+            "teachers", f"{FLAGS.benchmark}-seed{FLAGS.seed}"))
     for name in ("steps", "eval_every", "episode_length", "checkpoint_every", "lr"):
         value = getattr(given, name)
         common.require(value is None or value > 0, f"--{name}={value} must be positive")
@@ -54,8 +53,7 @@ def resolve_config() -> stages.TeachersRun:
     common.require(run.batch_size <= run.capacity,
                    f"--batch_size={run.batch_size} is larger than the replay "
                    f"({run.capacity} transitions per task); lower it or raise --steps")
-    return dataclasses.replace(run, run_dir=run.run_dir or common.default_run_dir(
-        "teachers", f"{run.benchmark}-seed{run.seed}"))
+    return run
 
 
 def main(_):

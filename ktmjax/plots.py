@@ -1,5 +1,6 @@
 """The learning-curve PNG of a run: periodic evaluation returns (metrics.csv) per task."""
 import csv
+import textwrap
 from collections import defaultdict
 
 from matplotlib.figure import Figure
@@ -36,7 +37,7 @@ def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
         ax.set_ylabel("return")
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(textwrap.fill(title, 11 * 4 * cols), fontsize=9)   # ~11 characters per inch
     fig.tight_layout()
     path = RunDir(run_dir).learning_curve
     fig.savefig(path, dpi=100)

@@ -118,4 +118,3 @@ def chronological(buffer: Replay) -> dict:
     size, position, capacity = int(buffer.size), int(buffer.position), buffer.reward.shape[0]
     order = (jnp.arange(size) + (position if size == capacity else 0)) % capacity
     return {f: jnp.take(getattr(buffer, f), order, axis=0) for f in FIELDS}
-

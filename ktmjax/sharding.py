@@ -60,7 +60,7 @@ def _put_across_processes(x, placement):
 
 
 def _put(tree, spec: PartitionSpec):
-    if device_count() == 1:   # committed already (`td3.placed`, jit outputs): nothing to do
+    if device_count() == 1:   # committed already (`placed`, jit outputs): nothing to do
         return tree
     placement = NamedSharding(mesh(), spec)
     if jax.process_count() > 1:   # onto other processes' devices

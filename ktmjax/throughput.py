@@ -40,6 +40,7 @@ def build(stage, update, benchmark, hidden, batch_size, capacity, tasks=None):
         replay.random_full(g.size, capacity, g.obs_size, g.action_size,
                            jax.random.PRNGKey(3 + i))
         for i, g in enumerate(env.groups))))
+    state = sharding.online(state, [g.size for g in env.groups])
     return env, teacher_groups, state, learner.online_round, learner.online_epoch
 
 

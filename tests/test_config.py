@@ -6,7 +6,8 @@ import importlib
 import pytest
 from absl import flags
 
-from ktmjax import stages
+from ktmjax import envs, stages
+from ktmjax.errors import BadInput
 from ktmjax.stages import config
 
 # config.json of a B teacher run started with
@@ -34,12 +35,16 @@ def test_a_teachers_run_resolves_to_the_settings_of_a_run_started_before():
     ("dmc", "cpu", 100_000, (256, 256), 500)])
 def test_fields_left_none_take_the_benchmarks_values(name, scale, steps, hidden,
                                                      episode_length):
-    run = config.resolve_teachers_run(stages.TeachersRun(benchmark=name, scale=scale))
+    run = config.resolve_teachers_run(stages.TeachersRun(benchmark=name, scale=scale,
+                                                         run_dir="r"))
+    assert run.tasks == tuple(t.name for t in envs.benchmark_tasks(name))
     assert (run.steps, run.hidden, run.episode_length) == (steps, hidden, episode_length)
     assert run.capacity == min(1_000_000, steps) and run.checkpoint_every % run.eval_every == 0
     given = config.resolve_teachers_run(dataclasses.replace(run, steps=5_000, hidden=(8,)))
     assert (given.steps, given.hidden, given.capacity) == (5_000, (8,), 5_000)
     assert config.resolve_teachers_run(given) == given        # resolving twice changes nothing
+    with pytest.raises(BadInput, match="run_dir"):
+        config.resolve_teachers_run(dataclasses.replace(given, run_dir=""))
 
 
 def test_the_teachers_flags_are_the_fields_of_its_run():

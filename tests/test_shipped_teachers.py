@@ -70,3 +70,12 @@ def test_a_partial_shipped_set_is_named_in_the_error(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and f"--tasks={','.join(have)}" in lines[0], proc.stderr[-500:]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_evaluate_teachers_without_teachers_says_so():
+    """No teachers ship for B at the paper scale: one line, no traceback."""
+    from tests.conftest import run_module
+    proc = run_module("evaluate_teachers", "--benchmark=B", "--scale=paper")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "no teachers ship for benchmark B for the paper scale" in proc.stderr

@@ -176,7 +176,8 @@ TEACHER_CPU_STEPS = {"dmc": 100_000}
 
 def resolve_teachers_run(run: TeachersRun) -> TeachersRun:
     """`run` with every field left None (but start_steps, per task) set to the benchmark's
-    value at run.scale, and the replay capacity capped at the steps."""
+    value at run.scale, no tasks meaning all of the benchmark's, and the replay capacity
+    capped at the steps. BadInput without a run_dir."""
     d = teacher_defaults(run.benchmark, run.scale)
     filled = {k: v for k, v in d.items() if getattr(run, k) is None}
     run = dataclasses.replace(run, **filled)
@@ -186,7 +187,10 @@ def resolve_teachers_run(run: TeachersRun) -> TeachersRun:
     if run.episode_length is None:
         run = dataclasses.replace(run, episode_length=default_episode_length(
             benchmark_tasks(run.benchmark)))
-    return dataclasses.replace(run, tasks=tuple(run.tasks), hidden=tuple(run.hidden),
+    if not run.run_dir:
+        raise BadInput("a TeachersRun needs a run_dir: the directory its run is written to")
+    tasks = tuple(run.tasks) or tuple(t.name for t in benchmark_tasks(run.benchmark))
+    return dataclasses.replace(run, tasks=tasks, hidden=tuple(run.hidden),
                                capacity=min(run.capacity, run.steps))
 
 
