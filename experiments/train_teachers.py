@@ -33,15 +33,13 @@ def resolve_config() -> stages.TeachersRun:
         seeds=common.require_seeds(FLAGS.seeds),
         run_dir=FLAGS.run_dir or common.default_run_dir(
             "teachers", f"{FLAGS.benchmark}-seed{FLAGS.seed}"))
-    for name in ("steps", "eval_every", "episode_length", "checkpoint_every", "lr"):
+    for name in ("steps", "eval_every", "episode_length", "lr"):
         value = getattr(given, name)
         common.require(value is None or value > 0, f"--{name}={value} must be positive")
     run = config.resolve_teachers_run(given)
     for name in ("batch_size", "policy_delay", "capacity", "eval_episodes", "final_episodes"):
         common.require(getattr(run, name) > 0, f"--{name}={getattr(run, name)} must be positive")
-    common.require(run.checkpoint_every % run.eval_every == 0,
-                   f"--checkpoint_every={run.checkpoint_every} must be a positive multiple of "
-                   f"--eval_every={run.eval_every}")
+    common.resolve_checkpoint_every(given.checkpoint_every, run.eval_every, run.benchmark)
     common.require(0 <= run.gamma <= 1, f"--gamma={run.gamma} must be in [0, 1]")
     common.require(0 < run.tau <= 1, f"--tau={run.tau} must be in (0, 1]")
     for name in ("expl_noise", "policy_noise", "noise_clip"):

@@ -178,17 +178,13 @@ def resolve_teachers_run(run: TeachersRun) -> TeachersRun:
     """`run` with every field left None (but start_steps, per task) set to the benchmark's
     value at run.scale, no tasks meaning all of the benchmark's, and the replay capacity
     capped at the steps. BadInput without a run_dir."""
-    d = teacher_defaults(run.benchmark, run.scale)
-    filled = {k: v for k, v in d.items() if getattr(run, k) is None}
-    run = dataclasses.replace(run, **filled)
-    if run.checkpoint_every is None:
-        run = dataclasses.replace(run, checkpoint_every=default_checkpoint_every(
-            run.eval_every, run.benchmark))
-    if run.episode_length is None:
-        run = dataclasses.replace(run, episode_length=default_episode_length(
-            benchmark_tasks(run.benchmark)))
     if not run.run_dir:
         raise BadInput("a TeachersRun needs a run_dir: the directory its run is written to")
+    d = teacher_defaults(run.benchmark, run.scale)
+    d.update(checkpoint_every=default_checkpoint_every(
+                 d["eval_every"] if run.eval_every is None else run.eval_every, run.benchmark),
+             episode_length=default_episode_length(benchmark_tasks(run.benchmark)))
+    run = dataclasses.replace(run, **{k: v for k, v in d.items() if getattr(run, k) is None})
     tasks = tuple(run.tasks) or tuple(t.name for t in benchmark_tasks(run.benchmark))
     return dataclasses.replace(run, tasks=tasks, hidden=tuple(run.hidden),
                                capacity=min(run.capacity, run.steps))

@@ -30,7 +30,8 @@ ROLLOUT_NOISES = (0.1, 0.3, 0.6, 1.0)
 
 def _replay_source(path: str, task) -> str:
     """The replay of `task` in the train_teachers run `path`, or None."""
-    candidate = os.path.join(teacher_store.teachers_root(path), task.name, "replay")
+    candidate = os.path.join(teacher_store.teachers_root(path), task.name,
+                             teacher_store.REPLAY_DIR)
     return candidate if os.path.isdir(candidate) else None
 
 
@@ -141,21 +142,26 @@ def prior_policy(mcfg: model.ModelConfig, groups):
     return apply
 
 
+def _planned_action(mcfg, pcfg: plan.PlanConfig, params, group, obs, task, gamma, prev,
+                    first, key, explore):
+    """One MPPI action for one raw state of `group`'s task: (the action sliced to the
+    task's size, the plan's mean to carry to the next step)."""
+    padded = jnp.pad(obs, (0, mcfg.obs_size - obs.shape[-1]))
+    action, mean = plan.plan(mcfg, pcfg, params, padded, task, prev, first, gamma, key, explore)
+    return action[:group.action_size], mean
+
+
 def planner_policy(mcfg, pcfg: plan.PlanConfig, groups, discounts):
     """The planner as `evaluation`'s policy_apply(g, params, obs), for videos: MPPI from a
     cold start at every step (no previous plan to carry), its deterministic action."""
     def apply(g, params, obs):
         group = groups[g]
-        padded = jnp.pad(obs, [(0, 0), (0, mcfg.obs_size - obs.shape[-1])])
         task = jnp.asarray(group.indices, jnp.int32)
         gamma = jnp.asarray(discounts, jnp.float32)[task]
         prev = jnp.zeros((pcfg.horizon, mcfg.action_size))
-
-        def one(o, t, discount):
-            action, _ = plan.plan(mcfg, pcfg, params, o, t, prev, jnp.bool_(True), discount,
-                                  jax.random.PRNGKey(0), False)
-            return action[:group.action_size]
-        return jax.vmap(one)(padded, task, gamma)
+        return jax.vmap(lambda o, t, d: _planned_action(
+            mcfg, pcfg, params, group, o, t, d, prev, jnp.bool_(True), jax.random.PRNGKey(0),
+            False)[0])(obs, task, gamma)
     return apply
 
 
@@ -170,13 +176,9 @@ def make_planner_evaluator(env, mcfg, pcfg: plan.PlanConfig, discounts, episodes
         task = jnp.broadcast_to(jnp.asarray(group.indices, jnp.int32), (episodes, group.size))
         gamma = jnp.asarray(discounts, jnp.float32)[task]
 
-        def act(obs, task, gamma, prev, first, key):
-            padded = jnp.pad(obs, (0, mcfg.obs_size - obs.shape[-1]))
-            a, mean = plan.plan(mcfg, pcfg, params, padded, task, prev, first, gamma, key,
-                                explore)
-            return a[:group.action_size], mean
-
-        act_all = jax.vmap(jax.vmap(act))
+        act_all = jax.vmap(jax.vmap(
+            lambda obs, task, gamma, prev, first, key: _planned_action(
+                mcfg, pcfg, params, group, obs, task, gamma, prev, first, key, explore)))
 
         def body(carry, key):
             state, prev, ret, active, first = carry
