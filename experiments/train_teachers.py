@@ -56,7 +56,7 @@ def resolve_config() -> stages.TeachersRun:
 
 def main(_):
     run = resolve_config()
-    runs.check_run_dir(run.run_dir)
+    runs.check_run_dir(run.run_dir, stages.settings(run), config.growable(run))
     stages.train_teachers(run)
 
 

@@ -60,7 +60,7 @@ def resolve_config() -> config.WorldModelRun:
 
 def main(_):
     run = resolve_config()
-    runs.check_run_dir(run.run_dir)
+    runs.check_run_dir(run.run_dir, stages.settings(run), config.growable(run))
     stages.world_model(run)
 
 

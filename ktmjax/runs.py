@@ -23,14 +23,19 @@ METRICS_FIELDS = ("stage", "round", "task", "return", "return_std", "episodes", 
                   "critic_loss", "actor_loss")
 
 
-def check_run_dir(run_dir: str) -> str:
+def check_run_dir(run_dir: str, config: dict = None, may_grow=None) -> str:
     """Refuses, before anything is written, a `run_dir` that is a file, holds a finished run,
-    or cannot be written (a started run is resumed: see `claim_run`). Creates nothing."""
+    or cannot be written (a started run is resumed: see `claim_run`). Creates nothing.
+
+    A finished run is accepted where `config` (the settings to run) continues it: a setting
+    of `may_grow` (see `check_settings`) is larger than the run's."""
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise BadInput(f"run directory {run_dir} is a file; give a directory path")
-    if os.path.isfile(RunDir(run_dir).summary):
+    if os.path.isfile(RunDir(run_dir).summary) and not _continues(run_dir, config, may_grow):
         raise BadInput(f"run directory {run_dir} already holds a finished run; "
-                       "give a new run directory to keep it")
+                       "give a new run directory to keep it"
+                       + (f" (or a larger --{', --'.join(may_grow)} to continue it)"
+                          if may_grow else ""))
     existing = os.path.abspath(run_dir)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
@@ -49,9 +54,14 @@ def check_run_dir(run_dir: str) -> str:
 RESUME_MAY_CHANGE = ("checkpoint_every", "run_dir", "tensorboard", "preset")
 
 
-def check_settings(run_dir: str, config: dict, ignore=()) -> bool:
+def check_settings(run_dir: str, config: dict, ignore=(), may_grow=None) -> bool:
     """For a started run in `run_dir`, checks that `config` is the one it was started with
-    (but for RESUME_MAY_CHANGE and `ignore`); returns True when there is a started run."""
+    (but for RESUME_MAY_CHANGE and `ignore`); returns True when there is a started run.
+
+    `may_grow` maps a setting to a step: the setting may be larger than the started run's
+    where the started value is a multiple of the step. It is for a run's length where
+    nothing but the loop's end depends on it, and the step is the epoch, so that a run
+    continued to more steps is the run started with them."""
     path = RunDir(run_dir).config
     if not os.path.isfile(path):
         return False
@@ -60,26 +70,47 @@ def check_settings(run_dir: str, config: dict, ignore=()) -> bool:
     except (OSError, ValueError):
         raise BadInput(f"{path} is unreadable; give a new run directory") from None
     started.pop("environment", None)
-    skip = set(RESUME_MAY_CHANGE) | set(ignore)
+    may_grow = may_grow or {}
+    skip = set(RESUME_MAY_CHANGE) | set(ignore) | {
+        k for k, step in may_grow.items() if _grows(started.get(k), config.get(k), step)}
     differ = sorted(k for k in set(started) | set(config)
                     if k not in skip and started.get(k) != config.get(k))
     if differ:
+        grow = [k for k in differ if k in may_grow]
         raise BadInput(f"run directory {run_dir} holds a run started with other settings "
-                       f"({', '.join(differ)}); repeat its settings to resume it, or give "
-                       "a new run directory")
+                       f"({', '.join(differ)}); repeat its settings to resume it"
+                       + (f" ({', '.join(grow)} may only grow, from a multiple of the "
+                          "evaluation period)" if grow else "")
+                       + ", or give a new run directory")
     return True
 
 
-def claim_run(run_dir: str, config: dict, environment: dict) -> bool:
+def _continues(run_dir: str, config: dict, may_grow) -> bool:
+    """Whether `config` asks more of a setting of `may_grow` than the run in `run_dir`."""
+    try:
+        started = read_json(RunDir(run_dir).config)
+    except (OSError, ValueError):
+        return False
+    return any(_grows(started.get(k), config.get(k), step) and config[k] > started[k]
+               for k, step in (may_grow or {}).items())
+
+
+def _grows(started, given, step: int) -> bool:
+    return (isinstance(started, int) and isinstance(given, int) and given >= started
+            and started % step == 0)
+
+
+def claim_run(run_dir: str, config: dict, environment: dict, may_grow=None) -> bool:
     """Writes config.json (plus `environment`, from `environment_info`) for a new run; for a
-    started run, checks its settings (`check_settings`). Either way the calling process
+    started run, checks its settings (`check_settings`; a setting of `may_grow` that grew
+    is written into its config.json). Either way the calling process
     then holds the run directory's lock (`hold_lock`) until it exits. Returns True when
     resuming. In a multi-process job the writer process (`distributed.is_writer`) claims
     the directory and the others learn whether it could."""
     resuming, refusal = False, None
     if distributed.is_writer():
         try:
-            resuming = _claim(run_dir, config, environment)
+            resuming = _claim(run_dir, config, environment, may_grow)
         except BadInput as e:
             refusal = e
     resuming, refused = distributed.from_writer((resuming, refusal is not None))
@@ -91,9 +122,15 @@ def claim_run(run_dir: str, config: dict, environment: dict) -> bool:
     return resuming
 
 
-def _claim(run_dir: str, config: dict, environment: dict) -> bool:
-    if check_settings(run_dir, config):
+def _claim(run_dir: str, config: dict, environment: dict, may_grow=None) -> bool:
+    may_grow = may_grow or {}
+    if check_settings(run_dir, config, may_grow=may_grow):
         hold_lock(run_dir)
+        path = RunDir(run_dir).config
+        started = read_json(path)
+        grown = {k: config[k] for k in may_grow if k in config and started.get(k) != config[k]}
+        if grown:    # continued to more steps: the run is now the longer one
+            write_json(path, {**started, **grown})
         return True
     os.makedirs(run_dir, exist_ok=True)
     hold_lock(run_dir)

@@ -35,6 +35,15 @@ def settings(run) -> dict:
     return out
 
 
+def growable(run) -> dict:
+    """The settings a started run of `run` may grow, each with the period its started
+    value must be a multiple of (`runs.check_settings`): the length of a teacher or
+    world-model run, in whole evaluation periods. Nothing else in those stages depends on
+    their length (no schedule), so a run continued to more steps is the run started with
+    them; a student's warm-up and schedules do, so its length may not grow."""
+    return {"steps": run.eval_every} if isinstance(run, (TeachersRun, WorldModelRun)) else {}
+
+
 def from_settings(cls, saved: dict, **extra):
     """The `cls` dataclass of a config.json's settings (`settings`' inverse); `extra`
     fills fields that are not settings (such as `video`)."""

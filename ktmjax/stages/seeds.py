@@ -15,7 +15,7 @@ import numpy as np
 
 from ktmjax import checkpoint, distributed, evaluation, runs, stats
 from ktmjax.errors import BadInput
-from ktmjax.stages.config import settings
+from ktmjax.stages.config import growable, settings
 from ktmjax.stages.output import write_videos
 
 
@@ -35,11 +35,13 @@ def output_dirs(run_dir: str, seeds) -> list:
 def claim_runs(run, seeds, out_dirs, environment: dict) -> None:
     """`runs.claim_run` for RUN_DIR (the settings of `run`, a stage's dataclass) and, with
     several seeds, for each seed's directory (the settings of a run of that seed alone)."""
-    runs.claim_run(run.run_dir, settings(run), environment)
+    may_grow = growable(run)
+    runs.claim_run(run.run_dir, settings(run), environment, may_grow)
     if len(seeds) > 1:
         for seed, out in zip(seeds, out_dirs):
             runs.claim_run(out, settings(dataclasses.replace(run, seed=seed, seeds=1,
-                                                             run_dir=out)), environment)
+                                                             run_dir=out)), environment,
+                           may_grow)
 
 
 def combine(trees):
