@@ -3,7 +3,6 @@ import dataclasses
 import math
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # MuJoCo picks its OpenGL platform when first imported (through ktmjax, below): with
@@ -84,13 +83,6 @@ def join_processes():
         sys.stdout = open(os.devnull, "w")
 
 
-def default_run_dir(kind: str, name: str) -> str:
-    """runs/<kind>/<name>-<start time>: the start time of process 0 in every process."""
-    (start,) = distributed.from_writer((int(time.time()),))
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(start))
-    return os.path.join("runs", kind, f"{name}-{stamp}")
-
-
 def fail(message: str):
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
@@ -113,20 +105,10 @@ def require(condition: bool, message: str) -> None:
 
 def define_student_flags(teacher_critic_default):
     """The flags both student stages (offline_transfer, online) take alike."""
-    flags.DEFINE_string("tasks", "", "Comma-separated subset of the benchmark's tasks the "
-                        "student learns (default all; the online stage: the --from run's).")
-    flags.DEFINE_bool("her", True, "Hierarchical replay: every round trains every task; --noher "
-                      "is the paper's \"w/o HER\" ablation (one task per episode, then the next; "
-                      "online, all envs still step every round).")
-    flags.DEFINE_bool("task_id", None, "Not in the paper: append a one-hot of the task to the "
-                      "student's padded state, so tasks whose states look alike (mini's two "
-                      "single pendulums share theirs) can get different actions and values "
-                      "(docs/results.md). Default: the --preset's (paper: off, the padded state "
-                      "alone; robust: on). The online stage takes the --from run's.")
-    flags.DEFINE_string("teacher_critic", teacher_critic_default,
-                        "The teacher Q the student learns through: target = the teacher's "
-                        "Polyak-averaged target critic (it agrees with the teacher's actor; "
-                        "see docs/results.md), online = its last critic (the public code).")
+    flags.DEFINE_string("tasks", "", config.TASKS_HELP)
+    flags.DEFINE_bool("her", True, config.HER_HELP)
+    flags.DEFINE_bool("task_id", None, config.TASK_ID_HELP)
+    flags.DEFINE_string("teacher_critic", teacher_critic_default, config.TEACHER_CRITIC_HELP)
 
 
 def require_term_weight(flag: str, value: float) -> None:
@@ -194,10 +176,7 @@ def check_benchmark(name: str) -> str:
 
 
 def define_checkpoint_flag(unit: str):
-    flags.DEFINE_integer("checkpoint_every", None, f"{unit.capitalize()}s between full-state "
-                         f"checkpoints, a multiple of --eval_every (default: every evaluation "
-                         f"for mini, every 50000 {unit}s for A and B). A run also saves at "
-                         "its end and when stopped by SIGINT/SIGTERM.")
+    flags.DEFINE_integer("checkpoint_every", None, config.checkpoint_help(unit))
 
 
 def resolve_checkpoint_every(value, eval_every: int, benchmark: str) -> int:
@@ -226,29 +205,12 @@ def resolve_scale(benchmark: str, value):
     return require_choice("scale", value, config.SCALES)
 
 
-def no_teachers(benchmark: str, task_names, scale) -> str:
-    """The error line of a student command that found no teachers for every task: what
-    ships for the benchmark (a partial set names its tasks) and how to get the rest."""
-    shipped = teacher_store.shipped_teachers(benchmark, scale)
-    have = [n for n in task_names if shipped and os.path.isfile(
-        os.path.join(shipped, n, teacher_store.TEACHER_FILE))]
-    at_scale = f" for the {scale} scale" if scale else ""
-    note = (f"; the ones shipped{at_scale} cover {', '.join(have)} only (--tasks="
-            f"{','.join(have)})" if have else f" and none shipped{at_scale}")
-    return (f"no trained teachers of benchmark {benchmark} for all its tasks under "
-            f"runs/teachers/{note}; train them with `python -m experiments.train_teachers "
-            f"--benchmark={benchmark}` or pass --teachers=DIR")
-
-
 def define_tensorboard_flag():
     flags.DEFINE_bool("tensorboard", False, config.TENSORBOARD_HELP)
 
 
 def define_preset_flag():
-    flags.DEFINE_string("preset", None, "The student's variant: paper (KTM-DRL's equations "
-                        "and inputs alone) or robust (plus --critic_grad=30, --actor_match=1000 "
-                        "and a task id: not in the paper). Each term stays a flag. Default: "
-                        "paper for A and B, robust for mini; online: the --from run's.")
+    flags.DEFINE_string("preset", None, config.PRESET_HELP)
 
 
 def resolve_preset(benchmark: str, value, from_cfg=None) -> str:
@@ -277,6 +239,8 @@ def define_flags_from(cls) -> None:
     its `about` help): a setting has one spelling as flag, field and config.json key.
     Tuples are comma-separated lists."""
     for f in dataclasses.fields(cls):
+        if f.metadata.get("not_a_flag"):
+            continue
         help_text = f.metadata.get("help", f.name)
         kind = f.metadata.get("kind") or (
             f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type)))
@@ -294,6 +258,21 @@ def define_flags_from(cls) -> None:
 
 def settings_from_flags(cls, **overrides):
     """The `cls` dataclass of the flags `define_flags_from(cls)` made (tuples from lists)."""
-    values = {f.name: getattr(flags.FLAGS, f.name) for f in dataclasses.fields(cls)}
+    values = {f.name: getattr(flags.FLAGS, f.name) for f in dataclasses.fields(cls)
+              if not f.metadata.get("not_a_flag")}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return cls(**{**values, **overrides})
+
+
+def run_from_flags(cls, kind: str, **overrides):
+    """The `cls` run of the flags `define_flags_from(cls)` made, with the flags every such
+    command reads alike checked: --tasks (benchmark order), --hidden, --scale, --seeds and
+    --run_dir (default runs/<kind>/<benchmark>-seed<seed>-<time>)."""
+    FLAGS = flags.FLAGS
+    benchmark = FLAGS.benchmark
+    return settings_from_flags(
+        cls, tasks=tuple(resolve_tasks(benchmark, ",".join(FLAGS.tasks))),
+        hidden=parse_int_list(",".join(FLAGS.hidden), "hidden") if FLAGS.hidden else None,
+        scale=resolve_scale(benchmark, FLAGS.scale), seeds=require_seeds(FLAGS.seeds),
+        run_dir=FLAGS.run_dir or runs.default_run_dir(kind, f"{benchmark}-seed{FLAGS.seed}"),
+        **overrides)

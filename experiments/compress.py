@@ -135,7 +135,7 @@ def resolve_config() -> stages.CompressRun:
         except ValueError as e:
             raise common.UsageError(str(e)) from None
     widths = "x".join(str(w) for w in hidden)
-    cfg["run_dir"] = FLAGS.run_dir or common.default_run_dir(
+    cfg["run_dir"] = FLAGS.run_dir or runs.default_run_dir(
         "compress", f"{benchmark}-{cfg['source']}-w{widths}-seed{cfg['seed']}")
     return stages.CompressRun(**cfg, video=FLAGS.video)
 

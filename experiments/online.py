@@ -136,8 +136,8 @@ def resolve_config() -> stages.OnlineRun:
     cfg["teachers"] = (FLAGS.teachers or (offline_cfg or {}).get("teachers")
                        or teacher_store.locate_teachers(FLAGS.benchmark, tasks, scale))
     common.require(cfg["teachers"] is not None,
-                   common.no_teachers(FLAGS.benchmark, tasks, cfg.get("scale")))
-    cfg["run_dir"] = FLAGS.run_dir or common.default_run_dir(
+                   teacher_store.no_teachers(FLAGS.benchmark, tasks, cfg.get("scale")))
+    cfg["run_dir"] = FLAGS.run_dir or runs.default_run_dir(
         "online", f"{cfg['benchmark']}-seed{cfg['seed']}")
     return stages.OnlineRun(**cfg, video=FLAGS.video)
 

@@ -24,15 +24,7 @@ def resolve_config() -> stages.TeachersRun:
     """The run of the flags: checked (one-line errors), then `config.resolve_teachers_run`
     fills what the flags leave to the benchmark and scale."""
     common.check_benchmark(FLAGS.benchmark)
-    given = common.settings_from_flags(
-        config.TeachersRun,
-        tasks=tuple(common.resolve_tasks(FLAGS.benchmark, ",".join(FLAGS.tasks))),
-        hidden=(common.parse_int_list(",".join(FLAGS.hidden), "hidden") if FLAGS.hidden
-                else None),
-        scale=common.resolve_scale(FLAGS.benchmark, FLAGS.scale),
-        seeds=common.require_seeds(FLAGS.seeds),
-        run_dir=FLAGS.run_dir or common.default_run_dir(
-            "teachers", f"{FLAGS.benchmark}-seed{FLAGS.seed}"))
+    given = common.run_from_flags(config.TeachersRun, "teachers")
     for name in ("steps", "eval_every", "episode_length", "lr"):
         value = getattr(given, name)
         common.require(value is None or value > 0, f"--{name}={value} must be positive")

@@ -7,7 +7,7 @@ distil a small one from a large one through its reward head (Kuzmenko & Shvai 20
 
 --data: train_teachers run directories (`train_teachers --benchmark=dmc --scale=cpu`)
 whose replays form the data set, or exported teachers (no replay), whose noisy rollouts
-(--rollout_steps per task, at four noise levels) form it; by default the teachers that
+(--rollout_steps per task, from near-expert to random) form it; by default the teachers that
 ship with ktmjax for the benchmark. --teacher: a finished world_model run whose decoded
 rewards the student regresses at the first step of each sampled sub-trajectory, weight
 --alpha (--alpha=0: the same student trained without the teacher).
@@ -52,7 +52,7 @@ def resolve_config() -> config.WorldModelRun:
     common.require(FLAGS.batch_size >= len(tasks), f"--batch_size={FLAGS.batch_size} is "
                    f"smaller than the {len(tasks)} tasks (each update takes an equal share)")
     common.require(FLAGS.num_samples >= 8, f"--num_samples={FLAGS.num_samples}: at least 8")
-    run_dir = FLAGS.run_dir or common.default_run_dir(
+    run_dir = FLAGS.run_dir or runs.default_run_dir(
         "world_model", f"{FLAGS.benchmark}-{FLAGS.size}-seed{FLAGS.seed}")
     return common.settings_from_flags(config.WorldModelRun, tasks=tasks, run_dir=run_dir,
                                       data=data, alpha=FLAGS.alpha if FLAGS.teacher else 0.0)

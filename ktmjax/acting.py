@@ -27,12 +27,13 @@ def step_and_store(groups, states: tuple, buffers: tuple, actions) -> tuple:
 
 
 def noisy_rollouts(env: "MultiTaskEnv", policy_apply: Callable, params, steps: int, key,
-                   noise: float) -> tuple:
+                   noise: float, random_share: float = 0.0) -> tuple:
     """Every task acts for `steps` env steps with the policy's deterministic action plus
-    N(0, noise^2), clipped to [-1, 1]; episodes restart themselves (one program, no refills:
+    N(0, noise^2), clipped to [-1, 1], or, at each step with probability `random_share`, a
+    uniform random action instead; episodes restart themselves (one program, no refills:
     they cycle through each env's pool of initial states). Returns one `replay.Replay` per
     task group holding the `steps` transitions of each of its tasks."""
-    def run(params, key, noise):
+    def run(params, key, noise, random_share):
         env_key, key = jax.random.split(key)
         states = env.reset(env_key)
         buffers = tuple(replay.init(g.size, steps, g.obs_size, g.action_size) for g in env.groups)
@@ -43,8 +44,11 @@ def noisy_rollouts(env: "MultiTaskEnv", policy_apply: Callable, params, steps: i
             actions = []
             for g in range(len(env.groups)):
                 action = policy_apply(g, params[g], states[g].obs)
-                actions.append(jnp.clip(action + noise * jax.random.normal(keys[g], action.shape),
-                                        -1, 1))
+                noisy = jnp.clip(action + noise * jax.random.normal(keys[g], action.shape), -1, 1)
+                k_pick, k_random = jax.random.split(jax.random.fold_in(keys[g], 1))
+                picked = jax.random.uniform(k_pick, action.shape[:-1] + (1,)) < random_share
+                actions.append(jnp.where(picked, jax.random.uniform(
+                    k_random, action.shape, minval=-1.0, maxval=1.0), noisy))
             return step_and_store(env.groups, states, buffers, actions), None
 
         (_, buffers), _ = jax.lax.scan(body, (states, buffers), jax.random.split(key, steps))
@@ -52,4 +56,4 @@ def noisy_rollouts(env: "MultiTaskEnv", policy_apply: Callable, params, steps: i
 
     # The noise is an argument, not a constant: rollouts at several noise levels share one
     # program (and the persistent compilation cache).
-    return jax.jit(run)(tuple(params), key, jnp.float32(noise))
+    return jax.jit(run)(tuple(params), key, jnp.float32(noise), jnp.float32(random_share))

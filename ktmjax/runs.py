@@ -23,6 +23,13 @@ METRICS_FIELDS = ("stage", "round", "task", "return", "return_std", "episodes", 
                   "critic_loss", "actor_loss")
 
 
+def default_run_dir(kind: str, name: str) -> str:
+    """runs/<kind>/<name>-<start time>: the start time of process 0 in every process."""
+    (start,) = distributed.from_writer((int(time.time()),))
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(start))
+    return os.path.join("runs", kind, f"{name}-{stamp}")
+
+
 def check_run_dir(run_dir: str, config: dict = None, may_grow=None) -> str:
     """Refuses, before anything is written, a `run_dir` that is a file, holds a finished run,
     or cannot be written (a started run is resumed: see `claim_run`). Creates nothing.

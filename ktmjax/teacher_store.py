@@ -222,6 +222,20 @@ def locate_teachers(benchmark: str, task_names, scale=None,
     return None
 
 
+def no_teachers(benchmark: str, task_names, scale) -> str:
+    """The error line of a student command that found no teachers for every task: what
+    ships for the benchmark (a partial set names its tasks) and how to get the rest."""
+    shipped = shipped_teachers(benchmark, scale)
+    have = [n for n in task_names if shipped and os.path.isfile(
+        os.path.join(shipped, n, TEACHER_FILE))]
+    at_scale = f" for the {scale} scale" if scale else ""
+    note = (f"; the ones shipped{at_scale} cover {', '.join(have)} only (--tasks="
+            f"{','.join(have)})" if have else f" and none shipped{at_scale}")
+    return (f"no trained teachers of benchmark {benchmark} for all its tasks under "
+            f"runs/teachers/{note}; train them with `python -m experiments.train_teachers "
+            f"--benchmark={benchmark}` or pass --teachers=DIR")
+
+
 def has_replay(teachers_dir: str, tasks: Sequence[Task]) -> bool:
     """Whether every teacher of `tasks` in `teachers_dir` comes with its training replay."""
     dirs = find_teacher_dirs(teachers_dir, tasks)

@@ -1,14 +1,15 @@
 """The settings spine: a stage's dataclass, its command's flags and its config.json keys are
 one spelling, and runs started before a stage's flags were generated still resume."""
 import dataclasses
-import importlib
+import subprocess
+import sys
 
 import pytest
-from absl import flags
 
 from ktmjax import envs, stages
 from ktmjax.errors import BadInput
 from ktmjax.stages import config
+from tests.conftest import ROOT
 
 # config.json of a B teacher run started with
 # `train_teachers --benchmark=B --scale=cpu --seed=0 --tasks=Hopper --steps=300000
@@ -47,9 +48,65 @@ def test_fields_left_none_take_the_benchmarks_values(name, scale, steps, hidden,
         config.resolve_teachers_run(dataclasses.replace(given, run_dir=""))
 
 
-def test_the_teachers_flags_are_the_fields_of_its_run():
-    importlib.import_module("experiments.train_teachers")   # defines the flags
-    for field in dataclasses.fields(stages.TeachersRun):
-        default = flags.FLAGS[field.name].default
-        assert (tuple(default) if isinstance(default, list) else default) == field.default
-        assert flags.FLAGS[field.name].help == field.metadata["help"]
+# config.json settings of offline_transfer runs started before its flags were generated:
+# `--benchmark=A --scale=cpu` with shipped teachers (no replay), and `--benchmark=mini`
+# with the teachers of a train_teachers run (their replays).
+A_TASKS = ["HalfCheetahSmallTorso", "HalfCheetahBigTorso", "HalfCheetahSmallThigh",
+           "HalfCheetahBigThigh", "HalfCheetahSmallLeg", "HalfCheetahBigLeg",
+           "HalfCheetahSmallFoot", "HalfCheetahBigFoot"]
+COMMON_OFFLINE = {"backend": "mjx", "batch_size": 256, "eval_episodes": 3, "final_episodes": 10,
+                  "her": True, "hidden": [256, 256], "lr": 0.001, "offline_actor_delay": 1,
+                  "run_dir": "r", "seed": 0, "teacher_critic": "target", "teachers": "T",
+                  "tensorboard": False, "update": "vmap"}
+STARTED_OFFLINE = [
+    (stages.OfflineRun(benchmark="A", scale="cpu", teachers="T", run_dir="r"), False,
+     {**COMMON_OFFLINE, "benchmark": "A", "checkpoint_every": 50000, "critic_grad": 0.0,
+      "data": "rollouts", "eval_every": 5000, "preset": "paper", "rollout_noise": 0.3,
+      "rollout_steps": 50000, "rounds": 40000, "scale": "cpu", "tasks": A_TASKS}),
+    (stages.OfflineRun(teachers="T", run_dir="r"), True,
+     {**COMMON_OFFLINE, "actor_match": 1000.0, "benchmark": "mini", "checkpoint_every": 2000,
+      "critic_grad": 30.0, "critic_grad_states": "rollouts", "data": "both", "eval_every": 2000,
+      "preset": "robust", "rollout_steps": 60000, "rounds": 10000, "task_id": True,
+      "tasks": ["InvertedPendulum", "InvertedPendulumBigPole", "InvertedDoublePendulum"]}),
+]
+
+
+@pytest.mark.parametrize("run, replay, started", STARTED_OFFLINE)
+def test_an_offline_run_resolves_to_the_settings_of_a_run_started_before(run, replay, started):
+    resolved = config.resolve_offline_run(run, replay)
+    assert config.settings(resolved) == started
+    assert config.from_settings(stages.OfflineRun, started) == resolved
+    assert config.resolve_offline_run(resolved, replay) == resolved   # twice: no change
+
+
+def test_offline_data_the_teachers_cannot_give_is_refused():
+    with pytest.raises(BadInput, match="needs the teachers' training replay"):
+        config.resolve_offline_run(stages.OfflineRun(data="replay", teachers="T"), False)
+    with pytest.raises(BadInput, match="rollout states"):
+        config.resolve_offline_run(stages.OfflineRun(data="replay", critic_grad=1.0), True)
+
+
+CHECK_FLAGS = """
+import dataclasses, importlib, sys
+from absl import flags
+from ktmjax import stages
+module, cls = sys.argv[1], getattr(stages, sys.argv[2])
+importlib.import_module("experiments." + module)   # defines the flags
+for field in dataclasses.fields(cls):
+    if field.metadata.get("not_a_flag"):
+        assert field.name not in flags.FLAGS, field.name
+        continue
+    default = flags.FLAGS[field.name].default
+    assert (tuple(default) if isinstance(default, list) else default) == field.default, field.name
+    assert flags.FLAGS[field.name].help == field.metadata["help"], field.name
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("module, cls", [("train_teachers", "TeachersRun"),
+                                         ("offline_transfer", "OfflineRun")])
+def test_a_commands_flags_are_the_fields_of_its_run(module, cls):
+    # one process per command: two commands define flags of the same names
+    proc = subprocess.run([sys.executable, "-c", CHECK_FLAGS, module, cls], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -15,6 +15,13 @@ from ktmjax.errors import BadInput
 
 OMIT_AT_DEFAULT = {"omit_at_default": True}
 NOT_A_SETTING = {"not_a_setting": True}   # changes no result: never in config.json
+NOT_A_FLAG = {"not_a_flag": True}         # set by the stage's resolver, never by a flag
+
+
+def omitted_at(value) -> dict:
+    """Metadata of a setting written to config.json only when it is not `value` (a field
+    whose flag default, None, means "resolve it")."""
+    return {"omit_at_default": True, "omit_at": value}
 
 
 def optional(default=None):
@@ -29,7 +36,7 @@ def settings(run) -> dict:
         value = getattr(run, f.name)
         if f.metadata.get("not_a_setting"):
             continue
-        if f.metadata.get("omit_at_default") and value == f.default:
+        if f.metadata.get("omit_at_default") and value == f.metadata.get("omit_at", f.default):
             continue
         out[_json_key(f.name)] = list(value) if isinstance(value, tuple) else value
     return out
@@ -53,7 +60,9 @@ def from_settings(cls, saved: dict, **extra):
         raise BadInput(f"settings {', '.join(unknown)} are not settings of a {cls.__name__}")
     values = {names[k]: tuple(v) if isinstance(v, list) else v
               for k, v in saved.items() if k in names}
-    return cls(**values, **extra)
+    omitted = {f.name: f.metadata["omit_at"] for f in dataclasses.fields(cls)
+               if "omit_at" in f.metadata and f.name not in values}
+    return cls(**omitted, **values, **extra)
 
 
 def _json_key(name: str) -> str:
@@ -114,6 +123,31 @@ SEEDS_HELP = ("Independent runs in one jitted program: seeds --seed, --seed+1, .
 VIDEO_HELP = ("At the end, write RUN_DIR/videos/<task>.gif: one deterministic episode of each "
               "task (its first 400 steps), rendered headless by MuJoCo (EGL unless MUJOCO_GL "
               "says otherwise).")
+TASKS_HELP = ("Comma-separated subset of the benchmark's tasks the student learns (default "
+              "all; the online stage: the --from run's).")
+PRESET_HELP = ("The student's variant: paper (KTM-DRL's equations and inputs alone) or robust "
+               "(plus --critic_grad=30, --actor_match=1000 and a task id: not in the paper). "
+               "Each term stays a flag. Default: paper for A and B, robust for mini; online: "
+               "the --from run's.")
+HER_HELP = ("Hierarchical replay: every round trains every task; --noher is the paper's "
+            "\"w/o HER\" ablation (one task per episode, then the next; online, all envs "
+            "still step every round).")
+TASK_ID_HELP = ("Not in the paper: append a one-hot of the task to the student's padded "
+                "state, so tasks whose states look alike (mini's two single pendulums share "
+                "theirs) can get different actions and values (docs/results.md). Default: the "
+                "--preset's (paper: off, the padded state alone; robust: on). The online stage "
+                "takes the --from run's.")
+TEACHER_CRITIC_HELP = ("The teacher Q the student learns through: target = the teacher's "
+                       "Polyak-averaged target critic (it agrees with the teacher's actor; see "
+                       "docs/results.md), online = its last critic (the public code).")
+
+
+def checkpoint_help(unit: str) -> str:
+    return (f"{unit.capitalize()}s between full-state checkpoints, a multiple of --eval_every "
+            f"(default: every evaluation for mini, every 50000 {unit}s for A and B). A run "
+            "also saves at its end and when stopped by SIGINT/SIGTERM.")
+
+
 TENSORBOARD_HELP = ("Also write the evaluation returns and training losses of metrics.csv to "
                     "TensorBoard event files in RUN_DIR/tensorboard (`tensorboard "
                     "--logdir=RUN_DIR`).")
@@ -208,37 +242,70 @@ def default_teachers_run(benchmark: str, tasks, seed: int, run_dir: str,
 
 @dataclasses.dataclass(frozen=True)
 class OfflineRun:
-    """Offline knowledge transfer, Eq. 1-2 (`stages.offline_transfer`)."""
-    benchmark: str
-    tasks: tuple
-    teachers: str
-    seed: int
-    rounds: int
-    hidden: tuple
-    lr: float
-    eval_every: int
-    rollout_steps: int
-    data: str            # D_k: replay, rollouts or both (`teacher_data.DATA_SOURCES`)
-    critic_grad: float   # weight of the critic-slope term added to Eq. 1 (0: the paper's)
-    preset: str
-    checkpoint_every: int
-    run_dir: str
-    update: str = "vmap"
-    batch_size: int = 256
-    offline_actor_delay: int = 1
-    eval_episodes: int = 3
-    final_episodes: int = 10
-    backend: str = "mjx"
-    tensorboard: bool = False
-    teacher_critic: str = "target"
-    her: bool = True
-    scale: Optional[str] = optional()
-    actor_match: float = optional(0.0)
-    task_id: bool = optional(False)
-    rollout_noise: float = optional(0.1)   # N(0, noise^2) on the teacher's rollout actions
-    critic_grad_states: Optional[str] = optional()   # "rollouts" when critic_grad is on
-    seeds: int = optional(1)   # independent runs in one program (`stages.seeds`)
-    video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
+    """Offline knowledge transfer, Eq. 1-2 (`stages.offline_transfer`). The command's flags
+    are generated from these fields (`experiments.offline_transfer`); fields left None take
+    the benchmark's value at its scale, the preset's, or (D_k's) what the teachers allow
+    (`resolve_offline_run`)."""
+    benchmark: str = about("mini", "Benchmark: A, B, mini or dmc.")
+    tasks: tuple = about((), TASKS_HELP)
+    teachers: Optional[str] = about(None, "A train_teachers run directory (default: the latest "
+                                    "finished one for the benchmark under runs/teachers/, "
+                                    "else the ones shipped for it).", kind="str")
+    seed: int = about(0, "Random seed.")
+    rounds: Optional[int] = about(None, "Offline rounds (default 500000 for A/B, 40000 at "
+                                  "--scale=cpu, 10000 for mini).", kind="int")
+    hidden: Optional[tuple] = about(None, "Student hidden widths (default 400,400; mini and "
+                                    "--scale=cpu 256,256).", kind="tuple")
+    lr: Optional[float] = about(None, "Adam learning rate of the student (default 3e-4, the "
+                                "paper's; mini and --scale=cpu 1e-3).", kind="float")
+    eval_every: Optional[int] = about(None, "Rounds between evaluations (default 10000; "
+                                      "--scale=cpu 5000; mini 2000).", kind="int")
+    rollout_steps: Optional[int] = about(None, "Env steps per task of --data=rollouts|both "
+                                         "(default 100000; --scale=cpu 50000; mini 60000).",
+                                         kind="int")
+    data: Optional[str] = about(
+        None, "D_k: replay = each teacher's saved training replay (the public code's source; "
+        "default for A and B); rollouts = fresh teacher rollouts with N(0, --rollout_noise^2) "
+        "exploration noise (the default with teachers that come without a replay, such as the "
+        "shipped ones); both = the two together (default for mini).", kind="str")
+    critic_grad: Optional[float] = about(
+        None, "Not in the paper: weight of an action-gradient term added to Eq. 1 (the student "
+        "critic's dQ1/da regresses the teacher's at the teacher's own action pi^k(s), on "
+        "states of the teacher's rollouts, so it needs --data=rollouts|both; see "
+        "docs/results.md). Default: the --preset's (paper: 0, the paper's Eq. 1; robust: 30), "
+        "0 with --data=replay.", kind="float")
+    preset: Optional[str] = about(None, PRESET_HELP, kind="str")
+    checkpoint_every: Optional[int] = about(None, checkpoint_help("round"), kind="int")
+    run_dir: str = about("", "Output directory, used exactly as given (default "
+                         "runs/offline/<benchmark>-seed<seed>-<time>).")
+    update: str = about("vmap", "vmap: one optimiser step per round on the mean of the K "
+                        "task losses; sequential: K steps per round, one per task (public "
+                        "code).")
+    batch_size: int = about(256, "Batch per task per round.")
+    offline_actor_delay: int = about(1, "Rounds per actor update (public code: 1).")
+    eval_episodes: int = about(3, "Episodes per periodic evaluation.")
+    final_episodes: int = about(10, "Episodes of the final evaluation.")
+    backend: str = about("mjx", "Physics backend of the evaluation envs.")
+    tensorboard: bool = about(False, TENSORBOARD_HELP)
+    teacher_critic: str = about("target", TEACHER_CRITIC_HELP)
+    her: bool = about(True, HER_HELP)
+    scale: Optional[str] = about(None, SCALE_HELP, **OMIT_AT_DEFAULT)
+    actor_match: Optional[float] = about(
+        None, "Not in the paper: weight of a term added to Eq. 2 that pulls the student's "
+        "action f^k(pi(ŝ)) towards the teacher actor's pi^k(s) on D_k's states (squared "
+        "distance), for teachers whose critic's best action is not their own "
+        "(docs/results.md). Default: the --preset's (paper: 0, the paper's Eq. 2; robust: "
+        "1000).", kind="float", **omitted_at(0.0))
+    task_id: Optional[bool] = about(None, TASK_ID_HELP, kind="bool", **omitted_at(False))
+    rollout_noise: Optional[float] = about(
+        None, "Std of the Gaussian noise on the teacher's action in the rollouts of "
+        "--data=rollouts|both, so that Eq. 1 and Eq. 2 see actions around the teacher's own, "
+        "as in a training replay (default: 0.3 with --data=rollouts, where the rollouts are "
+        "all of D_k; 0.1 with --data=both; docs/results.md).", kind="float", **omitted_at(0.1))
+    # "rollouts" when critic_grad is on: the slope term's states (set by the resolver)
+    critic_grad_states: Optional[str] = about(None, "", **OMIT_AT_DEFAULT, **NOT_A_FLAG)
+    seeds: int = about(1, SEEDS_HELP, **OMIT_AT_DEFAULT)
+    video: bool = about(False, VIDEO_HELP, **NOT_A_SETTING)
 
 
 OFFLINE_DEFAULTS = {
@@ -257,6 +324,50 @@ OFFLINE_CPU_SCALE = dict(rounds=40_000, hidden=(256, 256), eval_every=5_000,
 # Std of the noise on the teacher's action in its rollouts: beside a replay, and alone
 # (with 0.1 alone, the mini student lost InvertedPendulumBigPole; docs/results.md).
 ROLLOUT_NOISE, ROLLOUT_NOISE_ALONE = 0.1, 0.3
+
+
+def resolve_offline_run(run: OfflineRun, teachers_have_replay: bool) -> OfflineRun:
+    """`run` with every field left None set: sizes from the benchmark at run.scale, the
+    terms from the preset, and D_k from what the teachers allow (exported and shipped
+    teachers come without their training replay: D_k is then their rollouts). BadInput for
+    a D_k the teachers cannot give, or the critic-slope term without rollout states."""
+    d = scaled_defaults(OFFLINE_DEFAULTS, OFFLINE_CPU_SCALE, run.benchmark, run.scale)
+    preset = run.preset or DEFAULT_PRESET[run.benchmark]
+    if preset not in PRESETS:
+        raise BadInput(f"unknown --preset={preset}; known: {', '.join(PRESETS)}")
+    terms = PRESETS[preset]
+    data = run.data or (d["data"] if teachers_have_replay else "rollouts")
+    if not teachers_have_replay and data != "rollouts":
+        raise BadInput(f"--data={data} needs the teachers' training replay, and the teachers "
+                       f"in {run.teachers} come without one; use --data=rollouts or the "
+                       "teachers of a train_teachers run")
+    critic_grad = run.critic_grad
+    if critic_grad is None:   # the slope term needs rollout states: off on replay alone
+        critic_grad = terms["critic_grad"] if data != "replay" else 0.0
+    check_critic_grad_data(critic_grad, data)
+    eval_every = d["eval_every"] if run.eval_every is None else run.eval_every
+    pick = lambda name, default: default if getattr(run, name) is None else getattr(run, name)
+    return dataclasses.replace(
+        run, tasks=tuple(run.tasks) or tuple(t.name for t in benchmark_tasks(run.benchmark)),
+        rounds=pick("rounds", d["rounds"]), hidden=tuple(pick("hidden", d["hidden"])),
+        lr=pick("lr", d["lr"]), eval_every=eval_every,
+        rollout_steps=pick("rollout_steps", d["rollout_steps"]), preset=preset,
+        actor_match=pick("actor_match", terms["actor_match"]),
+        task_id=bool(pick("task_id", terms["task_id"])),
+        checkpoint_every=pick("checkpoint_every",
+                              default_checkpoint_every(eval_every, run.benchmark)),
+        data=data, critic_grad=critic_grad,
+        # alone, the rollouts must also show the critics other actions
+        rollout_noise=pick("rollout_noise", ROLLOUT_NOISE_ALONE if data == "rollouts"
+                           else ROLLOUT_NOISE),
+        critic_grad_states="rollouts" if critic_grad else None)
+
+
+def check_critic_grad_data(critic_grad, data) -> None:
+    """The critic-slope term matches slopes on the teachers' rollout states."""
+    if critic_grad and data == "replay":
+        raise BadInput(f"--critic_grad={critic_grad:g} matches slopes on the teachers' "
+                       "rollout states; use it with --data=both or --data=rollouts")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -366,8 +477,9 @@ class WorldModelRun:
                       "cpu-small, cpu-large.")
     rollout_steps: int = about(100_000, "Where a --data directory holds exported teachers "
                                "(no replay, e.g. the shipped ones): env steps per task of "
-                               "their rollouts, split evenly over the noise levels 0.1, 0.3, "
-                               "0.6 and 1.0 (data of mixed quality, like MT30's).")
+                               "their rollouts, split evenly over five levels from near-"
+                               "expert to random (Gaussian noise 0.1, 0.3, 1.0; noise 0.3 "
+                               "with half the actions random; all random).")
     steps: int = about(20_000, "Model updates.")
     batch_size: int = about(256, "Sub-trajectories per update, an equal share per task.")
     lr: float = about(3e-4, "Adam learning rate (the encoder's is 0.3x).")

@@ -1,4 +1,5 @@
 """The offline stage: KTM-DRL's knowledge transfer from the teachers (Eq. 1-2)."""
+import dataclasses
 import time
 
 import jax
@@ -7,10 +8,42 @@ from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs, shar
                     td3, teacher_data, teacher_store)
 from ktmjax.errors import BadInput
 from ktmjax.stages import seeds as seed_axis
+from ktmjax.stages import config
 from ktmjax.stages.config import OfflineRun
-from ktmjax.stages.output import scale_note, term_note
+from ktmjax.stages.output import scale_note, term_note, warn_teachers_at_bound
+from ktmjax.stages.train import train_teachers
 
 STAGE = "offline_transfer"
+
+
+def prepare(run: OfflineRun) -> OfflineRun:
+    """`run` as the stage runs it: its teachers found where none are given (the newest
+    finished train_teachers run under runs/teachers/ with every task, else the ones shipped;
+    for mini, trained first), every field left None resolved (`config.resolve_offline_run`),
+    and its run directory checked, a started run with other settings refused before any
+    teacher is trained. BadInput without a run_dir or teachers."""
+    if not run.run_dir:
+        raise BadInput("an OfflineRun needs a run_dir: the directory its run is written to")
+    given = run.teachers
+    teachers = given or teacher_store.locate_teachers(run.benchmark, run.tasks, run.scale)
+    if teachers and not given:
+        print(f"[{STAGE}] teachers: {teachers}", flush=True)
+    if not teachers and run.benchmark != "mini":
+        raise BadInput(teacher_store.no_teachers(run.benchmark, run.tasks, run.scale))
+    tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
+    run = config.resolve_offline_run(
+        dataclasses.replace(run, teachers=teachers),
+        teacher_store.has_replay(teachers, tasks) if teachers else True)
+    runs.check_run_dir(run.run_dir)
+    runs.check_settings(run.run_dir, config.settings(run), ignore=() if given else ("teachers",))
+    if not run.teachers:
+        print(f"[{STAGE}] no mini teachers under runs/teachers/ nor shipped for these tasks: "
+              "training them first (15 to 25 minutes on a 2-core CPU)", flush=True)
+        run_dir = runs.default_run_dir("teachers", f"mini-seed{run.seed}")
+        train_teachers(config.default_teachers_run("mini", run.tasks, run.seed, run_dir))
+        run = dataclasses.replace(run, teachers=run_dir)
+    warn_teachers_at_bound(run.teachers, run.benchmark, run.tasks, STAGE)
+    return run
 
 
 def offline_transfer(run: OfflineRun) -> dict:
@@ -19,7 +52,9 @@ def offline_transfer(run: OfflineRun) -> dict:
     D_k, evaluations every run.eval_every rounds. Writes config.json, metrics.csv,
     learning_curve.png, results.md, summary.json (each task's return and ratio to its
     teacher) and student/state (orbax) to run.run_dir (with run.seeds > 1: one such
-    directory per seed, `stages.seeds`). Returns the summary (the aggregate over seeds)."""
+    directory per seed, `stages.seeds`). Fields left None are resolved first (`prepare`).
+    Returns the summary (the aggregate over seeds)."""
+    run = prepare(run)
     seeds = seed_axis.seed_values(run.seed, run.seeds)
     over = lambda fn, in_axes=0: seed_axis.over(fn, len(seeds), in_axes)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)

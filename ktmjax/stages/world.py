@@ -25,7 +25,10 @@ MODEL_FILE = "model-{dtype}.msgpack"
 DTYPES = store.DTYPES
 
 
-ROLLOUT_NOISES = (0.1, 0.3, 0.6, 1.0)
+# The levels of the regenerated data set, each (Gaussian noise, share of uniform random
+# actions) with an equal share of the steps: from near-expert to random, so that the data
+# holds failing states and the ways back from them, as a single-task agent's replay does.
+ROLLOUT_LEVELS = ((0.1, 0.0), (0.3, 0.0), (1.0, 0.0), (0.3, 0.5), (0.0, 1.0))
 
 
 def _replay_source(path: str, task) -> str:
@@ -42,18 +45,20 @@ def _exported_source(path: str, task) -> bool:
 
 
 def rollout_transitions(path: str, tasks, steps: int, seed: int) -> dict:
-    """{task name: time-ordered transitions} of the exported teachers in `path` acting with
-    Gaussian noise of each level in ROLLOUT_NOISES (steps / 4 env steps per level)."""
+    """{task name: time-ordered transitions} of the exported teachers in `path` acting at
+    each level of ROLLOUT_LEVELS (an equal share of `steps` env steps per level)."""
     env = envs.MultiTaskEnv(tasks)
     loaded, configs, _ = teacher_store.load_teachers(path, env.groups)
     policy = teacher_store.teachers_policy(env.groups, configs)
-    per_level = steps // len(ROLLOUT_NOISES)
+    per_level = steps // len(ROLLOUT_LEVELS)
     out = {t.name: [] for t in tasks}
-    for i, noise in enumerate(ROLLOUT_NOISES):
+    for i, (noise, random_share) in enumerate(ROLLOUT_LEVELS):
         print(f"[{STAGE}] data: {per_level} steps per task of the teachers in {path} with "
-              f"noise {noise}", flush=True)
+              f"noise {noise}" + (f", {random_share:.0%} random actions" if random_share else ""),
+              flush=True)
         buffers = acting.noisy_rollouts(env, policy, [t.actor_params for t in loaded],
-                                        per_level, jax.random.PRNGKey(seed * 100 + i), noise)
+                                        per_level, jax.random.PRNGKey(seed * 100 + i), noise,
+                                        random_share)
         for group, buffer in zip(env.groups, buffers):
             for j, task in enumerate(group.tasks):
                 out[task.name].append({f: np.asarray(getattr(buffer, f)[j])
