@@ -18,7 +18,6 @@ def _video_asked(argv) -> bool:
 if sys.platform.startswith("linux") and _video_asked(sys.argv[1:]):
     os.environ.setdefault("MUJOCO_GL", "egl")
 
-import jax  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from ktmjax import distributed, envs, runs, teacher_store  # noqa: E402
@@ -201,7 +200,7 @@ def resolve_scale(benchmark: str, value):
                 "own CPU sizes: drop --scale")
         return None
     if value is None:
-        return "paper" if jax.default_backend() in ("gpu", "tpu") else "cpu"
+        return config.default_scale()
     return require_choice("scale", value, config.SCALES)
 
 
@@ -241,24 +240,31 @@ def define_flags_from(cls) -> None:
     for f in dataclasses.fields(cls):
         if f.metadata.get("not_a_flag"):
             continue
+        name = flag_name(f)
         help_text = f.metadata.get("help", f.name)
         kind = f.metadata.get("kind") or (
             f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type)))
         if kind == "bool":
-            flags.DEFINE_bool(f.name, f.default, help_text)
+            flags.DEFINE_bool(name, f.default, help_text)
         elif kind == "int":
-            flags.DEFINE_integer(f.name, f.default, help_text)
+            flags.DEFINE_integer(name, f.default, help_text)
         elif kind == "float":
-            flags.DEFINE_float(f.name, f.default, help_text)
+            flags.DEFINE_float(name, f.default, help_text)
         elif kind == "tuple":
-            flags.DEFINE_list(f.name, None if f.default is None else list(f.default), help_text)
+            flags.DEFINE_list(name, None if f.default is None else [str(x) for x in f.default],
+                              help_text)
         else:
-            flags.DEFINE_string(f.name, f.default, help_text)
+            flags.DEFINE_string(name, f.default, help_text)
+
+
+def flag_name(field) -> str:
+    """The flag of a settings field: its name, or its metadata's `flag` (`from_run`: --from)."""
+    return field.metadata.get("flag", field.name)
 
 
 def settings_from_flags(cls, **overrides):
     """The `cls` dataclass of the flags `define_flags_from(cls)` made (tuples from lists)."""
-    values = {f.name: getattr(flags.FLAGS, f.name) for f in dataclasses.fields(cls)
+    values = {f.name: getattr(flags.FLAGS, flag_name(f)) for f in dataclasses.fields(cls)
               if not f.metadata.get("not_a_flag")}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return cls(**{**values, **overrides})
@@ -270,9 +276,11 @@ def run_from_flags(cls, kind: str, **overrides):
     --run_dir (default runs/<kind>/<benchmark>-seed<seed>-<time>)."""
     FLAGS = flags.FLAGS
     benchmark = FLAGS.benchmark
-    return settings_from_flags(
-        cls, tasks=tuple(resolve_tasks(benchmark, ",".join(FLAGS.tasks))),
+    read = dict(
+        tasks=tuple(resolve_tasks(benchmark, ",".join(FLAGS.tasks))),
         hidden=parse_int_list(",".join(FLAGS.hidden), "hidden") if FLAGS.hidden else None,
-        scale=resolve_scale(benchmark, FLAGS.scale), seeds=require_seeds(FLAGS.seeds),
-        run_dir=FLAGS.run_dir or runs.default_run_dir(kind, f"{benchmark}-seed{FLAGS.seed}"),
-        **overrides)
+        seeds=require_seeds(FLAGS.seeds),
+        run_dir=FLAGS.run_dir or runs.default_run_dir(kind, f"{benchmark}-seed{FLAGS.seed}"))
+    if "scale" not in overrides:
+        read["scale"] = resolve_scale(benchmark, FLAGS.scale)
+    return settings_from_flags(cls, **{**read, **overrides})

@@ -93,20 +93,40 @@ from ktmjax import stages
 module, cls = sys.argv[1], getattr(stages, sys.argv[2])
 importlib.import_module("experiments." + module)   # defines the flags
 for field in dataclasses.fields(cls):
+    name = field.metadata.get("flag", field.name)
     if field.metadata.get("not_a_flag"):
-        assert field.name not in flags.FLAGS, field.name
+        assert name not in flags.FLAGS, name
         continue
-    default = flags.FLAGS[field.name].default
-    assert (tuple(default) if isinstance(default, list) else default) == field.default, field.name
-    assert flags.FLAGS[field.name].help == field.metadata["help"], field.name
+    default, want = flags.FLAGS[name].default, field.default
+    if isinstance(default, list):   # a list flag holds strings
+        default, want = tuple(default), tuple(str(x) for x in want)
+    assert default == want, name
+    assert flags.FLAGS[name].help == field.metadata["help"], name
 print("ok")
 """
 
 
 @pytest.mark.parametrize("module, cls", [("train_teachers", "TeachersRun"),
-                                         ("offline_transfer", "OfflineRun")])
+                                         ("offline_transfer", "OfflineRun"),
+                                         ("online", "OnlineRun"),
+                                         ("compress", "CompressRun")])
 def test_a_commands_flags_are_the_fields_of_its_run(module, cls):
     # one process per command: two commands define flags of the same names
     proc = subprocess.run([sys.executable, "-c", CHECK_FLAGS, module, cls], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_an_online_run_takes_the_from_runs_student_and_refuses_what_contradicts_it():
+    offline = config.settings(config.resolve_offline_run(
+        stages.OfflineRun(teachers="T", run_dir="r"), True))
+    run = config.resolve_online_run(stages.OnlineRun(from_run="F", run_dir="o"), offline)
+    assert (run.tasks, list(run.hidden), run.task_id, run.preset, run.teachers) == (
+        tuple(offline["tasks"]), offline["hidden"], True, "robust", "T")
+    assert run.actor_match == 1000.0 and run.checkpoint_every % run.eval_every == 0
+    assert config.resolve_online_run(run, offline) == run        # twice: no change
+    for given, words in ((dict(task_id=False), "--notask_id differs"),
+                         (dict(tasks=("InvertedPendulum",)), "differs from the tasks"),
+                         (dict(benchmark="A"), "is a run of benchmark mini")):
+        with pytest.raises(BadInput, match=words):
+            config.resolve_online_run(stages.OnlineRun(from_run="F", **given), offline)

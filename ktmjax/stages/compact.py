@@ -1,6 +1,7 @@
 """The compression stage (Kuzmenko & Shvai 2025): a compact student distilled from a
 trained student (or, as the baseline, from the teachers), its actor quantised, and each
 dtype's return, size and speed measured."""
+import dataclasses
 import os
 import time
 from typing import Any, NamedTuple, Optional
@@ -10,11 +11,83 @@ import jax
 from ktmjax import (acting, checkpoint, distributed, envs, evaluation, layout, loops, policy,
                     runs, sharding, td3, teacher_data, teacher_store)
 from ktmjax import compress as compression
+from ktmjax.errors import BadInput
+from ktmjax.stages import config
 from ktmjax.stages.config import CompressRun, settings
 from ktmjax.stages.output import scale_note, write_videos
 
 STAGE = "compress"
 SPEED_BATCHES = (1, 1024)   # batch sizes of the actions-per-second measurement
+
+
+def resolve(run: CompressRun) -> CompressRun:
+    """`run` with its source read and checked (exactly one of run.from_run, a finished
+    offline_transfer or online run, and run.teachers) and every field left None set: the
+    benchmark, tasks, task id, widths and teachers of the --from run (or, from teachers,
+    the benchmark's tasks and its preset's task id), the scale (given, else the --from
+    run's, else the device's) and the benchmark's sizes at it. BadInput, saying what is
+    wrong, otherwise."""
+    if run.source is None and bool(run.from_run) == bool(run.teachers):
+        raise BadInput("give exactly one of --from=RUN (the student to compress) and "
+                       "--teachers=DIR (train the compact network directly from the teachers)")
+    source_cfg = None
+    if run.from_run:
+        try:
+            source_cfg = runs.read_student_run(run.from_run, ("offline", "online"))
+        except BadInput as e:
+            raise BadInput(f"--from={e}") from None
+    benchmark = source_cfg["benchmark"] if source_cfg else (run.benchmark or "mini")
+    if run.benchmark not in (None, benchmark):
+        raise BadInput(f"--from={run.from_run} is a run of benchmark {benchmark}, not "
+                       f"{run.benchmark}; drop --benchmark or give a run of it")
+    scale = run.scale or (source_cfg or {}).get("scale")
+    if benchmark == "mini":
+        if run.scale is not None:
+            raise BadInput(f"--scale={run.scale} applies to benchmarks A and B; mini has its "
+                           "own CPU sizes: drop --scale")
+        scale = None
+    elif scale is None:
+        scale = config.default_scale()
+    elif scale not in config.SCALES:
+        raise BadInput(f"unknown --scale={scale}; known: {', '.join(config.SCALES)}")
+    d = config.scaled_defaults(config.COMPRESS_DEFAULTS, config.COMPRESS_CPU_SCALE,
+                               benchmark, scale)
+    pick = lambda name: d[name] if getattr(run, name) is None else getattr(run, name)
+    eval_every, rollout_steps = pick("eval_every"), pick("rollout_steps")
+    if rollout_steps < run.batch_size:
+        raise BadInput(f"--rollout_steps={rollout_steps} must be at least --batch_size")
+    checkpoint_every = run.checkpoint_every
+    if checkpoint_every is None:
+        checkpoint_every = config.default_checkpoint_every(eval_every, benchmark)
+    elif checkpoint_every <= 0 or checkpoint_every % eval_every:
+        raise BadInput(f"--checkpoint_every={checkpoint_every} must be a positive multiple of "
+                       f"--eval_every={eval_every}")
+    if source_cfg:
+        if run.source == "student":    # resolved before: its fields are the --from run's
+            source = {}
+        elif run.task_id is not None or run.tasks:
+            raise BadInput("--task_id and --tasks are the --from run's; drop them")
+        else:
+            source = dict(tasks=tuple(source_cfg["tasks"]),
+                          task_id=bool(source_cfg.get("task_id", False)),
+                          source_hidden=tuple(source_cfg["hidden"]),
+                          teachers=source_cfg["teachers"], teacher_critic=None)
+    else:
+        if not os.path.isdir(run.teachers):
+            raise BadInput(f"--teachers={run.teachers} does not exist; give a train_teachers "
+                           "run or exported teachers")
+        try:
+            tasks = envs.benchmark_tasks(benchmark, run.tasks or None)
+            teacher_store.find_teacher_dirs(run.teachers, tasks)
+        except ValueError as e:
+            raise BadInput(str(e)) from None
+        default_id = config.PRESETS[config.DEFAULT_PRESET[benchmark]]["task_id"]
+        source = dict(tasks=tuple(t.name for t in tasks),
+                      task_id=default_id if run.task_id is None else run.task_id)
+    return dataclasses.replace(
+        run, benchmark=benchmark, source="student" if run.from_run else "teachers",
+        scale=scale, rounds=pick("rounds"), eval_every=eval_every, rollout_steps=rollout_steps,
+        checkpoint_every=checkpoint_every, hidden=tuple(run.hidden), **source)
 
 
 class Distillation(NamedTuple):
@@ -77,7 +150,14 @@ def compress(run: CompressRun) -> dict:
     """Distils and quantises (or resumes) the compact student of `run` in run.run_dir:
     config.json, metrics.csv, learning_curve.png, results.md (per-task returns and ratios,
     the size and speed table), summary.json, student/state (float32, orbax) and
-    policy.msgpack (the actor in run.dtype). Returns the summary."""
+    policy.msgpack (the actor in run.dtype). Fields left None are resolved first
+    (`resolve`); a run directory holding a finished run, or a started one with other
+    settings, is refused. Returns the summary."""
+    if not run.run_dir:
+        raise BadInput("a CompressRun needs a run_dir: the directory its run is written to")
+    run = resolve(run)
+    runs.check_run_dir(run.run_dir)
+    runs.check_settings(run.run_dir, settings(run))
     d = distillation(run)
     env, compressor = d.env, d.compressor
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)

@@ -9,6 +9,8 @@ runs started before such a setting existed still resume.
 import dataclasses
 from typing import Optional
 
+import jax
+
 from ktmjax.envs import benchmark_tasks
 from ktmjax.envs.multitask import default_episode_length
 from ktmjax.errors import BadInput
@@ -91,6 +93,11 @@ def student_terms(preset: str) -> dict:
 # Sizes of A and B: paper = the paper's networks, steps and rounds (a GPU/TPU job); cpu =
 # smaller networks and budgets that a 2-core CPU carries in hours. mini has its own.
 SCALES = ("cpu", "paper")
+
+
+def default_scale() -> str:
+    """The scale of A, B and dmc where none is given: paper on a GPU or TPU, cpu on a CPU."""
+    return "paper" if jax.default_backend() in ("gpu", "tpu") else "cpu"
 
 
 def scaled_defaults(defaults: dict, cpu_scale: dict, benchmark: str, scale) -> dict:
@@ -177,10 +184,7 @@ class TeachersRun:
                                 "rate, which learns faster).", kind="float")
     eval_every: Optional[int] = about(None, "Steps between evaluations (one epoch; default "
                                       "10000, mini 5000).", kind="int")
-    checkpoint_every: Optional[int] = about(
-        None, "Steps between full-state checkpoints, a multiple of --eval_every (default: every "
-        "evaluation for mini, every 50000 steps for A and B). A run also saves at its end and "
-        "when stopped by SIGINT/SIGTERM.", kind="int")
+    checkpoint_every: Optional[int] = about(None, checkpoint_help("step"), kind="int")
     run_dir: str = about("", "Output directory, used exactly as given (default "
                          "runs/teachers/<benchmark>-seed<seed>-<time>).")
     backend: str = about("mjx", "Physics backend: mjx, generalized, positional, spring.")
@@ -241,17 +245,34 @@ def default_teachers_run(benchmark: str, tasks, seed: int, run_dir: str,
 
 
 @dataclasses.dataclass(frozen=True)
-class OfflineRun:
+class StudentRun:
+    """The settings both student stages (offline_transfer, online) share, each spelled
+    once; `OfflineRun` and `OnlineRun` add their own."""
+    benchmark: str = about("mini", "Benchmark: A, B, mini or dmc.")
+    tasks: tuple = about((), TASKS_HELP)
+    seed: int = about(0, "Random seed.")
+    preset: Optional[str] = about(None, PRESET_HELP, kind="str")
+    checkpoint_every: Optional[int] = about(None, checkpoint_help("round"), kind="int")
+    batch_size: int = about(256, "Batch per task per round.")
+    eval_episodes: int = about(3, "Episodes per periodic evaluation.")
+    final_episodes: int = about(10, "Episodes of the final evaluation.")
+    tensorboard: bool = about(False, TENSORBOARD_HELP)
+    her: bool = about(True, HER_HELP)
+    scale: Optional[str] = about(None, SCALE_HELP, **OMIT_AT_DEFAULT)
+    task_id: Optional[bool] = about(None, TASK_ID_HELP, kind="bool", **omitted_at(False))
+    seeds: int = about(1, SEEDS_HELP, **OMIT_AT_DEFAULT)
+    video: bool = about(False, VIDEO_HELP, **NOT_A_SETTING)
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineRun(StudentRun):
     """Offline knowledge transfer, Eq. 1-2 (`stages.offline_transfer`). The command's flags
     are generated from these fields (`experiments.offline_transfer`); fields left None take
     the benchmark's value at its scale, the preset's, or (D_k's) what the teachers allow
     (`resolve_offline_run`)."""
-    benchmark: str = about("mini", "Benchmark: A, B, mini or dmc.")
-    tasks: tuple = about((), TASKS_HELP)
     teachers: Optional[str] = about(None, "A train_teachers run directory (default: the latest "
                                     "finished one for the benchmark under runs/teachers/, "
                                     "else the ones shipped for it).", kind="str")
-    seed: int = about(0, "Random seed.")
     rounds: Optional[int] = about(None, "Offline rounds (default 500000 for A/B, 40000 at "
                                   "--scale=cpu, 10000 for mini).", kind="int")
     hidden: Optional[tuple] = about(None, "Student hidden widths (default 400,400; mini and "
@@ -274,29 +295,20 @@ class OfflineRun:
         "states of the teacher's rollouts, so it needs --data=rollouts|both; see "
         "docs/results.md). Default: the --preset's (paper: 0, the paper's Eq. 1; robust: 30), "
         "0 with --data=replay.", kind="float")
-    preset: Optional[str] = about(None, PRESET_HELP, kind="str")
-    checkpoint_every: Optional[int] = about(None, checkpoint_help("round"), kind="int")
     run_dir: str = about("", "Output directory, used exactly as given (default "
                          "runs/offline/<benchmark>-seed<seed>-<time>).")
     update: str = about("vmap", "vmap: one optimiser step per round on the mean of the K "
                         "task losses; sequential: K steps per round, one per task (public "
                         "code).")
-    batch_size: int = about(256, "Batch per task per round.")
     offline_actor_delay: int = about(1, "Rounds per actor update (public code: 1).")
-    eval_episodes: int = about(3, "Episodes per periodic evaluation.")
-    final_episodes: int = about(10, "Episodes of the final evaluation.")
     backend: str = about("mjx", "Physics backend of the evaluation envs.")
-    tensorboard: bool = about(False, TENSORBOARD_HELP)
     teacher_critic: str = about("target", TEACHER_CRITIC_HELP)
-    her: bool = about(True, HER_HELP)
-    scale: Optional[str] = about(None, SCALE_HELP, **OMIT_AT_DEFAULT)
     actor_match: Optional[float] = about(
         None, "Not in the paper: weight of a term added to Eq. 2 that pulls the student's "
         "action f^k(pi(ŝ)) towards the teacher actor's pi^k(s) on D_k's states (squared "
         "distance), for teachers whose critic's best action is not their own "
         "(docs/results.md). Default: the --preset's (paper: 0, the paper's Eq. 2; robust: "
         "1000).", kind="float", **omitted_at(0.0))
-    task_id: Optional[bool] = about(None, TASK_ID_HELP, kind="bool", **omitted_at(False))
     rollout_noise: Optional[float] = about(
         None, "Std of the Gaussian noise on the teacher's action in the rollouts of "
         "--data=rollouts|both, so that Eq. 1 and Eq. 2 see actions around the teacher's own, "
@@ -304,8 +316,6 @@ class OfflineRun:
         "all of D_k; 0.1 with --data=both; docs/results.md).", kind="float", **omitted_at(0.1))
     # "rollouts" when critic_grad is on: the slope term's states (set by the resolver)
     critic_grad_states: Optional[str] = about(None, "", **OMIT_AT_DEFAULT, **NOT_A_FLAG)
-    seeds: int = about(1, SEEDS_HELP, **OMIT_AT_DEFAULT)
-    video: bool = about(False, VIDEO_HELP, **NOT_A_SETTING)
 
 
 OFFLINE_DEFAULTS = {
@@ -371,41 +381,92 @@ def check_critic_grad_data(critic_grad, data) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class OnlineRun:
-    """Online learning guided by the teachers, Eq. 3-5 (`stages.online`)."""
-    benchmark: str
-    tasks: tuple
-    alpha: float
-    beta: float
-    from_run: Optional[str]   # an offline run to start from; None: w/o Offline
-    seed: int
-    rounds: int
-    warmup: int
-    hidden: tuple
-    eval_every: int
-    teachers: str
-    preset: str
-    checkpoint_every: int
-    run_dir: str
-    update: str = "vmap"
-    target_noise: str = "gaussian"
-    fresh_optimizers: bool = True
-    empty_buffers: bool = True
-    her: bool = True
-    capacity: int = 1_000_000
-    lr: float = 3e-4
-    batch_size: int = 256
-    policy_delay: int = 2
-    eval_episodes: int = 3
-    final_episodes: int = 10
-    backend: str = "mjx"
-    tensorboard: bool = False
-    teacher_critic: str = "target"
-    scale: Optional[str] = optional()
-    actor_match: float = optional(0.0)
-    task_id: bool = optional(False)
-    seeds: int = optional(1)   # independent runs in one program (`stages.seeds`)
-    video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
+class OnlineRun(StudentRun):
+    """Online learning guided by the teachers, Eq. 3-5 (`stages.online`). The command's
+    flags are generated from these fields (`experiments.online`; `from_run` is `--from`);
+    fields left None take the --from run's value, the benchmark's at its scale, or the
+    preset's (`stages.learn.prepare`, `resolve_online_run`)."""
+    alpha: float = about(1.0, "Eq. 5 weight of the teacher's Q1 (0: online without teacher).")
+    beta: float = about(1.0, "Eq. 5 weight of the student's own Q1 (0: only the teacher).")
+    from_run: Optional[str] = about(None, "An offline_transfer run directory to start from "
+                                    "(default: a fresh student, the paper's 'w/o Offline').",
+                                    kind="str", flag="from")
+    rounds: Optional[int] = about(None, "Online rounds (default 500000 for A/B, 50000 at "
+                                  "--scale=cpu, 10000 for mini).", kind="int")
+    warmup: Optional[int] = about(None, "Rounds acting with the student before updates start "
+                                  "(default 10000; --scale=cpu 5000; mini 1000).", kind="int")
+    hidden: Optional[tuple] = about(None, "Student widths for a fresh student (default 400,400; "
+                                    "mini and --scale=cpu 256,256); with --from the offline "
+                                    "run's widths are used.", kind="tuple")
+    eval_every: Optional[int] = about(None, "Rounds between evaluations (default 10000; "
+                                      "--scale=cpu 5000; mini 1000).", kind="int")
+    teachers: Optional[str] = about(None, "A train_teachers run directory (default: the one "
+                                    "the --from run used, else the latest for the benchmark).",
+                                    kind="str")
+    run_dir: str = about("", "Output directory, used exactly as given (default "
+                         "runs/online/<benchmark>-seed<seed>-<time>).")
+    update: str = about("vmap", "vmap or sequential (see offline_transfer --help).")
+    target_noise: str = about("gaussian", "gaussian: N(0, 0.2^2) clipped at 0.5 (paper); "
+                              "uniform: U[0, 0.1) (the public code).")
+    fresh_optimizers: bool = about(True, "Start the online stage with new Adam states.")
+    empty_buffers: bool = about(True, "Start the online shards D'_k empty (the public code); "
+                                "--noempty_buffers starts them with the newest transitions of "
+                                "the teachers' replays D_k.")
+    capacity: int = about(1_000_000, "Online replay capacity per task (capped at what the run "
+                          "fills: --rounds, plus the teachers' replays with --noempty_buffers).")
+    lr: float = about(3e-4, "Adam learning rate.")
+    policy_delay: int = about(2, "Critic updates per actor update.")
+    backend: str = about("mjx", "Physics backend.")
+    teacher_critic: Optional[str] = about(None, TEACHER_CRITIC_HELP, kind="str")
+    actor_match: Optional[float] = about(
+        None, "Not in the paper: weight of a term added to Eq. 5's teacher term (so also "
+        "times --alpha) that pulls the student's action f^k(pi(ŝ)) towards the teacher "
+        "actor's pi^k(s) on D'_k's states (squared distance), as offline_transfer "
+        "--actor_match does for Eq. 2 (docs/results.md). Default: the --preset's (paper: 0, "
+        "the paper's Eq. 5; robust: 1000).", kind="float", **omitted_at(0.0))
+
+
+def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
+    """`run` with every field left None set from `from_cfg` (the config of the --from
+    offline run, or None), the benchmark's values at run.scale, and the preset's terms; a
+    student from --from keeps its tasks, widths and input (task id). BadInput where a
+    given field contradicts the --from run. The teachers stay as given when --from names
+    none (`stages.learn.prepare` finds them)."""
+    start = from_cfg or {}
+    if from_cfg is not None:
+        if from_cfg.get("benchmark") != run.benchmark:
+            raise BadInput(f"--from={run.from_run} is a run of benchmark "
+                           f"{from_cfg.get('benchmark')}, not {run.benchmark}")
+        if run.tasks and tuple(run.tasks) != tuple(from_cfg["tasks"]):
+            raise BadInput(f"--tasks={','.join(run.tasks)} differs from the tasks of the --from "
+                           f"run ({','.join(from_cfg['tasks'])}); drop --tasks or pick that run's")
+        trained = bool(from_cfg.get("task_id", False))
+        if run.task_id is not None and run.task_id != trained:
+            raise BadInput(f"--{'' if run.task_id else 'no'}task_id differs from the --from "
+                           f"run's student (trained with{'' if trained else 'out'} a task id); "
+                           "drop that flag")
+    d = scaled_defaults(ONLINE_DEFAULTS, ONLINE_CPU_SCALE, run.benchmark, run.scale)
+    preset = run.preset or start.get("preset") or DEFAULT_PRESET[run.benchmark]
+    if preset not in PRESETS:
+        raise BadInput(f"unknown --preset={preset}; known: {', '.join(PRESETS)}")
+    terms = PRESETS[preset]
+    pick = lambda name, default: default if getattr(run, name) is None else getattr(run, name)
+    eval_every = pick("eval_every", d["eval_every"])
+    tasks = (tuple(from_cfg["tasks"]) if from_cfg is not None else
+             tuple(run.tasks) or tuple(t.name for t in benchmark_tasks(run.benchmark)))
+    return dataclasses.replace(
+        run, tasks=tasks, preset=preset,
+        hidden=(tuple(from_cfg["hidden"]) if from_cfg is not None
+                else tuple(pick("hidden", d["hidden"]))),
+        rounds=pick("rounds", d["rounds"]), warmup=pick("warmup", d["warmup"]),
+        eval_every=eval_every,
+        checkpoint_every=pick("checkpoint_every",
+                              default_checkpoint_every(eval_every, run.benchmark)),
+        teacher_critic=run.teacher_critic or start.get("teacher_critic") or "target",
+        teachers=run.teachers or start.get("teachers"),
+        actor_match=pick("actor_match", terms["actor_match"]),
+        task_id=(bool(start.get("task_id", False)) if from_cfg is not None
+                 else bool(pick("task_id", terms["task_id"]))))
 
 
 ONLINE_DEFAULTS = {
@@ -420,34 +481,63 @@ ONLINE_CPU_SCALE = dict(rounds=50_000, hidden=(256, 256), eval_every=5_000, warm
 @dataclasses.dataclass(frozen=True)
 class CompressRun:
     """A compact student distilled from a large one or from the teachers, then quantised
-    (`stages.compress`)."""
-    benchmark: str
-    source: str               # "student" (from_run) or "teachers"
-    from_run: Optional[str]
-    teachers: str
-    tasks: tuple
-    task_id: bool
-    hidden: tuple
-    rounds: int
-    rollout_steps: int
-    eval_every: int
-    checkpoint_every: int
-    run_dir: str
-    seed: int = 0
-    dtype: str = "float16"
-    q_weight: float = 0.0
-    match_weight: float = 1.0
-    lr: float = 1e-3
-    batch_size: int = 256
-    rollout_noise: float = 0.1
-    eval_episodes: int = 3
-    final_episodes: int = 10
-    backend: str = "mjx"
-    tensorboard: bool = False
-    scale: Optional[str] = optional()
-    source_hidden: Optional[tuple] = optional()    # the large student's widths
-    teacher_critic: Optional[str] = optional()     # source "teachers": the Q learnt from
-    video: bool = dataclasses.field(default=False, metadata=NOT_A_SETTING)
+    (`stages.compress`). The command's flags are generated from these fields
+    (`experiments.compress`; `from_run` is `--from`); fields left None take the source's
+    or the benchmark's value (`stages.compact.resolve`)."""
+    from_run: Optional[str] = about(None, "A finished offline_transfer or online run: the "
+                                    "student to compress.", kind="str", flag="from")
+    teachers: Optional[str] = about(None, "Instead of --from: train the compact network "
+                                    "directly from these teachers (a train_teachers run or "
+                                    "exported teachers) by the same recipe, the baseline of a "
+                                    "distilled student.", kind="str")
+    benchmark: Optional[str] = about(None, "Benchmark of --teachers (A, B or mini; default "
+                                     "mini). With --from: the run's (giving another is an "
+                                     "error).", kind="str")
+    tasks: tuple = about((), "With --teachers: a comma-separated subset of the benchmark's "
+                         "tasks (default all). With --from: the run's.")
+    hidden: tuple = about((64, 64), "Widths of the compact student's hidden layers.")
+    dtype: str = about("float16", "The dtype of the deployed policy.msgpack: float32, "
+                       "bfloat16, float16 or int8 (all four are evaluated).")
+    rounds: Optional[int] = about(None, "Distillation rounds (default 10000 for mini; A/B: "
+                                  "40000 at --scale=cpu, 500000 at paper scale).", kind="int")
+    q_weight: float = about(0.0, "Weight of the ascent of the large critic's Q1 at the compact "
+                            "actor's action (Eq. 2's form). Default 0: on mini, matching alone "
+                            "was as good or better in every comparison, and the ascent alone "
+                            "failed (docs/compression.md).")
+    match_weight: float = about(1.0, "Weight of the squared distance between the compact and "
+                                "the large actor's actions (the follow-up's distillation "
+                                "term).")
+    lr: float = about(1e-3, "Adam learning rate of the compact student.")
+    batch_size: int = about(256, "Batch per task per round.")
+    rollout_steps: Optional[int] = about(None, "Env steps per task of the large agent's noisy "
+                                         "rollouts, the states distilled on (default: mini "
+                                         "60000; A/B 50000 at --scale=cpu, 100000 at paper "
+                                         "scale).", kind="int")
+    rollout_noise: float = about(0.1, "Std of the Gaussian noise on the large agent's action "
+                                 "in those rollouts (0.3 lost episodes of the fragile "
+                                 "InvertedPendulumBigPole on mini; docs/compression.md).")
+    task_id: Optional[bool] = about(None, "With --teachers: append a task one-hot to the "
+                                    "student state (default: the benchmark's preset; mini on, "
+                                    "A/B off). With --from: the run's.", kind="bool")
+    teacher_critic: Optional[str] = about("target", "With --teachers: the teacher Q learnt "
+                                          "from (target or online; see offline_transfer "
+                                          "--help).", kind="str", **omitted_at(None))
+    seed: int = about(0, "Random seed.")
+    run_dir: str = about("", "Output directory, used exactly as given (default runs/compress/"
+                         "<benchmark>-w<widths>-seed<seed>-<time>).")
+    eval_every: Optional[int] = about(None, "Rounds between evaluations (default 2000 for "
+                                      "mini, 5000 at --scale=cpu, 10000 at paper scale).",
+                                      kind="int")
+    eval_episodes: int = about(3, "Episodes per periodic evaluation.")
+    final_episodes: int = about(10, "Episodes of each dtype's final evaluation.")
+    backend: str = about("mjx", "Physics backend of the envs.")
+    scale: Optional[str] = about(None, SCALE_HELP, **OMIT_AT_DEFAULT)
+    checkpoint_every: Optional[int] = about(None, checkpoint_help("round"), kind="int")
+    tensorboard: bool = about(False, TENSORBOARD_HELP)
+    video: bool = about(False, VIDEO_HELP, **NOT_A_SETTING)
+    # set by the resolver: "student" (from_run) or "teachers", and the large student's widths
+    source: Optional[str] = about(None, "", **NOT_A_FLAG)
+    source_hidden: Optional[tuple] = about(None, "", **OMIT_AT_DEFAULT, **NOT_A_FLAG)
 
 
 COMPRESS_DEFAULTS = {

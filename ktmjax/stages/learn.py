@@ -1,18 +1,68 @@
 """The online stage: KTM-DRL's online learning guided by the teachers (Eq. 3-5)."""
+import dataclasses
 import time
 
 import jax
 
 from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs, sharding, student,
                     td3, teacher_store)
+from ktmjax.errors import BadInput
+from ktmjax.stages import config
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import OnlineRun
-from ktmjax.stages.output import scale_note, term_note
+from ktmjax.stages.output import scale_note, term_note, warn_teachers_at_bound
 
 STAGE = "online"
 # What the start line says when no --from run is given: the student starts from scratch.
 FRESH_START = ("a fresh student, WITHOUT offline transfer (the paper's w/o Offline "
                "ablation; for KTM-DRL give --from=<an offline_transfer run directory>)")
+
+
+def resolve(run: OnlineRun) -> OnlineRun:
+    """`run` with its --from run read and checked (`runs.read_student_run`: a finished
+    offline run of as many seeds as run.seeds, or one) and every field left None resolved
+    (`config.resolve_online_run`); the scale, where None, is the --from run's, else the
+    device's (`config.default_scale`). The teachers stay None when neither `run` nor the
+    --from run names them."""
+    from_cfg = None
+    if run.from_run:
+        starts = seed_axis.student_dirs(run.from_run)
+        if len(starts) not in (1, run.seeds):
+            raise BadInput(f"--from={run.from_run} holds {len(starts)} seeds and --seeds="
+                           f"{run.seeds}; give --seeds={len(starts)}, or one of its seed "
+                           "directories")
+        try:
+            from_cfg = runs.read_student_run(starts[0], ("offline",))
+        except BadInput as e:
+            raise BadInput(f"--from={e}") from None
+    if run.scale is None and run.benchmark != "mini":
+        run = dataclasses.replace(run, scale=(from_cfg or {}).get("scale")
+                                  or config.default_scale())
+    return config.resolve_online_run(run, from_cfg)
+
+
+def prepare(run: OnlineRun) -> OnlineRun:
+    """`run` as the stage runs it: resolved (`resolve`), its teachers found where neither it
+    nor its --from run names them (the newest finished train_teachers run under
+    runs/teachers/ with every task, else the ones shipped), and its run directory checked.
+    BadInput without a run_dir or teachers, or with --noempty_buffers and teachers that
+    come without their training replay."""
+    if not run.run_dir:
+        raise BadInput("an OnlineRun needs a run_dir: the directory its run is written to")
+    run = resolve(run)
+    if not run.teachers:
+        teachers = teacher_store.locate_teachers(run.benchmark, run.tasks, run.scale)
+        if not teachers:
+            raise BadInput(teacher_store.no_teachers(run.benchmark, run.tasks, run.scale))
+        run = dataclasses.replace(run, teachers=teachers)
+    if not run.empty_buffers and not teacher_store.has_replay(
+            run.teachers, envs.benchmark_tasks(run.benchmark, run.tasks)):
+        raise BadInput(f"--noempty_buffers fills D'_k from the teachers' training replays, "
+                       f"and the teachers in {run.teachers} come without them; drop the flag "
+                       "or pass the teachers of a train_teachers run")
+    runs.check_run_dir(run.run_dir)
+    warn_teachers_at_bound(run.teachers, run.benchmark, run.tasks, STAGE)
+    return run
 
 
 def online(run: OnlineRun) -> dict:
@@ -22,7 +72,9 @@ def online(run: OnlineRun) -> dict:
     paper's w/o Offline). Writes config.json, metrics.csv, learning_curve.png, results.md,
     summary.json and student/state (orbax); with run.seeds > 1 one such directory per seed
     (`stages.seeds`), each seed starting from its own seed of a multi-seed run.from_run.
-    Returns the summary (the aggregate over seeds)."""
+    Fields left None are resolved first (`prepare`). Returns the summary (the aggregate
+    over seeds)."""
+    run = prepare(run)
     seeds = seed_axis.seed_values(run.seed, run.seeds)
     over = lambda fn, in_axes=0: seed_axis.over(fn, len(seeds), in_axes)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
