@@ -350,12 +350,13 @@ def compression_plot(columns: dict, path: str, title: str) -> str:
 
 
 WORLD_MODEL_ROWS = (("planner", ""), ("planner, float16 weights", " float16"),
+                    ("planner, float16 compute", " float16, acting in float16"),
                     ("planner, sampling noise on", " sampling noise on"))
 
 
 def world_model_table(columns: dict) -> str:
-    """The follow-up's table: per world-model column (and its float16 weights and its
-    planner with sampling noise on), each task's return (mean ± std over seeds), the
+    """The follow-up's table: per world-model column (and its float16 weights, acting in
+    float32 as the follow-up did and in float16, and its planner with sampling noise on), each task's return (mean ± std over seeds), the
     normalised score (mean over seeds, with its 95% stratified-bootstrap interval from two
     seeds on), the parameters and the acting file's bytes."""
     tasks = task_names(columns)

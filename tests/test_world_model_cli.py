@@ -42,7 +42,8 @@ def test_world_model_writes_its_run_and_files_that_plan(world_model_run):
     assert summary["stage"] == "world_model" and summary["updates"] == 40
     modes = set(summary["evaluations"])
     assert {"planner", "planner, sampling noise on", "policy prior",
-            "planner, float16 weights", "planner, bfloat16 weights"} <= modes
+            "planner, float16 weights", "planner, bfloat16 weights",
+            "planner, float16 compute", "planner, bfloat16 compute"} <= modes
     assert set(summary["normalised_score"]) == modes
     for mode, score in summary["normalised_score"].items():
         returns = [summary["evaluations"][mode][t]["return_mean"] for t in summary["tasks"]]

@@ -205,6 +205,25 @@ def test_half_precision_files_round_trip_and_halve_the_bytes(tmp_path):
         store.load(str(tmp_path / "cut.msgpack"))
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_a_file_loaded_to_compute_in_half_precision_plans_in_it(tmp_path, dtype):
+    path = str(tmp_path / "m.msgpack")
+    store.save(path, CFG, _noisy_params(), ("TaskA", "TaskB"), (0.99, 0.99), dtype)
+    agent = store.load(path, compute=dtype)
+    assert {x.dtype for x in jax.tree.leaves(agent.params)} == {jnp.dtype(dtype)}
+    pcfg = plan.PlanConfig(num_samples=16, num_pi_trajs=4, num_elites=4, iterations=2)
+    jaxpr = str(jax.make_jaxpr(plan.plan, static_argnums=(0, 1))(
+        CFG, pcfg, agent.params, jnp.ones(3), jnp.int32(1), jnp.zeros((3, 2)), jnp.bool_(True),
+        0.99, jax.random.PRNGKey(0), jnp.bool_(False)))
+    short = {"float16": "f16", "bfloat16": "bf16"}[dtype]
+    products = [line for line in jaxpr.splitlines() if "dot_general" in line]
+    assert products and all(f":{short}[" in line.split("=")[0] for line in products), products
+    action, prev = agent.act(np.ones(3), "TaskB", jax.random.PRNGKey(0))
+    assert action.dtype == jnp.float32 and action.shape == (2,) and prev.shape == (3, 2)
+    with pytest.raises(ValueError, match="compute="):
+        store.load(path, compute="int8")
+
+
 def test_the_scaled_entropy_scales_the_gaussian_part_by_the_tasks_action_count():
     params = _noisy_params()
     z = model.encode(CFG, params, jnp.ones((4, 3)), jnp.array([0, 1, 0, 1]))

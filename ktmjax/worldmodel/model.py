@@ -234,12 +234,12 @@ def policy(cfg: ModelConfig, params, z, task, key, scale_by_dims: bool = False):
     out = modules(cfg)["pi"].apply({"params": params["pi"]}, _with_task(params, z, task))
     mean, log_std = jnp.split(out, 2, -1)
     log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(log_std) + 1.0)
-    mask = cfg.action_masks()[task]
-    eps = jax.random.normal(key, mean.shape) * mask
+    mask = cfg.action_masks()[task].astype(mean.dtype)
+    eps = jax.random.normal(key, mean.shape, mean.dtype) * mask
     mean, log_std = mean * mask, log_std * mask
     gaussian = jnp.sum((-0.5 * eps ** 2 - log_std - 0.5 * np.log(2 * np.pi)) * mask, -1)
     if scale_by_dims:
-        gaussian = gaussian * jnp.asarray(cfg.action_sizes, jnp.float32)[task]
+        gaussian = gaussian * jnp.asarray(cfg.action_sizes, mean.dtype)[task]
     sample = jnp.tanh(mean + eps * jnp.exp(log_std))
     log_prob = gaussian - jnp.sum(jnp.log(jax.nn.relu(1.0 - sample ** 2) + 1e-6) * mask, -1)
     return jnp.tanh(mean), sample, log_prob

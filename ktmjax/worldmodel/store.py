@@ -86,20 +86,25 @@ class Agent:
 _plan_jit = jax.jit(planning.plan, static_argnums=(0, 1))
 
 
-def from_bytes(raw: bytes, source: str = "world-model file") -> Agent:
+def from_bytes(raw: bytes, source: str = "world-model file", compute: str = "float32") -> Agent:
+    """The agent of a file's bytes (`load`)."""
+    if compute not in DTYPES:
+        raise ValueError(f"compute={compute!r}: one of {', '.join(DTYPES)}")
     data = msgfile.restore(raw, source, FORMAT, VERSION, DTYPES, "world-model")
     try:
         cfg = model.ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
                                    for k, v in data["config"].items()})
         model.check_params(cfg, data["params"])
-        params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), data["params"])
+        params = jax.tree.map(lambda x: jnp.asarray(x, compute), data["params"])
         return Agent(cfg, params, tuple(data["task_names"]), tuple(data["discounts"]),
                      data["dtype"])
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{source} is not a valid ktmjax world-model file ({e})") from None
 
 
-def load(path: str) -> Agent:
-    """Reads a file written by `save`; one that is not raises ValueError."""
+def load(path: str, compute: str = "float32") -> Agent:
+    """Reads a file written by `save`; one that is not raises ValueError. The planner
+    computes in `compute` (float32, as the follow-up acted, or float16 / bfloat16: the
+    weights and every planning step in half precision)."""
     with open(path, "rb") as f:
-        return from_bytes(f.read(), path)
+        return from_bytes(f.read(), path, compute)

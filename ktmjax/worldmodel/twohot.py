@@ -41,7 +41,7 @@ def two_hot(y):
 
 def decode(logits):
     """logits [..., NUM_BINS] -> the scalar they predict [...]."""
-    return symexp(jax.nn.softmax(logits, -1) @ BINS)
+    return symexp(jax.nn.softmax(logits, -1) @ BINS.astype(logits.dtype))
 
 
 def soft_ce(logits, y):
