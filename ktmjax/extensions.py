@@ -43,11 +43,11 @@ def actor_matching_loss(student_action, teacher_action):
 def critic_distillation_terms(config, critic) -> list:
     """Terms added to Eq. 1: fn(critic_params, DistillCriticBatch) -> weighted value."""
     terms = []
-    if config.critic_grad_weight:
+    if config.critic_grad:
         def critic_grad(params, b):
             dqda = networks.q1_action_grad(critic, params, b.slope.obs_hat,
                                            b.slope.teacher_action_hat)
-            return config.critic_grad_weight * critic_gradient_distillation_loss(
+            return config.critic_grad * critic_gradient_distillation_loss(
                 dqda * b.slope.mask, b.slope.teacher_dqda)
         terms.append(("critic_grad", critic_grad))
     return terms
@@ -57,9 +57,9 @@ def actor_terms(config, scale: float = None) -> list:
     """Terms added to Eq. 2 (scale None) or to Eq. 5's teacher term (scale alpha):
     fn(student's sliced action f^k(pi(ŝ)), actor batch) -> weighted value."""
     terms = []
-    if config.actor_match_weight:
+    if config.actor_match:
         def actor_match(action, b):
-            value = config.actor_match_weight * actor_matching_loss(action, b.teacher_action)
+            value = config.actor_match * actor_matching_loss(action, b.teacher_action)
             return value if scale is None else scale * value
         terms.append(("actor_match", actor_match))
     return terms

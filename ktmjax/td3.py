@@ -19,11 +19,11 @@ from ktmjax import networks, optim
 class TD3Config:
     """Hyper-parameters; defaults are the paper's (and TD3's)."""
     hidden: Sequence[int] = (400, 400)
-    learning_rate: float = 3e-4
+    lr: float = 3e-4
     batch_size: int = 256
     gamma: float = 0.99
     tau: float = 0.005
-    exploration_noise: float = 0.1
+    expl_noise: float = 0.1
     policy_noise: float = 0.2
     noise_clip: float = 0.5
     policy_delay: int = 2
@@ -35,7 +35,7 @@ class TD3Config:
         return networks.TwinCritic(tuple(self.hidden))
 
     def optimizer(self) -> optax.GradientTransformation:
-        return optax.adam(self.learning_rate)
+        return optax.adam(self.lr)
 
 
 @struct.dataclass

@@ -86,7 +86,7 @@ class TeacherTrainer:
         shape = (group.size, group.action_size)
         policy_action = td3.stacked_policy(gs.learner.actor_params, gs.env.obs,
                                            group.action_size, self.config)
-        noisy = policy_action + self.config.exploration_noise * jax.random.normal(act_key, shape)
+        noisy = policy_action + self.config.expl_noise * jax.random.normal(act_key, shape)
         random_action = jax.random.uniform(random_key, shape, minval=-1.0, maxval=1.0)
         action = jnp.clip(jnp.where(step < start_steps, random_action, noisy), -1.0, 1.0)
         env_state, transition, _ = group.step(gs.env, action)

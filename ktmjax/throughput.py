@@ -32,7 +32,7 @@ def build(stage, update, benchmark, hidden, batch_size, capacity, tasks=None):
     key = jax.random.PRNGKey(0)
     teacher_groups = teacher_store.random_teachers(env.groups, net, capacity, key)
     learner = student.Student(env, (net,) * len(env.groups),
-                              student.StudentConfig(net=net, update=update, warmup_rounds=0))
+                              student.StudentConfig(net=net, update=update, warmup=0))
     state = sharding.placed(learner.init(jax.random.PRNGKey(1)))
     if stage == "offline":
         return env, teacher_groups, state, learner.offline_round, learner.offline_epoch

@@ -31,7 +31,7 @@ def stages():
     env = trainer.env
     groups = teacher_store.random_teachers(env.groups, TINY, 64, jax.random.PRNGKey(1))
     learner = student.Student(env, (TINY,) * len(env.groups),
-                              student.StudentConfig(net=TINY, warmup_rounds=3))
+                              student.StudentConfig(net=TINY, warmup=3))
     sizes = [g.size for g in env.groups]
     placed = sharding.groups(groups, sizes)
     offline = jax.jit(learner.offline_epoch, static_argnums=2)(

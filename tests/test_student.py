@@ -79,12 +79,12 @@ def test_critic_distillation_loss_by_hand(mini_env):
 
 
 def test_action_gradient_distillation_by_hand(mini_env):
-    """With critic_grad_weight w, the critic loss is Eq. 1 + w * mean ||dQ1/da - dQ1^k/da||^2,
+    """With critic_grad w, the critic loss is Eq. 1 + w * mean ||dQ1/da - dQ1^k/da||^2,
     both gradients taken at the teacher's own action pi^k(s) on states of the teacher's
     rollouts, sample by sample (checked against jax.grad of one sample)."""
     t, configs = _teacher_groups(mini_env)
     s = student.Student(mini_env, configs,
-                        student.StudentConfig(net=TINY, critic_grad_weight=0.5))
+                        student.StudentConfig(net=TINY, critic_grad=0.5))
     with pytest.raises(ValueError, match="rollouts"):
         batches.offline(s, t, jax.random.PRNGKey(3))
     rolled = teacher_store.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
@@ -116,7 +116,7 @@ def test_action_gradient_distillation_by_hand(mini_env):
 
 
 def test_offline_round_with_the_slope_term(mini_env):
-    """Jitted over every group (K=3, two groups): with critic_grad_weight > 0 each task's
+    """Jitted over every group (K=3, two groups): with critic_grad > 0 each task's
     critic loss is Eq. 1 plus non-negative slope terms, so at least Eq. 1 from the same
     start and batch, and above it; the actor loss (Eq. 2) is unchanged."""
     t, configs = _teacher_groups(mini_env)
@@ -125,7 +125,7 @@ def test_offline_round_with_the_slope_term(mini_env):
     got = {}
     for weight in (0.0, 0.5):
         s = student.Student(mini_env, configs,
-                            student.StudentConfig(net=TINY, critic_grad_weight=weight))
+                            student.StudentConfig(net=TINY, critic_grad=weight))
         _, got[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
     assert _all_finite(got[0.5]) and "critic_grad" not in got[0.0].critic
     assert np.all(got[0.5].critic["critic_loss"] > got[0.0].critic["critic_loss"])
@@ -154,12 +154,12 @@ def test_actor_distillation_follows_the_teacher_q1(mini_env):
 
 
 def test_actor_matching_term_by_hand(mini_env):
-    """With actor_match_weight w, the offline actor loss is Eq. 2 + w * mean ||f^k(pi(ŝ)) -
+    """With actor_match w, the offline actor loss is Eq. 2 + w * mean ||f^k(pi(ŝ)) -
     pi^k(s)||^2 on D_k's batch, the teacher's action from its own actor; in a jitted round
     (K=3) the critic loss is unchanged and only the actor's loss grows."""
     t, configs = _teacher_groups(mini_env)
     s = student.Student(mini_env, configs,
-                        student.StudentConfig(net=TINY, actor_match_weight=2.0))
+                        student.StudentConfig(net=TINY, actor_match=2.0))
     state = s.init(jax.random.PRNGKey(4))
     b = _row(batches.offline(s, t, jax.random.PRNGKey(5))[0]).actor
     teacher_action = TINY.actor(1).apply(_row(t[0].actor_params), b.obs)
@@ -175,7 +175,7 @@ def test_actor_matching_term_by_hand(mini_env):
         got = {}
         for weight in (0.0, 2.0):
             s = student.Student(mini_env, configs, student.StudentConfig(
-                net=TINY, update=update, actor_match_weight=weight))
+                net=TINY, update=update, actor_match=weight))
             _, got[weight] = jax.jit(s.offline_round)(s.init(jax.random.PRNGKey(1)), t)
         np.testing.assert_allclose(got[2.0].critic["critic_loss"], got[0.0].critic["critic_loss"],
                                    rtol=1e-6)
@@ -218,8 +218,8 @@ def test_task_id_separates_tasks_with_the_same_state(mini_env):
     # Every path that builds ŝ runs: the offline round with both added terms, then an online
     # round past its warm-up (a state without the one-hot would not fit the 11 inputs).
     s = student.Student(mini_env, configs, student.StudentConfig(
-        net=TINY, task_id=True, critic_grad_weight=1.0, actor_match_weight=1.0,
-        warmup_rounds=0))
+        net=TINY, task_id=True, critic_grad=1.0, actor_match=1.0,
+        warmup=0))
     rolled = teacher_store.random_teachers(mini_env.groups, TINY, 32, jax.random.PRNGKey(7))
     t = tuple(g.replace(rollouts=r.data) for g, r in zip(t, rolled))
     new, metrics = jax.jit(s.offline_round)(state, t)
@@ -269,7 +269,7 @@ def test_online_vmap_and_sequential_agree_exactly_for_one_task(idp_env):
     t_before = jax.tree.map(np.asarray, t)
     out = {}
     for mode in ("vmap", "sequential"):
-        s, state, online, epoch = _online(idp_env, t, update=mode, warmup_rounds=1)
+        s, state, online, epoch = _online(idp_env, t, update=mode, warmup=1)
         out[mode] = epoch(online, t, 3)
     for x, y in zip(jax.tree.leaves(out["vmap"]), jax.tree.leaves(out["sequential"])):
         np.testing.assert_array_equal(x, y)                 # states and losses
@@ -302,8 +302,8 @@ def test_online_alpha_zero_ignores_the_teacher(idp_env, actor_match):
     t2, _ = _teacher_groups(idp_env, seed=2)
     # Same replay data, different teacher networks.
     t2 = tuple(g2.replace(data=g1.data) for g1, g2 in zip(t1, t2))
-    s, state, online, epoch = _online(idp_env, t1, alpha=0.0, beta=1.0, warmup_rounds=0,
-                                      actor_match_weight=actor_match)
+    s, state, online, epoch = _online(idp_env, t1, alpha=0.0, beta=1.0, warmup=0,
+                                      actor_match=actor_match)
     a = epoch(online, t1, 2)
     b = epoch(jax.tree.map(jnp.copy, online), t2, 2)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
@@ -312,13 +312,13 @@ def test_online_alpha_zero_ignores_the_teacher(idp_env, actor_match):
 
 @pytest.mark.slow
 def test_online_actor_matching_term_by_hand(idp_env):
-    """With actor_match_weight w, Eq. 5's loss gains alpha * w * mean ||f^k(pi(ŝ)) -
+    """With actor_match w, Eq. 5's loss gains alpha * w * mean ||f^k(pi(ŝ)) -
     pi^k(s)||^2 on D'_k's batch, the teacher's action from its own actor; in a jitted epoch
     the critic losses are unchanged and the actor's grows."""
     t, _ = _teacher_groups(idp_env)
     alpha, beta, w = 0.5, 1.0, 2.0
-    s, _, online, epoch = _online(idp_env, t, alpha=alpha, beta=beta, warmup_rounds=100,
-                                  actor_match_weight=w)
+    s, _, online, epoch = _online(idp_env, t, alpha=alpha, beta=beta, warmup=100,
+                                  actor_match=w)
     online, _ = epoch(online, t, 4)                       # warm-up only: fills D'_k
     b = _row(batches.online(s, online.learner, online.buffers, t, jax.random.PRNGKey(12))[0])
     teacher_action = TINY.actor(1).apply(_row(t[0].actor_params), b.actor.obs)
@@ -336,8 +336,8 @@ def test_online_actor_matching_term_by_hand(idp_env):
     assert float(metrics["actor_match"]) == pytest.approx(float(term), rel=1e-5)
     got = {}
     for weight in (0.0, w):
-        s, _, online, epoch = _online(idp_env, t, alpha=alpha, warmup_rounds=1,
-                                      actor_match_weight=weight)
+        s, _, online, epoch = _online(idp_env, t, alpha=alpha, warmup=1,
+                                      actor_match=weight)
         got[weight] = epoch(online, t, 3)[1]
     np.testing.assert_allclose(got[w].critic["critic_loss"], got[0.0].critic["critic_loss"],
                                rtol=1e-6)
@@ -369,7 +369,7 @@ def test_epoch_functions_trace_once(idp_env):
     (teachers placed on the device as a loaded checkpoint is)."""
     t, configs = _teacher_groups(idp_env)
     t = jax.device_put(t, jax.devices()[0])
-    s = student.Student(idp_env, configs, student.StudentConfig(net=TINY, warmup_rounds=1))
+    s = student.Student(idp_env, configs, student.StudentConfig(net=TINY, warmup=1))
     traces = {"offline": 0, "online": 0}
 
     def counted(stage, fn):
@@ -403,7 +403,7 @@ def test_preset_metrics_name_eq1_to_eq5_and_only_the_presets_extension_terms(min
     t, configs = _teacher_groups(mini_env)
     t = tuple(dataclasses.replace(g, rollouts=g.data) for g in t)   # states for critic_grad
     s = student.Student(mini_env, configs, student.StudentConfig(
-        net=TINY, warmup_rounds=0, **config.student_terms(preset)))
+        net=TINY, warmup=0, **config.student_terms(preset)))
     state = s.init(jax.random.PRNGKey(1))
     _, offline = jax.jit(s.offline_round)(state, t)
     online = s.init_online(state, jax.random.PRNGKey(2), capacity=16)

@@ -112,7 +112,7 @@ def distillation(run: CompressRun) -> Distillation:
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
     env = envs.MultiTaskEnv(tasks, run.backend)
     lay = layout.TaskLayout.from_tasks(tasks, run.task_id)
-    net = td3.TD3Config(hidden=tuple(run.hidden), learning_rate=run.lr,
+    net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr,
                         batch_size=run.batch_size)
     rollout_key = jax.random.PRNGKey(run.seed + 1)
     if run.source == "student":

@@ -86,9 +86,7 @@ DEFAULT_PRESET = {"A": "paper", "B": "paper", "mini": "robust", "dmc": "paper"}
 def student_terms(preset: str) -> dict:
     """The `StudentConfig` fields that `preset` sets: the weights of the terms added to
     the paper's equations and the task id."""
-    terms = PRESETS[preset]
-    return dict(critic_grad_weight=terms["critic_grad"], actor_match_weight=terms["actor_match"],
-                task_id=terms["task_id"])
+    return dict(PRESETS[preset])   # the presets are spelled as StudentConfig's fields
 
 # Sizes of A and B: paper = the paper's networks, steps and rounds (a GPU/TPU job); cpu =
 # smaller networks and budgets that a 2-core CPU carries in hours. mini has its own.

@@ -81,12 +81,12 @@ def online(run: OnlineRun) -> dict:
     env = envs.MultiTaskEnv(tasks, run.backend)
     teacher_groups, teacher_configs, teacher_returns = teacher_store.load_teachers(
         run.teachers, env.groups, run.teacher_critic)
-    net = td3.TD3Config(hidden=tuple(run.hidden), learning_rate=run.lr,
+    net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr,
                         batch_size=run.batch_size, policy_delay=run.policy_delay)
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=run.update, alpha=run.alpha, beta=run.beta,
-        target_noise=run.target_noise, warmup_rounds=run.warmup, her=run.her,
-        actor_match_weight=run.actor_match, task_id=run.task_id))
+        target_noise=run.target_noise, warmup=run.warmup, her=run.her,
+        actor_match=run.actor_match, task_id=run.task_id))
     starts = seed_axis.start_dirs(run.from_run, len(seeds)) if run.from_run else None
     prefill = None if run.empty_buffers else tuple(t.data for t in teacher_groups)
     fills = run.rounds + (max(int(d.size.max()) for d in prefill) if prefill else 0)

@@ -17,8 +17,8 @@ STAGE = "train_teachers"
 def td3_config(run: TeachersRun) -> td3.TD3Config:
     """The teachers' TD3 hyper-parameters."""
     return td3.TD3Config(
-        hidden=tuple(run.hidden), learning_rate=run.lr, batch_size=run.batch_size,
-        gamma=run.gamma, tau=run.tau, exploration_noise=run.expl_noise,
+        hidden=tuple(run.hidden), lr=run.lr, batch_size=run.batch_size,
+        gamma=run.gamma, tau=run.tau, expl_noise=run.expl_noise,
         policy_noise=run.policy_noise, noise_clip=run.noise_clip,
         policy_delay=run.policy_delay)
 

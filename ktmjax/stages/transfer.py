@@ -72,11 +72,11 @@ def offline_transfer(run: OfflineRun) -> dict:
     if smallest < run.batch_size:
         raise BadInput(f"the batch of {run.batch_size} transitions per task is larger than "
                        f"the smallest D_k ({smallest} transitions); lower it")
-    net = td3.TD3Config(hidden=tuple(run.hidden), learning_rate=run.lr,
+    net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr,
                         batch_size=run.batch_size)
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=run.update, offline_actor_delay=run.offline_actor_delay,
-        her=run.her, critic_grad_weight=run.critic_grad, actor_match_weight=run.actor_match,
+        her=run.her, critic_grad=run.critic_grad, actor_match=run.actor_match,
         task_id=run.task_id))
     info = runs.environment_info()
     out_dirs = seed_axis.output_dirs(run.run_dir, seeds)

@@ -77,9 +77,9 @@ def offline(s, teachers, key) -> tuple:
             teacher.critic_params, batch["obs"], batch["action"])        # [G, 2, N]
         obs_hat = s.obs_hat(g, batch["obs"])
         slope = None
-        if config.critic_grad_weight:
+        if config.critic_grad:
             if teacher.rollouts is None:
-                raise ValueError("critic_grad_weight needs the teachers' rollouts "
+                raise ValueError("critic_grad needs the teachers' rollouts "
                                  "(teacher_data.rollout_data) for its states")
             obs = replay.sample(teacher.rollouts, jax.random.fold_in(k, 1),
                                 config.net.batch_size)["obs"]           # [G, N, s_k]
@@ -90,7 +90,7 @@ def offline(s, teachers, key) -> tuple:
             slope = SlopeBatch(s.obs_hat(g, obs), pad(action), jax.lax.stop_gradient(pad(dqda)),
                                s.group_masks(g))
         teacher_action = (_teacher_actions(s, g, teacher, batch["obs"])
-                          if config.actor_match_weight else None)
+                          if config.actor_match else None)
         out.append(Batch(
             DistillCriticBatch(obs_hat, layout.pad_action(batch["action"], s.layout.action_max),
                                jax.lax.stop_gradient(teacher_q), slope),
@@ -125,7 +125,7 @@ def online(s, learner: td3.TD3State, buffers, teachers, key) -> tuple:
         y = jax.vmap(lambda r, d, q: td3.td_target(r, d, q, config.net.gamma))(
             batch["reward"], batch["terminal"], next_q)                        # [G, N]
         teacher_action = (_teacher_actions(s, g, teacher, batch["obs"])
-                          if config.actor_match_weight else None)
+                          if config.actor_match else None)
         out.append(Batch(
             TDCriticBatch(obs_hat, layout.pad_action(batch["action"], s.layout.action_max), y),
             GuidedActorBatch(batch["obs"], obs_hat, masks, teacher_action)))

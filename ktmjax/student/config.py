@@ -18,16 +18,16 @@ class StudentConfig:
     beta: float = 1.0                       # Eq. 5 weight of the student's own Q1
     target_noise: str = "gaussian"          # paper: N(0, 0.2^2) clipped 0.5; public code: U[0, 0.1)
     her: bool = True                        # False: the "w/o HER" ablation (one task per episode)
-    warmup_rounds: int = 10_000             # online rounds acting with the student before updates
+    warmup: int = 10_000                    # online rounds acting with the student before updates
     # Not in the paper (`ktmjax.extensions`):
-    critic_grad_weight: float = 0.0         # offline: dQ1/da matching at pi^k(s), added to Eq. 1
-    actor_match_weight: float = 0.0         # matching pi^k(s), added to Eq. 2 and Eq. 5's alpha term
+    critic_grad: float = 0.0                # offline: dQ1/da matching at pi^k(s), added to Eq. 1
+    actor_match: float = 0.0                # matching pi^k(s), added to Eq. 2 and Eq. 5's alpha term
     task_id: bool = False                   # a one-hot of the task in the student's state
 
     def __post_init__(self):
         if self.update not in UPDATE_MODES:
             raise ValueError(f"unknown update mode {self.update!r}; known: {', '.join(UPDATE_MODES)}")
-        for name in ("critic_grad_weight", "actor_match_weight"):
+        for name in ("critic_grad", "actor_match"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name}={value} must be finite and not negative")

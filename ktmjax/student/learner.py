@@ -133,7 +133,7 @@ class Student:
         actions = []
         for g, env_state in enumerate(online.envs):
             padded = self.actor.apply(online.learner.actor_params, self.obs_hat(g, env_state.obs))
-            noisy = padded + self.config.net.exploration_noise * jax.random.normal(
+            noisy = padded + self.config.net.expl_noise * jax.random.normal(
                 keys[g], padded.shape)
             actions.append(layout.slice_action(jnp.clip(noisy, -1.0, 1.0),
                                                self.groups[g].action_size))
@@ -165,7 +165,7 @@ class Student:
         def wait(learner):
             return learner, TrainMetrics.zeros_like(jax.eval_shape(learn, learner)[1])
 
-        learner, metrics = jax.lax.cond(online.round >= self.config.warmup_rounds, learn, wait,
+        learner, metrics = jax.lax.cond(online.round >= self.config.warmup, learn, wait,
                                         online.learner)
         return online.replace(learner=learner, round=online.round + 1), metrics
 
