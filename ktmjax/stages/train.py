@@ -1,4 +1,5 @@
 """The teachers' stage: one TD3 teacher per task, all trained in one jitted program."""
+import dataclasses
 import os
 import time
 
@@ -15,12 +16,10 @@ STAGE = "train_teachers"
 
 
 def td3_config(run: TeachersRun) -> td3.TD3Config:
-    """The teachers' TD3 hyper-parameters."""
-    return td3.TD3Config(
-        hidden=tuple(run.hidden), lr=run.lr, batch_size=run.batch_size,
-        gamma=run.gamma, tau=run.tau, expl_noise=run.expl_noise,
-        policy_noise=run.policy_noise, noise_clip=run.noise_clip,
-        policy_delay=run.policy_delay)
+    """The teachers' TD3 hyper-parameters: every `TD3Config` field, from the `TeachersRun`
+    field of the same name."""
+    values = {f.name: getattr(run, f.name) for f in dataclasses.fields(td3.TD3Config)}
+    return td3.TD3Config(**dict(values, hidden=tuple(run.hidden)))
 
 
 def train_teachers(run: TeachersRun) -> dict:
