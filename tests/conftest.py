@@ -45,15 +45,3 @@ def tiny_teachers(tmp_path_factory):
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return run_dir
-
-
-# The files of the longest tests, collected first: with `--dist loadfile` each file runs
-# on one worker, so the long ones start early and the two workers end together.
-LONG_FILES = ("test_reliability.py", "test_world_model_cli.py", "test_distributed.py",
-              "test_world_model_learns.py", "test_continue.py", "test_student_cli.py",
-              "test_seeds.py", "test_train_teachers.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(LONG_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))   # stable
