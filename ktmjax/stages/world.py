@@ -344,8 +344,8 @@ def write_world_model(run: WorldModelRun, seed: int, out: str, state, tasks, mcf
             evaluations[f"planner, {dtype} weights"] = summarize(
                 evaluators["planner"](rounded, key))
         if dtype == "float16":     # acting in it (bfloat16 is emulated on most CPUs)
-            evaluations[f"planner, {dtype} compute"] = summarize(
-                evaluators["planner"](store.load(path, compute=dtype).params, key))
+            evaluations[f"planner, {dtype} compute"] = summarize(   # the stored weights
+                evaluators["planner"](plan.compute_in(rounded, dtype), key))
     summary = {"benchmark": run.benchmark, "stage": "world_model", "seed": seed,
                "wall_s": round(wall_s, 1), "train_s": round(train_s, 1),
                "size": run.size, "params": num_params,

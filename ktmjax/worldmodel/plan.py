@@ -99,5 +99,6 @@ def plan(mcfg, pcfg: PlanConfig, params, obs, task, prev_mean, first_step, gamma
 
 
 def compute_in(params, dtype: str):
-    """`params` cast to `dtype` (e.g. float16), so that `plan` computes in it."""
-    return jax.tree.map(lambda x: x.astype(dtype), params)
+    """`params` (numpy or jax arrays) as jax arrays of `dtype` (e.g. float16), so that
+    `plan` computes in it."""
+    return jax.tree.map(lambda x: jnp.asarray(x, dtype), params)

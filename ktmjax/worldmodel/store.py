@@ -95,7 +95,7 @@ def from_bytes(raw: bytes, source: str = "world-model file", compute: str = "flo
         cfg = model.ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
                                    for k, v in data["config"].items()})
         model.check_params(cfg, data["params"])
-        params = jax.tree.map(lambda x: jnp.asarray(x, compute), data["params"])
+        params = planning.compute_in(data["params"], compute)
         return Agent(cfg, params, tuple(data["task_names"]), tuple(data["discounts"]),
                      data["dtype"])
     except (KeyError, TypeError, ValueError) as e:
