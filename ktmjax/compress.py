@@ -26,9 +26,10 @@ from typing import NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
-from ktmjax import (extensions, ktm, layout, loops, networks, optim, replay, sharding, td3,
+from ktmjax import (extensions, ktm, layout, networks, optim, replay, sharding, td3,
                     teacher_store)
 from ktmjax.envs import MultiTaskEnv
+from ktmjax.metrics import TrainMetrics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,31 +197,22 @@ class Compressor:
         return self._in_task_order(per_group)
 
     def round(self, state: td3.TD3State, source_params, data):
-        """One round: one Adam step of the compact critic and one of the compact actor, each
-        on the mean over tasks of its loss. Returns (state, `loops.TrainMetrics`: each task's
-        critic and actor loss)."""
+        """One round (`optim.critic_then_actor`): one Adam step of the compact critic and one
+        of the compact actor, each on the mean over tasks of its loss. Returns (state,
+        `TrainMetrics`: each task's critic and actor loss)."""
         key, batch_key = jax.random.split(state.key)
         batches = self._batches(source_params, data, batch_key)
 
-        def mean_over_tasks(losses):
-            return lambda params: (lambda each: (jnp.mean(each), each))(losses(params))
+        def mean_over_tasks(each):
+            return jnp.mean(each), each
 
-        critic_grads, critic_each = jax.grad(mean_over_tasks(
-            lambda p: self.critic_losses(p, batches)), has_aux=True)(state.critic_params)
-        actor_grads, actor_each = jax.grad(mean_over_tasks(
-            lambda p: self.actor_losses(p, source_params, batches)), has_aux=True)(
-            state.actor_params)
-        critic, critic_opt = optim.apply_gradients(self.tx, state.critic_params,
-                                                   state.critic_opt_state, critic_grads)
-        actor, actor_opt = optim.apply_gradients(self.tx, state.actor_params,
-                                                 state.actor_opt_state, actor_grads)
-        state = state.replace(
-            critic_params=critic, actor_params=actor,
-            critic_opt_state=critic_opt, actor_opt_state=actor_opt,
-            steps=state.steps + 1, key=key)
+        state, (critic_each, _), (actor_each, _) = optim.critic_then_actor(
+            self.tx, state, lambda p: mean_over_tasks(self.critic_losses(p, batches)),
+            lambda p, _: mean_over_tasks(self.actor_losses(p, source_params, batches)))
+        state = state.replace(steps=state.steps + 1, key=key)
         every = jnp.ones(critic_each.shape)
-        return state, loops.TrainMetrics({"critic_loss": critic_each}, {"actor_loss": actor_each},
-                                         every, every)
+        return state, TrainMetrics({"critic_loss": critic_each}, {"actor_loss": actor_each},
+                                   every, every)
 
     def epoch(self, state: td3.TD3State, source_params, data, num_rounds: int):
         """`num_rounds` rounds in one `lax.scan` (jit with num_rounds static).

@@ -122,9 +122,8 @@ def critic_update(state: TD3State, batch: dict, config: TD3Config):
     def loss_fn(params):
         return twin_regression_loss(critic.apply(params, batch["obs"], batch["action"]), y)
 
-    loss, grads = jax.value_and_grad(loss_fn)(state.critic_params)
-    params, opt_state = optim.apply_gradients(tx, state.critic_params, state.critic_opt_state,
-                                              grads)
+    params, opt_state, loss, _ = optim.step(tx, loss_fn, state.critic_params,
+                                            state.critic_opt_state)
     return state.replace(critic_params=params, critic_opt_state=opt_state,
                          steps=state.steps + 1, key=key), loss
 
@@ -138,9 +137,8 @@ def actor_update(state: TD3State, batch: dict, config: TD3Config):
         return -jnp.mean(networks.q1(critic, state.critic_params, batch["obs"],
                                      actor.apply(params, batch["obs"])))
 
-    loss, grads = jax.value_and_grad(loss_fn)(state.actor_params)
-    actor_params, opt_state = optim.apply_gradients(tx, state.actor_params,
-                                                    state.actor_opt_state, grads)
+    actor_params, opt_state, loss, _ = optim.step(tx, loss_fn, state.actor_params,
+                                                  state.actor_opt_state)
     return state.replace(
         actor_params=actor_params, actor_opt_state=opt_state,
         target_actor_params=soft_update(state.target_actor_params, actor_params, config.tau),

@@ -14,9 +14,10 @@ pytestmark = pytest.mark.slow   # runs the real commands
 
 def test_a_finished_teacher_run_continued_to_more_steps_is_the_longer_run(tmp_path):
     """300 steps, then the same command with --steps=600, ends as a 600-step run with the
-    300-transition replay the first run had (its capacity, capped at its steps)."""
+    300-transition replay the first run had (its capacity, capped at its steps). One task:
+    the runs compile one task group."""
     longer, continued = tmp_path / "longer", tmp_path / "continued"
-    args = TEACHER_ARGS + ["--capacity=300"]
+    args = TEACHER_ARGS + ["--tasks=InvertedPendulum", "--capacity=300"]
     short = [a if not a.startswith("--steps=") else "--steps=300" for a in args]
     for run_dir, commands in ((longer, [args]), (continued, [short, args])):
         for command in commands:

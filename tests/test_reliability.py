@@ -1,5 +1,5 @@
-"""Runs that survive: a teacher run killed by SIGKILL at up to three random moments, and an
-online student run stopped by SIGTERM and then killed by SIGKILL at up to two, each time
+"""Runs that survive: a teacher run killed by SIGKILL at up to two random moments, and an
+online student run stopped by SIGTERM and then killed by SIGKILL at a random one, each time
 re-run with the same command, end exactly as the same runs never interrupted; unreadable
 checkpoints are skipped or refused without touching the run; a non-finite loss stops a run
 and keeps its last good checkpoint.
@@ -96,7 +96,7 @@ def _kill_at_random_moments(module, run_dir, args, kills, seed, every=150, total
 
 def test_teacher_run_killed_at_random_moments_ends_as_the_uninterrupted_one(teachers, tmp_path):
     run_dir = tmp_path / "run"
-    _kill_at_random_moments("train_teachers", run_dir, TEACHER_ARGS, kills=3, seed=1)
+    _kill_at_random_moments("train_teachers", run_dir, TEACHER_ARGS, kills=2, seed=1)
     _same_results(teachers, run_dir)
 
 
@@ -124,8 +124,8 @@ def test_online_run_stopped_corrupted_and_killed_ends_as_the_uninterrupted_one(
         online_args, online_plain, tmp_path):
     """SIGTERM once the first checkpoint exists (it stops after the epoch then running; again
     if that left a single checkpoint), the newest checkpoint truncated, SIGKILL at a random
-    moment after each of its next two checkpoints (the first resumed run goes on from the
-    older checkpoint), then the run to its end: the same result as the uninterrupted run.
+    moment after its next checkpoint (the resumed run goes on from the older checkpoint),
+    then the run to its end: the same result as the uninterrupted run.
     On the way: with no readable checkpoint at all, a one-line error and the run dir byte
     for byte unchanged."""
     run_dir = tmp_path / "run"
@@ -146,7 +146,7 @@ def test_online_run_stopped_corrupted_and_killed_ends_as_the_uninterrupted_one(
     _assert_one_line_error(proc, "no readable checkpoint", "new run directory")
     assert snapshot(broken) == before
 
-    _kill_at_random_moments("online", run_dir, online_args, kills=2, seed=2)
+    _kill_at_random_moments("online", run_dir, online_args, kills=1, seed=2)
     assert (run_dir / "unreadable_checkpoints" / str(steps[-1])).is_dir()   # moved, not lost
     _same_results(online_plain, run_dir)
 

@@ -13,7 +13,6 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from ktmjax import optim, td3
 from ktmjax.metrics import TrainMetrics
@@ -89,32 +88,19 @@ def round_steps(s, state: td3.TD3State, steps: list, losses: Losses, active, do_
                                                   (None, 0), params, critic_batch)
             return total / norm, metrics
 
-        grads, metrics = jax.grad(critic_loss, has_aux=True)(state.critic_params)
-        params, opt = optim.apply_gradients(s.tx, state.critic_params, state.critic_opt_state, grads)
-        state = state.replace(critic_params=params, critic_opt_state=opt)
-        critic = _scatter(critic, ids, metrics, "critic", optax.tree.norm(grads), k)
+        def actor_loss(params, st, parts=parts, weights=weights):
+            # Each group's teachers differ: one vmap per group, then the mean of all.
+            sums = [_weighted_mean(losses.actors[p.group], w, (None, 0, 0, None), params,
+                                   p.batch.actor, p.teacher_critic, st.critic_params)
+                    for p, w in zip(parts, weights)]
+            total = sum(t for t, _, _ in sums) / sum(n for _, n, _ in sums)
+            return total, {name: jnp.concatenate([m[name] for _, _, m in sums])
+                           for name in sums[0][2]}
+
+        state, (metrics, critic_norm), (actor_metrics, norm) = optim.critic_then_actor(
+            s.tx, state, critic_loss, actor_loss, do_actor, after_actor)
+        critic = _scatter(critic, ids, metrics, "critic", critic_norm, k)
         critic_done = critic_done.at[ids].set(jnp.concatenate(weights))
-
-        def actor_step(st, parts=parts, weights=weights):
-            def actor_loss(params):
-                # Each group's teachers differ: one vmap per group, then the mean of all.
-                sums = [_weighted_mean(losses.actors[p.group], w, (None, 0, 0, None), params,
-                                       p.batch.actor, p.teacher_critic, st.critic_params)
-                        for p, w in zip(parts, weights)]
-                total = sum(t for t, _, _ in sums) / sum(n for _, n, _ in sums)
-                return total, {name: jnp.concatenate([m[name] for _, _, m in sums])
-                               for name in sums[0][2]}
-            grads, metrics = jax.grad(actor_loss, has_aux=True)(st.actor_params)
-            params, opt = optim.apply_gradients(s.tx, st.actor_params, st.actor_opt_state, grads)
-            st = after_actor(st.replace(actor_params=params, actor_opt_state=opt))
-            return st, metrics, optax.tree.norm(grads)
-
-        def no_actor_step(st):
-            _, metrics, norm = jax.eval_shape(actor_step, st)
-            zeros = lambda x: jnp.zeros(x.shape, x.dtype)
-            return st, jax.tree.map(zeros, metrics), zeros(norm)
-
-        state, metrics, norm = jax.lax.cond(do_actor, actor_step, no_actor_step, state)
-        actor = _scatter(actor, ids, metrics, "actor", norm, k)
+        actor = _scatter(actor, ids, actor_metrics, "actor", norm, k)
         actor_done = actor_done.at[ids].set(do_actor * jnp.concatenate(weights))
     return state, TrainMetrics(critic, actor, critic_done, actor_done)

@@ -85,18 +85,15 @@ class Learner:
     def update(self, state: TrainState, batch, key):
         """One update on `batch`. Returns (new state, metrics dict of scalars)."""
         k_model, k_pi = jax.random.split(key)
-        (total, (terms, zs)), grads = jax.value_and_grad(self._model_loss, has_aux=True)(
-            state.params, state.target_q, batch, k_model)
-        grad_norm = optax.tree.norm(grads)
-        params, opt_state = optim.apply_gradients(self.model_opt, state.params, state.opt_state,
-                                                  grads)
+        params, opt_state, (total, (terms, zs)), grad_norm = optim.step(
+            self.model_opt, lambda p: self._model_loss(p, state.target_q, batch, k_model),
+            state.params, state.opt_state, has_aux=True)
         params = model.project_task_embeddings(params)
-        (pi_loss, (scale, entropy)), pi_grads = jax.value_and_grad(
-            losses.policy_loss, argnums=2, has_aux=True)(
-            self.mcfg, self.loss, params["pi"], params, jax.lax.stop_gradient(zs),
-            batch["task"], state.scale, k_pi)
-        pi, pi_opt_state = optim.apply_gradients(self.pi_opt, params["pi"], state.pi_opt_state,
-                                                 pi_grads)
+        pi, pi_opt_state, (pi_loss, (scale, entropy)), _ = optim.step(
+            self.pi_opt, lambda pi: losses.policy_loss(
+                self.mcfg, self.loss, pi, params, jax.lax.stop_gradient(zs), batch["task"],
+                state.scale, k_pi),
+            params["pi"], state.pi_opt_state, has_aux=True)
         params = dict(params, pi=pi)
         target_q = optax.incremental_update(params["qs"], state.target_q, self.loss.tau)
         metrics = dict(terms, total=total, grad_norm=grad_norm, pi_loss=pi_loss,
