@@ -20,7 +20,7 @@ if sys.platform.startswith("linux") and _video_asked(sys.argv[1:]):
 
 from absl import app, flags, logging  # noqa: E402
 
-from ktmjax import distributed, envs, runs, teacher_store  # noqa: E402
+from ktmjax import distributed, envs, extensions, runs, teacher_store  # noqa: E402
 from ktmjax.errors import BadInput as UsageError  # noqa: E402
 from ktmjax.loops import Interrupted, NonFinite  # noqa: E402
 from ktmjax.runs import enable_compilation_cache  # noqa: E402
@@ -102,27 +102,17 @@ def require(condition: bool, message: str) -> None:
         raise UsageError(message)
 
 
-def define_student_flags(teacher_critic_default):
-    """The flags both student stages (offline_transfer, online) take alike."""
-    flags.DEFINE_string("tasks", "", config.TASKS_HELP)
-    flags.DEFINE_bool("her", True, config.HER_HELP)
-    flags.DEFINE_bool("task_id", None, config.TASK_ID_HELP)
-    flags.DEFINE_string("teacher_critic", teacher_critic_default, config.TEACHER_CRITIC_HELP)
-
-
 def require_term_weight(flag: str, value: float) -> None:
     """The weight of a term added to a paper equation must be finite and not negative."""
     require(math.isfinite(value) and value >= 0,
             f"--{flag}={value:g} must be finite and not negative")
 
 
-def resolve_optional_term(cfg: dict, flag: str, value, default: float) -> None:
-    """Puts --flag's weight (`value`, or the benchmark's `default` when unset) into `cfg`
-    after checking it, only when it is on: runs started before the flag still resume."""
-    weight = value if value is not None else default
-    require_term_weight(flag, weight)
-    if weight:
-        cfg[flag] = weight
+def require_term_weights(run, stage: str) -> None:
+    """`require_term_weight` for each of the stage's extension terms that `run` gives."""
+    for name, value in extensions.weights(run, stage).items():
+        if value is not None:
+            require_term_weight(name, value)
 
 
 def resolve_task_id(cfg: dict, value, default: bool, from_cfg=None) -> None:
@@ -160,22 +150,10 @@ def resolve_tasks(benchmark: str, text: str) -> list:
         raise UsageError(str(e)) from None
 
 
-def read_from_run(path: str, stages) -> dict:
-    """--from: the config of the finished student run at `path` (`runs.read_student_run`)."""
-    try:
-        return runs.read_student_run(path, stages)
-    except UsageError as e:
-        raise UsageError(f"--from={e}") from None
-
-
 def check_benchmark(name: str) -> str:
     require(name in envs.BENCHMARKS,
             f"unknown benchmark {name!r}; known benchmarks: {', '.join(envs.BENCHMARKS)}")
     return name
-
-
-def define_checkpoint_flag(unit: str):
-    flags.DEFINE_integer("checkpoint_every", None, config.checkpoint_help(unit))
 
 
 def resolve_checkpoint_every(value, eval_every: int, benchmark: str) -> int:
@@ -204,33 +182,15 @@ def resolve_scale(benchmark: str, value):
     return require_choice("scale", value, config.SCALES)
 
 
-def define_tensorboard_flag():
-    flags.DEFINE_bool("tensorboard", False, config.TENSORBOARD_HELP)
-
-
-def define_preset_flag():
-    flags.DEFINE_string("preset", None, config.PRESET_HELP)
-
-
 def resolve_preset(benchmark: str, value, from_cfg=None) -> str:
     """--preset: the flag, else the --from run's, else the benchmark's default."""
     value = value or (from_cfg or {}).get("preset") or config.DEFAULT_PRESET[benchmark]
     return require_choice("preset", value, config.PRESETS)
 
 
-def define_seeds_flag():
-    flags.DEFINE_integer("seeds", 1, config.SEEDS_HELP)
-
-
 def require_seeds(value: int) -> int:
     require(value >= 1, f"--seeds={value} must be at least 1")
     return value
-
-
-def define_video_flag():
-    flags.DEFINE_bool("video", False, config.VIDEO_HELP)
-
-
 
 
 def define_flags_from(cls) -> None:

@@ -37,9 +37,7 @@ def resolve_config() -> stages.OfflineRun:
     for name in ("batch_size", "offline_actor_delay", "eval_episodes", "final_episodes"):
         common.require(getattr(given, name) > 0, f"--{name}={getattr(given, name)} must be "
                        "positive")
-    for name in ("actor_match", "critic_grad"):
-        if getattr(given, name) is not None:
-            common.require_term_weight(name, getattr(given, name))
+    common.require_term_weights(given, "offline")
     # resolved as far as the flags go: the teachers decide D_k (`resolve_offline_run`)
     sized = config.resolve_offline_run(dataclasses.replace(given, data="rollouts"), False)
     common.resolve_checkpoint_every(given.checkpoint_every, sized.eval_every, given.benchmark)

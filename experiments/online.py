@@ -39,8 +39,7 @@ def resolve_config() -> stages.OnlineRun:
         given = dataclasses.replace(given, tasks=())
     if given.preset is not None:
         common.require_choice("preset", given.preset, config.PRESETS)
-    if given.actor_match is not None:
-        common.require_term_weight("actor_match", given.actor_match)
+    common.require_term_weights(given, "online")
     for name in ("rounds", "eval_every"):
         value = getattr(given, name)
         common.require(value is None or value > 0, f"--{name}={value} must be positive")

@@ -3,11 +3,37 @@
 Each is one named pure function, added to a paper equation with its own weight when the
 student's losses are built (`--critic_grad` to Eq. 1; `--actor_match` to Eq. 2 and to
 Eq. 5's teacher term), and logged under its own name. The paper's equations alone are in
-`ktmjax.ktm`.
+`ktmjax.ktm`. `TERMS` names them: a term's weight is the `StudentConfig` field, the
+command's flag (a field of the stage's run) and the config.json key of that name, and
+the stages, presets, start lines and report read it from there.
 """
+import dataclasses
+
 import jax.numpy as jnp
 
 from ktmjax import networks
+
+
+@dataclasses.dataclass(frozen=True)
+class Term:
+    """A term's weight `name` and, per student stage ("offline", "online"), the paper
+    equation it is added to there."""
+    name: str
+    equations: dict
+
+
+TERMS = (Term("critic_grad", {"offline": "Eq. 1"}),
+         Term("actor_match", {"offline": "Eq. 2", "online": "Eq. 5"}))
+
+
+def stage_terms(stage: str) -> tuple:
+    """The terms a student stage can add."""
+    return tuple(t for t in TERMS if stage in t.equations)
+
+
+def weights(run, stage: str) -> dict:
+    """{name: weight} of the terms of `stage`, read from `run` (a stage's run or config)."""
+    return {t.name: getattr(run, t.name) for t in stage_terms(stage)}
 
 
 def critic_gradient_distillation_loss(student_dqda, teacher_dqda):

@@ -16,7 +16,7 @@ from collections import defaultdict
 import numpy as np
 from matplotlib.figure import Figure
 
-from ktmjax import runs, stats
+from ktmjax import extensions, runs, stats
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import CompressRun
 
@@ -26,7 +26,7 @@ COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
 COMPRESS_DEFAULTS = {name: getattr(CompressRun, name)
                      for name in ("q_weight", "match_weight", "rollout_noise")}
 # Settings that add a term or an input the paper does not have (named in the column).
-EXTENSIONS = ("actor_match", "critic_grad", "task_id")
+EXTENSIONS = tuple(sorted(t.name for t in extensions.TERMS)) + ("task_id",)
 
 
 @dataclasses.dataclass

@@ -403,7 +403,7 @@ def test_preset_metrics_name_eq1_to_eq5_and_only_the_presets_extension_terms(min
     t, configs = _teacher_groups(mini_env)
     t = tuple(dataclasses.replace(g, rollouts=g.data) for g in t)   # states for critic_grad
     s = student.Student(mini_env, configs, student.StudentConfig(
-        net=TINY, warmup=0, **config.student_terms(preset)))
+        net=TINY, warmup=0, **config.student_terms(preset, "offline")))
     state = s.init(jax.random.PRNGKey(1))
     _, offline = jax.jit(s.offline_round)(state, t)
     online = s.init_online(state, jax.random.PRNGKey(2), capacity=16)

@@ -268,8 +268,12 @@ def test_presets():
     the --from run's for the online stage (older runs: the benchmark's), the flag first."""
     from experiments import common
     from ktmjax.stages import config
-    assert config.PRESETS["paper"] == {"critic_grad": 0.0, "actor_match": 0.0, "task_id": False}
-    assert all(config.PRESETS["robust"].values())
+    assert config.student_terms("paper", "offline") == {
+        "critic_grad": 0.0, "actor_match": 0.0, "task_id": False}
+    assert config.student_terms("paper", "online") == {"actor_match": 0.0, "task_id": False}
+    assert all(config.student_terms("robust", "offline").values())
+    with pytest.raises(common.UsageError, match="unknown --preset=x"):
+        config.student_terms("x", "online")
     assert [common.resolve_preset(b, None) for b in ("A", "B", "mini")] == [
         "paper", "paper", "robust"]
     assert common.resolve_preset("mini", None, {"preset": "paper"}) == "paper"

@@ -81,7 +81,7 @@ def resolve(run: CompressRun) -> CompressRun:
             teacher_store.find_teacher_dirs(run.teachers, tasks)
         except ValueError as e:
             raise BadInput(str(e)) from None
-        default_id = config.PRESETS[config.DEFAULT_PRESET[benchmark]]["task_id"]
+        default_id = config.student_terms(config.DEFAULT_PRESET[benchmark], "offline")["task_id"]
         source = dict(tasks=tuple(t.name for t in tasks),
                       task_id=default_id if run.task_id is None else run.task_id)
     return dataclasses.replace(

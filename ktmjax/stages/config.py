@@ -11,6 +11,7 @@ from typing import Optional
 
 import jax
 
+from ktmjax import extensions
 from ktmjax.envs import benchmark_tasks
 from ktmjax.envs.multitask import default_episode_length
 from ktmjax.errors import BadInput
@@ -76,17 +77,27 @@ def _json_key(name: str) -> str:
 # robust: the terms ktmjax adds, which made mini's student reach and keep its teachers
 # (docs/results.md): the critic-slope term in Eq. 1 (with rollout states), the action
 # matching term in Eq. 2 and Eq. 5, a task id in the student's state.
+# A preset names what it turns on; every other term's weight is 0, the task id off.
 PRESETS = {
-    "paper": dict(critic_grad=0.0, actor_match=0.0, task_id=False),
+    "paper": dict(),
     "robust": dict(critic_grad=30.0, actor_match=1000.0, task_id=True),
 }
 DEFAULT_PRESET = {"A": "paper", "B": "paper", "mini": "robust", "dmc": "paper"}
 
 
-def student_terms(preset: str) -> dict:
-    """The `StudentConfig` fields that `preset` sets: the weights of the terms added to
-    the paper's equations and the task id."""
-    return dict(PRESETS[preset])   # the presets are spelled as StudentConfig's fields
+def student_terms(preset: str, stage: str) -> dict:
+    """The `StudentConfig` fields that `preset` sets in `stage` ("offline" or "online"):
+    the weight of each of the stage's `extensions.TERMS` and the task id."""
+    if preset not in PRESETS:
+        raise BadInput(f"unknown --preset={preset}; known: {', '.join(PRESETS)}")
+    return {**{t.name: PRESETS[preset].get(t.name, 0.0) for t in extensions.stage_terms(stage)},
+            "task_id": PRESETS[preset].get("task_id", False)}
+
+
+def _resolved_terms(run, terms: dict) -> dict:
+    """Each of `terms` as `run` gives it, else the preset's value in `terms`."""
+    return {name: value if getattr(run, name) is None else getattr(run, name)
+            for name, value in terms.items()}
 
 # Sizes of A and B: paper = the paper's networks, steps and rounds (a GPU/TPU job); cpu =
 # smaller networks and budgets that a 2-core CPU carries in hours. mini has its own.
@@ -341,17 +352,15 @@ def resolve_offline_run(run: OfflineRun, teachers_have_replay: bool) -> OfflineR
     a D_k the teachers cannot give, or the critic-slope term without rollout states."""
     d = scaled_defaults(OFFLINE_DEFAULTS, OFFLINE_CPU_SCALE, run.benchmark, run.scale)
     preset = run.preset or DEFAULT_PRESET[run.benchmark]
-    if preset not in PRESETS:
-        raise BadInput(f"unknown --preset={preset}; known: {', '.join(PRESETS)}")
-    terms = PRESETS[preset]
+    terms = _resolved_terms(run, student_terms(preset, "offline"))
     data = run.data or (d["data"] if teachers_have_replay else "rollouts")
     if not teachers_have_replay and data != "rollouts":
         raise BadInput(f"--data={data} needs the teachers' training replay, and the teachers "
                        f"in {run.teachers} come without one; use --data=rollouts or the "
                        "teachers of a train_teachers run")
-    critic_grad = run.critic_grad
-    if critic_grad is None:   # the slope term needs rollout states: off on replay alone
-        critic_grad = terms["critic_grad"] if data != "replay" else 0.0
+    if run.critic_grad is None and data == "replay":   # the slope term needs rollout states
+        terms["critic_grad"] = 0.0
+    critic_grad = terms["critic_grad"]
     check_critic_grad_data(critic_grad, data)
     eval_every = d["eval_every"] if run.eval_every is None else run.eval_every
     pick = lambda name, default: default if getattr(run, name) is None else getattr(run, name)
@@ -360,11 +369,10 @@ def resolve_offline_run(run: OfflineRun, teachers_have_replay: bool) -> OfflineR
         rounds=pick("rounds", d["rounds"]), hidden=tuple(pick("hidden", d["hidden"])),
         lr=pick("lr", d["lr"]), eval_every=eval_every,
         rollout_steps=pick("rollout_steps", d["rollout_steps"]), preset=preset,
-        actor_match=pick("actor_match", terms["actor_match"]),
-        task_id=bool(pick("task_id", terms["task_id"])),
+        **dict(terms, task_id=bool(terms["task_id"])),
         checkpoint_every=pick("checkpoint_every",
                               default_checkpoint_every(eval_every, run.benchmark)),
-        data=data, critic_grad=critic_grad,
+        data=data,
         # alone, the rollouts must also show the critics other actions
         rollout_noise=pick("rollout_noise", ROLLOUT_NOISE_ALONE if data == "rollouts"
                            else ROLLOUT_NOISE),
@@ -445,9 +453,7 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
                            "drop that flag")
     d = scaled_defaults(ONLINE_DEFAULTS, ONLINE_CPU_SCALE, run.benchmark, run.scale)
     preset = run.preset or start.get("preset") or DEFAULT_PRESET[run.benchmark]
-    if preset not in PRESETS:
-        raise BadInput(f"unknown --preset={preset}; known: {', '.join(PRESETS)}")
-    terms = PRESETS[preset]
+    terms = _resolved_terms(run, student_terms(preset, "online"))
     pick = lambda name, default: default if getattr(run, name) is None else getattr(run, name)
     eval_every = pick("eval_every", d["eval_every"])
     tasks = (tuple(from_cfg["tasks"]) if from_cfg is not None else
@@ -462,9 +468,8 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
                               default_checkpoint_every(eval_every, run.benchmark)),
         teacher_critic=run.teacher_critic or start.get("teacher_critic") or "target",
         teachers=run.teachers or start.get("teachers"),
-        actor_match=pick("actor_match", terms["actor_match"]),
-        task_id=(bool(start.get("task_id", False)) if from_cfg is not None
-                 else bool(pick("task_id", terms["task_id"]))))
+        **dict(terms, task_id=(bool(start.get("task_id", False)) if from_cfg is not None
+                               else bool(terms["task_id"]))))
 
 
 ONLINE_DEFAULTS = {

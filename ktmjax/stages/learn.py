@@ -4,15 +4,16 @@ import time
 
 import jax
 
-from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs, sharding, student,
-                    td3, teacher_store)
+from ktmjax import (checkpoint, distributed, envs, evaluation, extensions, loops, runs, sharding,
+                    student, td3, teacher_store)
 from ktmjax.errors import BadInput
 from ktmjax.stages import config
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages.config import OnlineRun
-from ktmjax.stages.output import scale_note, term_note, warn_teachers_at_bound
+from ktmjax.stages.output import scale_note, term_notes, warn_teachers_at_bound
 
 STAGE = "online"
+STAGE_TERMS = "online"   # the stage of `extensions.TERMS` this one is
 # What the start line says when no --from run is given: the student starts from scratch.
 FRESH_START = ("a fresh student, WITHOUT offline transfer (the paper's w/o Offline "
                "ablation; for KTM-DRL give --from=<an offline_transfer run directory>)")
@@ -86,7 +87,7 @@ def online(run: OnlineRun) -> dict:
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=run.update, alpha=run.alpha, beta=run.beta,
         target_noise=run.target_noise, warmup=run.warmup, her=run.her,
-        actor_match=run.actor_match, task_id=run.task_id))
+        task_id=run.task_id, **extensions.weights(run, STAGE_TERMS)))
     starts = seed_axis.start_dirs(run.from_run, len(seeds)) if run.from_run else None
     prefill = None if run.empty_buffers else tuple(t.data for t in teacher_groups)
     fills = run.rounds + (max(int(d.size.max()) for d in prefill) if prefill else 0)
@@ -104,7 +105,7 @@ def online(run: OnlineRun) -> dict:
     seed_axis.claim_runs(run, seeds, out_dirs, info)
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks, preset "
           f"{run.preset}, alpha={run.alpha} beta={run.beta}"
-          + term_note("actor_match", run.actor_match, "Eq. 5")
+          + term_notes(run, STAGE_TERMS)
           + (", a task id in the student's state" if run.task_id else "") + ", start: "
           f"{run.from_run or FRESH_START}; "
           f"teachers from {run.teachers} ({run.teacher_critic} critics); "

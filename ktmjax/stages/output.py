@@ -3,7 +3,7 @@ import os
 
 import jax
 
-from ktmjax import distributed, envs, teacher_store, video
+from ktmjax import distributed, envs, extensions, teacher_store, video
 
 
 def scale_note(scale) -> str:
@@ -11,9 +11,12 @@ def scale_note(scale) -> str:
     return f", {scale} scale" if scale else ""
 
 
-def term_note(name: str, weight: float, equation: str) -> str:
-    """The start line's mention of a term added to `equation` (empty when it is off)."""
-    return f", {name}={weight:g} (not the paper's {equation} alone)" if weight else ""
+def term_notes(run, stage: str) -> str:
+    """The start line's mention of each extension term `run` turns on in `stage` (empty
+    when none is on)."""
+    return "".join(f", {t.name}={getattr(run, t.name):g} (not the paper's "
+                   f"{t.equations[stage]} alone)"
+                   for t in extensions.stage_terms(stage) if getattr(run, t.name))
 
 
 def warn_teachers_at_bound(teachers_dir: str, benchmark: str, task_names, stage: str) -> None:

@@ -4,16 +4,17 @@ import time
 
 import jax
 
-from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs, sharding, student,
-                    td3, teacher_data, teacher_store)
+from ktmjax import (checkpoint, distributed, envs, evaluation, extensions, loops, runs, sharding,
+                    student, td3, teacher_data, teacher_store)
 from ktmjax.errors import BadInput
 from ktmjax.stages import seeds as seed_axis
 from ktmjax.stages import config
 from ktmjax.stages.config import OfflineRun
-from ktmjax.stages.output import scale_note, term_note, warn_teachers_at_bound
+from ktmjax.stages.output import scale_note, term_notes, warn_teachers_at_bound
 from ktmjax.stages.train import train_teachers
 
 STAGE = "offline_transfer"
+STAGE_TERMS = "offline"   # the stage of `extensions.TERMS` this one is
 
 
 def prepare(run: OfflineRun) -> OfflineRun:
@@ -76,8 +77,7 @@ def offline_transfer(run: OfflineRun) -> dict:
                         batch_size=run.batch_size)
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=run.update, offline_actor_delay=run.offline_actor_delay,
-        her=run.her, critic_grad=run.critic_grad, actor_match=run.actor_match,
-        task_id=run.task_id))
+        her=run.her, task_id=run.task_id, **extensions.weights(run, STAGE_TERMS)))
     info = runs.environment_info()
     out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
     seed_axis.claim_runs(run, seeds, out_dirs, info)
@@ -88,8 +88,7 @@ def offline_transfer(run: OfflineRun) -> dict:
           f"{run.rounds} rounds{scale_note(run.scale)}, preset {run.preset}, "
           f"update={run.update}{'' if run.her else ', w/o HER'}, "
           f"student nets {list(run.hidden)}, lr {run.lr:g}"
-          + term_note("critic_grad", run.critic_grad, "Eq. 1")
-          + term_note("actor_match", run.actor_match, "Eq. 2") + ", "
+          + term_notes(run, STAGE_TERMS) + ", "
           + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
           + f"device {info['device']}{sharding.describe([g.size for g in env.groups], len(seeds))}; "
           f"run dir {run.run_dir}", flush=True)

@@ -3,7 +3,7 @@ weights of Eq. 5 and of the terms that are not in the paper."""
 import dataclasses
 import math
 
-from ktmjax import td3
+from ktmjax import extensions, td3
 
 UPDATE_MODES = ("vmap", "sequential")
 TARGET_NOISE_MODES = ("gaussian", "uniform")
@@ -19,7 +19,7 @@ class StudentConfig:
     target_noise: str = "gaussian"          # paper: N(0, 0.2^2) clipped 0.5; public code: U[0, 0.1)
     her: bool = True                        # False: the "w/o HER" ablation (one task per episode)
     warmup: int = 10_000                    # online rounds acting with the student before updates
-    # Not in the paper (`ktmjax.extensions`):
+    # Not in the paper: the weights of `ktmjax.extensions.TERMS`, and a task id
     critic_grad: float = 0.0                # offline: dQ1/da matching at pi^k(s), added to Eq. 1
     actor_match: float = 0.0                # matching pi^k(s), added to Eq. 2 and Eq. 5's alpha term
     task_id: bool = False                   # a one-hot of the task in the student's state
@@ -27,8 +27,8 @@ class StudentConfig:
     def __post_init__(self):
         if self.update not in UPDATE_MODES:
             raise ValueError(f"unknown update mode {self.update!r}; known: {', '.join(UPDATE_MODES)}")
-        for name in ("critic_grad", "actor_match"):
-            value = getattr(self, name)
+        for term in extensions.TERMS:
+            name, value = term.name, getattr(self, term.name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name}={value} must be finite and not negative")
         if self.target_noise not in TARGET_NOISE_MODES:
