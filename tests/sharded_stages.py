@@ -1,12 +1,15 @@
 """Runs a few steps of each stage (teachers, offline, online, and two seeds of the teachers
-in one program) on two `mini` tasks, first on one device, then with the task (or seed)
-axis split over every visible device, and prints one JSON line: per stage, the largest
-difference between the two runs' final parameters, how many devices hold a task-axis
-(seed-axis) array in the split run, and whether that array is split along that axis (not
-replicated). Run it with XLA_FLAGS=--xla_force_host_platform_device_count=2
-(tests/test_sharding.py), or as one of several processes, `sharded_stages.py COORDINATOR
-COUNT ID`, whose devices then make up the split run (tests/test_distributed.py; process 0
-computes the one-device run and reports the comparison)."""
+in one program) on two `mini` tasks.
+
+    sharded_stages.py reference OUT.npz       # on one device: the final parameters to OUT
+    sharded_stages.py split REF.npz [COORDINATOR COUNT ID]
+
+`split` runs them with the task (or seed) axis split over every visible device (run it
+with XLA_FLAGS=--xla_force_host_platform_device_count=2), or over the devices of several
+processes (COORDINATOR COUNT ID: this process's part of a job), and prints one JSON line:
+per stage, the largest difference between its final parameters and the reference's, how
+many devices hold a task-axis (seed-axis) array, and whether that array is split along
+that axis (not replicated). Process 0 reports the comparison (tests/test_sharding.py)."""
 import json
 import sys
 
@@ -54,23 +57,27 @@ def stages():
 
 def main(argv):
     runs.enable_compilation_cache()
-    if argv:
-        coordinator, count, index = argv
+    mode, path, *job = argv
+    if mode == "reference":
+        sharding.use_devices(jax.local_devices()[:1])
+        single = stages()
+        np.savez(path, **{f"{stage}_{i}": np.asarray(leaf) for stage in single
+                          for i, leaf in enumerate(jax.tree.leaves(single[stage][0]))})
+        return
+    if job:
+        coordinator, count, index = job
         distributed.initialize(coordinator, int(count), int(index))
-    # The one-device reference: in process 0 alone (the others wait at the first collective).
-    sharding.use_devices(jax.local_devices()[:1])
-    single = stages() if distributed.is_writer() else None
-    sharding.use_devices(None)
     split = stages()
     report = {"devices": jax.device_count(), "processes": jax.process_count()}
+    reference = np.load(path, allow_pickle=False)
     for stage in split:
         b = distributed.to_host(jax.tree.leaves(split[stage][0]))   # every process: it gathers
-        if single is None:
+        if not distributed.is_writer():
             continue
-        a = jax.tree.leaves(single[stage][0])
+        a = [reference[f"{stage}_{i}"] for i in range(len(b))]
         report[stage] = {
-            "max_diff": max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y))))
-                            for x, y in zip(a, b)),
+            "max_diff": max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y)),
+                                      initial=0.0)) for x, y in zip(a, b)),
             "task_axis_devices": len(split[stage][1].sharding.device_set),
             "task_axis_split": tuple(getattr(split[stage][1].sharding, "spec", ()))[:1] ==
             (sharding.AXIS,)}

@@ -1,5 +1,6 @@
 """Several processes running one job (`ktmjax.distributed`): two CPU processes on this
-machine, one device each, joined by jax.distributed (gloo collectives)."""
+machine, one device each, joined by jax.distributed (gloo collectives). The stages' steps
+in two processes: tests/test_sharding.py."""
 import json
 import os
 import socket
@@ -40,24 +41,6 @@ def finish(proc, timeout=1200):
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err[-3000:]
     return out
-
-
-@pytest.mark.slow
-def test_two_processes_give_the_single_device_results():
-    """Teachers, offline and online steps (and two teacher seeds) with the task (seed) axis
-    over the two processes' devices: the final parameters match those of the same steps on
-    one device."""
-    coordinator = f"localhost:{free_port()}"
-    procs = [start([sys.executable, os.path.join("tests", "sharded_stages.py"), coordinator,
-                    "2", str(i)], ONE_DEVICE) for i in range(2)]
-    reports = [json.loads(finish(proc).strip().splitlines()[-1]) for proc in procs]
-    for report in reports:
-        assert (report["devices"], report["processes"]) == (2, 2), report
-    report = reports[0]   # process 0 compares with its one-device run
-    for stage in ("teachers", "offline", "online", "seeds"):
-        assert report[stage]["task_axis_devices"] == 2, report
-        assert report[stage]["task_axis_split"], report
-        assert report[stage]["max_diff"] < 1e-4, report
 
 
 def restore(path):
