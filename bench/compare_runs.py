@@ -19,7 +19,7 @@ def newest_checkpoint(run_dir: str):
     import orbax.checkpoint as ocp
     folder = os.path.join(run_dir, "checkpoints")
     step = max(int(p) for p in os.listdir(folder) if p.isdigit())
-    arrays = ocp.StandardCheckpointer().restore(os.path.join(folder, str(step), "default"))
+    arrays = ocp.StandardCheckpointer().restore(os.path.abspath(os.path.join(folder, str(step), "default")))
     return step, arrays
 
 
