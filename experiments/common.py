@@ -115,21 +115,6 @@ def require_term_weights(run, stage: str) -> None:
             require_term_weight(name, value)
 
 
-def resolve_task_id(cfg: dict, value, default: bool, from_cfg=None) -> None:
-    """Puts --task_id (`value`, else the --from run's setting, else the benchmark's `default`)
-    into `cfg`, only when it is on (a run of A or B started before the flag still resumes;
-    one of `mini` needs --notask_id to). A student loaded with --from keeps the input width
-    it was trained with."""
-    if from_cfg is not None:
-        trained = bool(from_cfg.get("task_id", False))
-        require(value is None or value == trained,
-                f"--{'' if value else 'no'}task_id differs from the --from run's student "
-                f"(trained with{'' if trained else 'out'} a task id); drop that flag")
-        value = trained
-    if default if value is None else value:
-        cfg["task_id"] = True
-
-
 def check_teacher_critic(name: str) -> str:
     return require_choice("teacher_critic", name, teacher_store.TEACHER_CRITICS)
 
@@ -180,12 +165,6 @@ def resolve_scale(benchmark: str, value):
     if value is None:
         return config.default_scale()
     return require_choice("scale", value, config.SCALES)
-
-
-def resolve_preset(benchmark: str, value, from_cfg=None) -> str:
-    """--preset: the flag, else the --from run's, else the benchmark's default."""
-    value = value or (from_cfg or {}).get("preset") or config.DEFAULT_PRESET[benchmark]
-    return require_choice("preset", value, config.PRESETS)
 
 
 def require_seeds(value: int) -> int:

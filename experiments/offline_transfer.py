@@ -29,8 +29,7 @@ def resolve_config() -> stages.OfflineRun:
     depend on them stay as given (the stage resolves them: `stages.transfer.prepare`)."""
     common.check_benchmark(FLAGS.benchmark)
     common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
-    given = common.run_from_flags(
-        config.OfflineRun, "offline", preset=common.resolve_preset(FLAGS.benchmark, FLAGS.preset))
+    given = common.run_from_flags(config.OfflineRun, "offline")
     for name in ("rounds", "eval_every", "lr"):
         value = getattr(given, name)
         common.require(value is None or value > 0, f"--{name}={value} must be positive")

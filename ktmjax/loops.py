@@ -11,6 +11,7 @@ import numpy as np
 
 from ktmjax import distributed, evaluation, runs
 from ktmjax.metrics import TrainMetrics
+from ktmjax.seed_axis import SeedAxis
 
 
 class Interrupted(Exception):
@@ -69,15 +70,19 @@ def epoch_means(metrics: TrainMetrics, tasks) -> dict:
 
 
 def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate: Callable,
-               tasks, log, stage: str, prefix: str, unit: str = "round",
+               tasks, logs: list, stage: str, prefix: str, unit: str = "round",
                rate_unit: str = "rounds", per_unit_work: int = 1, checkpoints=None,
-               checkpoint_every: int = None, params: Callable = None, seeds: int = 1):
+               checkpoint_every: int = None, params: Callable = None,
+               axis: SeedAxis = SeedAxis()):
     """Runs `epoch(state, n) -> (state, TrainMetrics of each of the n units)` until `total`
     units are done, evaluating after each epoch.
 
-    `evaluate(state, epoch_index) -> returns [K, episodes]`. Prints one progress line per
-    epoch (throughput, elapsed, ETA, evaluation returns) and appends the evaluation, with
-    the epoch's mean training metrics per task (`epoch_means`), to metrics.csv. The throughput is `per_unit_work` `rate_unit`s per `unit` (e.g. K env
+    `state` holds the seeds of `axis` (`ktmjax.seed_axis`), `epoch` returns their metrics
+    and `evaluate(state, epoch_index)` their returns [K, episodes] (each with the seed
+    axis where `axis` has one); `logs` holds one `runs.MetricsLog` per seed. Prints one
+    progress line per epoch (throughput, elapsed, ETA, evaluation returns, the mean over
+    seeds) and appends each seed's evaluation, with the epoch's mean training metrics per
+    task (`epoch_means`), to its metrics.csv. The throughput is `per_unit_work` `rate_unit`s per `unit` (e.g. K env
     steps per training step).
     With `checkpoints` (a `checkpoint.RunCheckpoints`), the whole state is saved every
     `checkpoint_every` units (a multiple of `epoch_size`; default every epoch), at the end,
@@ -89,15 +94,9 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
     A non-finite metric, or a non-finite float in `params(state)`, stops the run before
     anything of that epoch is saved (`NonFinite`, naming the term, the stage, the unit and
     the task).
-    With `seeds` > 1, `state` holds that many independent runs on a leading seed axis:
-    `epoch` returns metrics [seeds, n, K], `evaluate` returns [seeds, K, episodes], and
-    `log` is one `runs.MetricsLog` per seed; the progress line shows the mean over seeds.
     Returns the final state.
     """
-    logs = list(log) if seeds > 1 else [log]
-    assert len(logs) == seeds, (len(logs), seeds)
-    of_seed = (lambda tree, i: tree) if seeds == 1 else (
-        lambda tree, i: jax.tree.map(lambda x: x[i], tree))
+    assert len(logs) == axis.count, (len(logs), axis.count)
     checkpoint_every = checkpoint_every or epoch_size
     assert checkpoint_every % epoch_size == 0, (checkpoint_every, epoch_size)
     start = time.time()
@@ -117,15 +116,15 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
             state, metrics = epoch(state, n)
             metrics = distributed.to_host(metrics)
             epoch_s = time.time() - t0
-            for i in range(seeds):
-                _check_finite(of_seed(metrics, i), n, state, params, tasks, stage, unit, done,
-                              saved, f" of seed {i}" if seeds > 1 else "")
+            for seed, seed_metrics in zip(axis.seeds, axis.split(metrics)):
+                _check_finite(seed_metrics, n, state, params, tasks, stage, unit, done,
+                              saved, axis.of(seed))
             done += n
             index += 1
             returns = distributed.to_host(evaluate(state, index))
-            summaries = [evaluation.summarize(tasks, of_seed(returns, i)) for i in range(seeds)]
-            for seed_log, summary, i in zip(logs, summaries, range(seeds)):
-                seed_log.add(stage, done, summary, epoch_means(of_seed(metrics, i), tasks))
+            summaries = [evaluation.summarize(tasks, r) for r in axis.split(returns)]
+            for seed_log, summary, seed_metrics in zip(logs, summaries, axis.split(metrics)):
+                seed_log.add(stage, done, summary, epoch_means(seed_metrics, tasks))
             # Read once (a later signal waits an epoch), and by every process of a job.
             stopping = distributed.any_process(bool(stop)) and done < total
             if checkpoints is not None and (done % checkpoint_every == 0 or done == total
@@ -137,7 +136,7 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
             print(f"[{prefix}] {unit} {done}/{total} | {n * per_unit_work / epoch_s:,.0f} "
                   f"{rate_unit}/s | elapsed {runs.format_duration(elapsed)} ETA "
                   f"{runs.format_duration(eta)} | eval return"
-                  + (f" (mean of {seeds} seeds)" if seeds > 1 else "") + ": "
+                  + (f" (mean of {axis.count} seeds)" if axis.count > 1 else "") + ": "
                   + ", ".join(f"{name}={np.mean([s[name]['return_mean'] for s in summaries]):.0f}"
                               for name in summaries[0]),
                   flush=True)

@@ -1,18 +1,25 @@
-"""The task axis over every visible device: one program for 1 or N devices.
+"""The seed and task axes over every visible device: one program for 1 or N devices.
 
-Arrays with a leading task axis [G] (a group's stacked teachers, their replay shards D_k,
-the online shards D'_k, environment states) are split over a one-axis device mesh
-("tasks"); everything else (the student's parameters and optimiser states, counters, keys)
-is replicated. jit then partitions each program (GSPMD): a task's physics, replay sampling
-and per-task losses run on the device that holds the task, and the student's mean over
-tasks becomes XLA's all-reduce. On a TPU v2/v3-8 (8 cores) Benchmark A's 8 tasks sit one
-per core.
+The devices form a two-axis mesh ("seeds", "tasks"). Arrays with a task axis [G] (a
+group's stacked teachers, their replay shards D_k, the online shards D'_k, environment
+states) are split over the "tasks" mesh axis; everything else (the student's parameters
+and optimiser states, counters, keys) is replicated over it. jit then partitions each
+program (GSPMD): a task's physics, replay sampling and per-task losses run on the device
+that holds the task, and the student's mean over tasks becomes XLA's all-reduce. On a TPU
+v2/v3-8 (8 cores) Benchmark A's 8 tasks sit one per core.
 
-A group whose size does not divide by the device count is replicated: every device runs
-it whole (correct, no speed-up for that group); `describe` says so in each command's start
-line. Several seeds in one program (`stages.seeds`) split their seed axis instead. On one device these functions return their input: the programs are those of a
-single-device run. In a multi-process job (`ktmjax.distributed`) the mesh spans every
-process's devices.
+Several seeds in one program (`ktmjax.seed_axis`) stack their states on a leading seed
+axis, split over the "seeds" mesh axis: the largest number of devices that divides both
+the device count and the seed count (1 for one seed), so each seed's run sits on its
+own row of devices and the seeds run side by side without collectives; the rest of the
+devices split the task axes. Every placement takes the program's seed count (`seeds`):
+an array gets a seed dimension in its spec only where several seeds stack one.
+
+A group whose size does not divide by the "tasks" axis is replicated over it: every
+device of a row runs it whole (correct, no speed-up for that group); `describe` says so
+in each command's start line. On one device these functions return their input: the
+programs are those of a single-device run. In a multi-process job
+(`ktmjax.distributed`) the mesh spans every process's devices.
 """
 import jax
 import jax.numpy as jnp
@@ -20,7 +27,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
-AXIS = "tasks"
+SEEDS, TASKS = "seeds", "tasks"
 _chosen = None   # the devices to use (`use_devices`); None: all visible ones
 
 
@@ -38,13 +45,22 @@ def device_count() -> int:
     return len(devices())
 
 
-def mesh() -> Mesh:
-    return Mesh(np.asarray(devices()), (AXIS,))
-
-
-def splits(size: int) -> bool:
-    """Whether a task axis of `size` is split over the devices (several, dividing it)."""
+def seed_devices(seeds: int = 1) -> int:
+    """The size of the mesh's "seeds" axis: the largest divisor of the device count that
+    also divides `seeds`."""
     n = device_count()
+    return max(d for d in range(1, n + 1) if n % d == 0 and seeds % d == 0)
+
+
+def mesh(seeds: int = 1) -> Mesh:
+    d = seed_devices(seeds)
+    return Mesh(np.asarray(devices()).reshape(d, -1), (SEEDS, TASKS))
+
+
+def splits(size: int, seeds: int = 1) -> bool:
+    """Whether a task axis of `size` is split over the "tasks" mesh axis (of several
+    devices, dividing it)."""
+    n = device_count() // seed_devices(seeds)
     return n > 1 and size % n == 0
 
 
@@ -59,60 +75,65 @@ def _put_across_processes(x, placement):
     return jax.make_array_from_callback(host.shape, placement, lambda index: host[index])
 
 
-def _put(tree, spec: PartitionSpec):
+def _spec(seeds: int, task_size: int = None, seeded: bool = True) -> PartitionSpec:
+    """The placement of an array with a seed axis (where `seeded` and `seeds` > 1) and
+    then, where `task_size` is given, a task axis of that size."""
+    lead = (SEEDS,) if seeded and seeds > 1 else ()
+    if task_size is None:
+        return PartitionSpec(*lead)
+    return PartitionSpec(*lead, TASKS if splits(task_size, seeds) else None)
+
+
+def _put(tree, spec: PartitionSpec, seeds: int):
     if device_count() == 1:   # committed already (`placed`, jit outputs): nothing to do
         return tree
-    placement = NamedSharding(mesh(), spec)
+    placement = NamedSharding(mesh(seeds), spec)
     if jax.process_count() > 1:   # onto other processes' devices
         return jax.tree.map(lambda x: _put_across_processes(x, placement), tree)
     return jax.device_put(tree, placement)
 
 
-def replicate(tree):
-    """Every leaf on every device."""
-    return _put(tree, PartitionSpec())
+def replicate(tree, seeds: int = 1):
+    """Every leaf whole on every device of its seed's row (on every device for one seed)."""
+    return _put(tree, _spec(seeds), seeds)
 
 
-def tasks(tree, size: int):
-    """Every leaf of `tree` has a leading task axis of `size`: split it over the devices
-    where `splits(size)`, else replicate."""
-    return _put(tree, PartitionSpec(AXIS) if splits(size) else PartitionSpec())
+def tasks(tree, size: int, seeds: int = 1, seeded: bool = True):
+    """Every leaf of `tree` has a task axis of `size` (after the seed axis, where `seeded`
+    and `seeds` > 1): split it over the "tasks" mesh axis where `splits(size, seeds)`,
+    else replicate it over that axis."""
+    return _put(tree, _spec(seeds, size, seeded), seeds)
 
 
-def seeds(tree, count: int):
-    """Every leaf of `tree` has a leading seed axis of `count` (`stages.seeds`): split it
-    over the devices as `tasks` splits a task axis. Each seed's run then sits whole on one
-    device (its task axes not split), and the seeds run side by side without collectives."""
-    return tasks(tree, count)
+def groups(trees, sizes, seeds: int = 1, seeded: bool = True):
+    """One tree per task group (axes: the seeds where `seeded`, then the group's tasks),
+    each placed by `tasks`."""
+    return tuple(tasks(t, s, seeds, seeded) for t, s in zip(trees, sizes))
 
 
-def groups(trees, sizes):
-    """One tree per task group (leading axis: the group's tasks), each placed by `tasks`."""
-    return tuple(tasks(t, s) for t, s in zip(trees, sizes))
-
-
-def online(state, sizes):
+def online(state, sizes, seeds: int = 1):
     """The online stage's state (`student.OnlineState`; `sizes`: each task group's task
-    count): the shards D'_k and the envs split over the devices by task, the learner, the
-    round and the key replicated."""
-    return state.replace(learner=replicate(state.learner), buffers=groups(state.buffers, sizes),
-                         envs=groups(state.envs, sizes), round=replicate(state.round),
-                         key=replicate(state.key))
+    count): the shards D'_k and the envs split by task, the learner, the round and the
+    key replicated over the task axis."""
+    return state.replace(learner=replicate(state.learner, seeds),
+                         buffers=groups(state.buffers, sizes, seeds),
+                         envs=groups(state.envs, sizes, seeds),
+                         round=replicate(state.round, seeds), key=replicate(state.key, seeds))
 
 
-def describe(sizes, seed_count: int = 1) -> str:
-    """The start line's mention of the placement (empty on one device); with several
-    seeds, that of their seed axis."""
+def describe(sizes, seeds: int = 1) -> str:
+    """The start line's mention of the placement (empty on one device)."""
     n = device_count()
     if n == 1:
         return ""
-    if seed_count > 1:
-        return (f", seed axis over {n} devices" if splits(seed_count) else
-                f", seeds replicated on {n} devices ({seed_count} not divisible by {n})")
-    whole = [s for s in sizes if not splits(s)]
-    note = (f"; {len(whole)} group(s) of {', '.join(map(str, whole))} task(s) replicated "
-            f"(not divisible by {n})" if whole else "")
-    return f", task axis over {n} devices{note}"
+    d = seed_devices(seeds)
+    note = f", seed axis over {d} devices" if d > 1 else ""
+    if n // d == 1:
+        return note
+    whole = [s for s in sizes if not splits(s, seeds)]
+    return (note + f", task axis over {n // d} devices" + (
+        f"; {len(whole)} group(s) of {', '.join(map(str, whole))} task(s) replicated "
+        f"(not divisible by {n // d})" if whole else ""))
 
 
 def placed(tree):

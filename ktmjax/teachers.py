@@ -17,6 +17,7 @@ from flax import struct
 from ktmjax import distributed, loops, replay, sharding, td3
 from ktmjax.envs import EnvState, MultiTaskEnv, Task
 from ktmjax.envs.multitask import EPISODE_LENGTH
+from ktmjax.seed_axis import SeedAxis
 
 
 @struct.dataclass
@@ -38,7 +39,7 @@ class TeacherTrainer:
 
     def __init__(self, tasks: Sequence[Task], config: td3.TD3Config, capacity: int,
                  backend: str = "mjx", start_steps: Optional[int] = None,
-                 episode_length: int = EPISODE_LENGTH, seeds: int = 1):
+                 episode_length: int = EPISODE_LENGTH, axis: SeedAxis = SeedAxis()):
         self.tasks = tuple(tasks)
         self.config = config
         self.capacity = capacity
@@ -47,11 +48,11 @@ class TeacherTrainer:
         self.start_steps = tuple(
             start_steps if start_steps is not None else max(t.start_steps for t in g.tasks)
             for g in self.env.groups)
-        # With several seeds, the state of `epoch` carries a leading seed axis (one state
-        # per seed, from `init` of each seed's key) and the epoch runs under vmap.
-        self.seeds = seeds
-        epoch = self._epoch_impl if seeds == 1 else jax.vmap(self._epoch_impl, (0, None))
-        self._epoch = jax.jit(epoch, static_argnums=1, donate_argnums=0)
+        # The state of `epoch` is that of the seeds of `axis` (`axis.combine` of `init` of
+        # each seed's key).
+        self.axis = axis
+        self._epoch = jax.jit(axis.over(self._epoch_impl, (0, None)), static_argnums=1,
+                              donate_argnums=0)
         self._init = jax.jit(self._init_impl)
 
     def replay_bytes(self) -> int:
@@ -62,13 +63,15 @@ class TeacherTrainer:
         # The envs are reset outside `_init`: the reset program is then the one that every
         # epoch's `refill_starts` runs, compiled once.
         key, env_key = jax.random.split(key)
-        return self.place(sharding.placed(self._init(key, self.env.reset(env_key))))
+        return sharding.placed(self._init(key, self.env.reset(env_key)))
 
     def place(self, state: TeacherTrainState) -> TeacherTrainState:
-        """Each group's task axis split over the devices, the rest replicated (`sharding`)."""
+        """Each group's task axis split over the devices, the rest replicated (`sharding`);
+        the seed axis, where there is one, over the seeds' devices."""
+        n = self.axis.count
         return TeacherTrainState(
-            sharding.groups(state.groups, [g.size for g in self.env.groups]),
-            sharding.replicate(state.step), sharding.replicate(state.key))
+            sharding.groups(state.groups, [g.size for g in self.env.groups], n),
+            sharding.replicate(state.step, n), sharding.replicate(state.key, n))
 
     def _init_impl(self, key, env_states) -> TeacherTrainState:
         groups = []
@@ -117,12 +120,9 @@ class TeacherTrainer:
         """`num_steps` training steps of every task (the input state is donated), the envs
         first drawing new initial states for the epoch's episodes. Returns (state,
         `loops.TrainMetrics` of each step: each task's critic and actor loss)."""
-        refill, place = ((self.env.refill_starts, self.place) if self.seeds == 1 else
-                         (jax.vmap(self.env.refill_starts),
-                          lambda s: sharding.seeds(s, self.seeds)))
-        envs = refill(tuple(gs.env for gs in state.groups))
+        envs = self.axis.over(self.env.refill_starts)(tuple(gs.env for gs in state.groups))
         state = state.replace(groups=tuple(gs.replace(env=e) for gs, e in zip(state.groups, envs)))
-        state, losses = self._epoch(place(state), num_steps)
+        state, losses = self._epoch(self.place(state), num_steps)
         return state, loops.TrainMetrics.from_losses(losses)
 
     def policy_apply(self, g, actor_params, obs):

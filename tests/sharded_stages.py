@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from ktmjax import distributed, envs, runs, sharding, student, td3, teacher_store, teachers
-from ktmjax.stages import seeds as seed_axis
+from ktmjax.seed_axis import SeedAxis
 
 TINY = td3.TD3Config(hidden=(16, 16), batch_size=8)
 
@@ -47,10 +47,11 @@ def stages():
     out["online"] = (online.learner, online.buffers[0].obs)
 
     # Two seeds of the teachers in one program: the seed axis split over two devices.
+    two = SeedAxis(4, 2)
     trainer = teachers.TeacherTrainer(tasks, TINY, capacity=128, start_steps=10,
-                                      episode_length=40, seeds=2)
-    state, _ = trainer.epoch(seed_axis.combine([trainer.init(jax.random.PRNGKey(k))
-                                                for k in (4, 5)]), 20)
+                                      episode_length=40, axis=two)
+    state, _ = trainer.epoch(two.combine([trainer.init(jax.random.PRNGKey(s))
+                                          for s in two.seeds]), 20)
     out["seeds"] = (state.groups[0].learner, state.groups[0].replay.obs)
     return out
 
@@ -80,7 +81,9 @@ def main(argv):
                                       initial=0.0)) for x, y in zip(a, b)),
             "task_axis_devices": len(split[stage][1].sharding.device_set),
             "task_axis_split": tuple(getattr(split[stage][1].sharding, "spec", ()))[:1] ==
-            (sharding.AXIS,)}
+            (sharding.SEEDS if stage == "seeds" else sharding.TASKS,)}
+    # The mesh's (seeds, tasks) shape for 1, 2 and 3 seeds.
+    report["meshes"] = {n: list(sharding.mesh(n).devices.shape) for n in (1, 2, 3)}
     print(json.dumps(report))
 
 

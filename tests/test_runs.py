@@ -89,7 +89,7 @@ def _counter_run(run_dir, total: int):
                           loops.TrainMetrics.from_losses(jnp.ones((n, 2, 1))))
     loops.run_epochs({"x": jnp.zeros((1,))}, total=total, epoch_size=10, epoch=epoch,
                      evaluate=lambda s, i: np.asarray(s["x"]).reshape(1, 1), tasks=tasks,
-                     log=runs.MetricsLog(str(run_dir), tensorboard=True), stage="online",
+                     logs=[runs.MetricsLog(str(run_dir), tensorboard=True)], stage="online",
                      prefix="test", checkpoints=checkpoint.RunCheckpoints(str(run_dir)))
 
 

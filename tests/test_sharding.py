@@ -31,6 +31,8 @@ def _assert_split_like_the_reference(report):
         assert report[stage]["task_axis_devices"] == 2, report
         assert report[stage]["task_axis_split"], report
         assert report[stage]["max_diff"] < 1e-4, report
+    # Two devices: a seed axis of 2 takes both; one seed or 3 leave them to the tasks.
+    assert report["meshes"] == {"1": [1, 2], "2": [2, 1], "3": [1, 2]}, report
 
 
 def test_split_task_axis_gives_the_single_device_results(reference):

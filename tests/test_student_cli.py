@@ -111,22 +111,6 @@ def test_online_task_id_other_than_the_from_runs(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_task_id_resolution():
-    """The online stage takes the --from run's task id over the benchmark's default; an
-    explicit flag that differs from it is an error; the setting is stored only when on."""
-    from experiments import common
-    for value, default, from_cfg, stored in [
-            (None, True, None, True), (None, False, None, False), (False, True, None, False),
-            (None, True, {}, False), (None, False, {"task_id": True}, True),
-            (True, False, {"task_id": True}, True)]:
-        cfg = {}
-        common.resolve_task_id(cfg, value, default, from_cfg)
-        assert cfg == ({"task_id": True} if stored else {})
-    for value, from_cfg in [(True, {}), (False, {"task_id": True})]:
-        with pytest.raises(common.UsageError, match="differs from the --from run"):
-            common.resolve_task_id({}, value, True, from_cfg)
-
-
 @pytest.mark.slow
 def test_throughput_prints_one_json_line():
     proc = run("throughput", "--benchmark=mini", "--stage=offline", "--hidden=16",
@@ -274,10 +258,10 @@ def test_presets():
     assert all(config.student_terms("robust", "offline").values())
     with pytest.raises(common.UsageError, match="unknown --preset=x"):
         config.student_terms("x", "online")
-    assert [common.resolve_preset(b, None) for b in ("A", "B", "mini")] == [
+    assert [config.resolve_preset(b, None) for b in ("A", "B", "mini")] == [
         "paper", "paper", "robust"]
-    assert common.resolve_preset("mini", None, {"preset": "paper"}) == "paper"
-    assert common.resolve_preset("mini", None, {}) == "robust"
-    assert common.resolve_preset("A", "robust", {"preset": "paper"}) == "robust"
+    assert config.resolve_preset("mini", None, {"preset": "paper"}) == "paper"
+    assert config.resolve_preset("mini", None, {}) == "robust"
+    assert config.resolve_preset("A", "robust", {"preset": "paper"}) == "robust"
     with pytest.raises(common.UsageError, match="unknown --preset=x"):
-        common.resolve_preset("A", "x")
+        config.resolve_preset("A", "x")

@@ -184,7 +184,7 @@ def compress(run: CompressRun) -> dict:
         state, total=run.rounds, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(sharding.replicate(s), source_params, data, n),
         evaluate=lambda s, i: periodic(compressor.eval_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, log=runs.MetricsLog(run.run_dir, run.tensorboard), stage="compress",
+        tasks=tasks, logs=[runs.MetricsLog(run.run_dir, run.tensorboard)], stage="compress",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: s)
     state = td3.hard_targets(state)

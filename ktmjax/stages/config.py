@@ -94,6 +94,14 @@ def student_terms(preset: str, stage: str) -> dict:
             "task_id": PRESETS[preset].get("task_id", False)}
 
 
+def resolve_preset(benchmark: str, given, from_cfg=None) -> str:
+    """The preset of a run: `given` (the flag), else the --from run's (`from_cfg`), else
+    the benchmark's default."""
+    preset = given or (from_cfg or {}).get("preset") or DEFAULT_PRESET[benchmark]
+    student_terms(preset, "offline")   # BadInput for an unknown one
+    return preset
+
+
 def _resolved_terms(run, terms: dict) -> dict:
     """Each of `terms` as `run` gives it, else the preset's value in `terms`."""
     return {name: value if getattr(run, name) is None else getattr(run, name)
@@ -351,7 +359,7 @@ def resolve_offline_run(run: OfflineRun, teachers_have_replay: bool) -> OfflineR
     teachers come without their training replay: D_k is then their rollouts). BadInput for
     a D_k the teachers cannot give, or the critic-slope term without rollout states."""
     d = scaled_defaults(OFFLINE_DEFAULTS, OFFLINE_CPU_SCALE, run.benchmark, run.scale)
-    preset = run.preset or DEFAULT_PRESET[run.benchmark]
+    preset = resolve_preset(run.benchmark, run.preset)
     terms = _resolved_terms(run, student_terms(preset, "offline"))
     data = run.data or (d["data"] if teachers_have_replay else "rollouts")
     if not teachers_have_replay and data != "rollouts":
@@ -452,7 +460,7 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
                            f"run's student (trained with{'' if trained else 'out'} a task id); "
                            "drop that flag")
     d = scaled_defaults(ONLINE_DEFAULTS, ONLINE_CPU_SCALE, run.benchmark, run.scale)
-    preset = run.preset or start.get("preset") or DEFAULT_PRESET[run.benchmark]
+    preset = resolve_preset(run.benchmark, run.preset, from_cfg)
     terms = _resolved_terms(run, student_terms(preset, "online"))
     pick = lambda name, default: default if getattr(run, name) is None else getattr(run, name)
     eval_every = pick("eval_every", d["eval_every"])

@@ -8,7 +8,8 @@ from ktmjax import (checkpoint, distributed, envs, evaluation, extensions, loops
                     student, td3, teacher_store)
 from ktmjax.errors import BadInput
 from ktmjax.stages import config
-from ktmjax.stages import seeds as seed_axis
+from ktmjax.seed_axis import SeedAxis
+from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages.config import OnlineRun
 from ktmjax.stages.output import scale_note, term_notes, warn_teachers_at_bound
 
@@ -27,7 +28,7 @@ def resolve(run: OnlineRun) -> OnlineRun:
     --from run names them."""
     from_cfg = None
     if run.from_run:
-        starts = seed_axis.student_dirs(run.from_run)
+        starts = seed_runs.student_dirs(run.from_run)
         if len(starts) not in (1, run.seeds):
             raise BadInput(f"--from={run.from_run} holds {len(starts)} seeds and --seeds="
                            f"{run.seeds}; give --seeds={len(starts)}, or one of its seed "
@@ -76,10 +77,10 @@ def online(run: OnlineRun) -> dict:
     Fields left None are resolved first (`prepare`). Returns the summary (the aggregate
     over seeds)."""
     run = prepare(run)
-    seeds = seed_axis.seed_values(run.seed, run.seeds)
-    over = lambda fn, in_axes=0: seed_axis.over(fn, len(seeds), in_axes)
+    axis = SeedAxis(run.seed, run.seeds)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
     env = envs.MultiTaskEnv(tasks, run.backend)
+    sizes = [g.size for g in env.groups]
     teacher_groups, teacher_configs, teacher_returns = teacher_store.load_teachers(
         run.teachers, env.groups, run.teacher_critic)
     net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr,
@@ -88,21 +89,21 @@ def online(run: OnlineRun) -> dict:
         net=net, update=run.update, alpha=run.alpha, beta=run.beta,
         target_noise=run.target_noise, warmup=run.warmup, her=run.her,
         task_id=run.task_id, **extensions.weights(run, STAGE_TERMS)))
-    starts = seed_axis.start_dirs(run.from_run, len(seeds)) if run.from_run else None
+    starts = seed_runs.start_dirs(run.from_run, axis.count) if run.from_run else None
     prefill = None if run.empty_buffers else tuple(t.data for t in teacher_groups)
     fills = run.rounds + (max(int(d.size.max()) for d in prefill) if prefill else 0)
     states = []
-    for i, s in enumerate(seeds):
+    for i, s in enumerate(axis.seeds):
         init_key, online_key = jax.random.split(jax.random.PRNGKey(s))
         state = sharding.placed(learner.init(init_key))
         if starts:
             state = checkpoint.load_student(starts[i], state)
         states.append(sharding.placed(learner.init_online(
             state, online_key, min(run.capacity, fills), run.fresh_optimizers, prefill=prefill)))
-    state = seed_axis.combine(states)
+    state = axis.combine(states)
     info = runs.environment_info()
-    out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
-    seed_axis.claim_runs(run, seeds, out_dirs, info)
+    out_dirs = seed_runs.output_dirs(run.run_dir, axis)
+    seed_runs.claim_runs(run, axis, out_dirs, info)
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks, preset "
           f"{run.preset}, alpha={run.alpha} beta={run.beta}"
           + term_notes(run, STAGE_TERMS)
@@ -111,21 +112,15 @@ def online(run: OnlineRun) -> dict:
           f"teachers from {run.teachers} ({run.teacher_critic} critics); "
           f"{run.rounds} rounds (warm-up {run.warmup}){scale_note(run.scale)}, "
           f"update={run.update}{'' if run.her else ', w/o HER'}, "
-          + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
-          + f"device {info['device']}{sharding.describe([g.size for g in env.groups], len(seeds))}; "
+          + axis.start_note()
+          + f"device {info['device']}{sharding.describe(sizes, axis.count)}; "
           f"run dir {run.run_dir}", flush=True)
 
-    # One seed: the task axes split over the devices; several: the seed axis of the
-    # state (the teachers, shared by the seeds, replicated).
-    epoch = jax.jit(lambda s, t, n: over(lambda s1: learner.online_epoch(s1, t, n))(s),
+    # The teachers, shared by the seeds, have no seed axis.
+    epoch = jax.jit(lambda s, t, n: axis.over(lambda s1: learner.online_epoch(s1, t, n))(s),
                     static_argnums=2, donate_argnums=0)
-    if len(seeds) == 1:
-        sizes = [g.size for g in env.groups]
-        teacher_groups = sharding.groups(teacher_groups, sizes)
-        place = lambda s: sharding.online(learner.refill_starts(s), sizes)
-    else:
-        teacher_groups = sharding.replicate(teacher_groups)
-        place = lambda s: sharding.seeds(jax.vmap(learner.refill_starts)(s), len(seeds))
+    teacher_groups = sharding.groups(teacher_groups, sizes, axis.count, seeded=False)
+    place = lambda s: sharding.online(axis.over(learner.refill_starts)(s), sizes, axis.count)
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
     params_of = lambda s: learner.eval_params(s.learner)
@@ -133,14 +128,14 @@ def online(run: OnlineRun) -> dict:
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(place(s), teacher_groups, n),
-        evaluate=seed_axis.evaluator(periodic, params_of, seeds),
-        tasks=tasks, log=seed_axis.metrics_log(out_dirs, run.tensorboard), stage="online",
+        evaluate=seed_runs.evaluator(periodic, params_of, axis),
+        tasks=tasks, logs=seed_runs.metrics_logs(out_dirs, run.tensorboard), stage="online",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
-        checkpoint_every=run.checkpoint_every, params=lambda s: s.learner, seeds=len(seeds))
+        checkpoint_every=run.checkpoint_every, params=lambda s: s.learner, axis=axis)
 
-    returns = distributed.to_host(seed_axis.evaluator(final, params_of, seeds)(state, 0))
-    return seed_axis.write_runs(
-        run, seeds, out_dirs, stage="online", prefix=STAGE,
+    returns = distributed.to_host(seed_runs.evaluator(final, params_of, axis)(state, 0))
+    return seed_runs.write_runs(
+        run, axis, out_dirs, stage="online", prefix=STAGE,
         title=f"KTM-DRL online, benchmark {run.benchmark}, {{seeds}}, alpha={run.alpha} "
               f"beta={run.beta}, {run.rounds} rounds, update={run.update}",
         students=state.learner, returns=returns, wall_s=round(time.time() - start, 1),

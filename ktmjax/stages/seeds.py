@@ -1,97 +1,77 @@
-"""Several independent runs of a student stage in one program (`seeds` > 1): every
-per-run array gains a leading seed axis and the round, evaluation and epoch functions run
-under `jax.vmap`. Seed i of a run started at `seed` is `seed + i`: its random keys are
-those of a run started alone with that seed. Each seed writes a run directory of its own
+"""The run directories of several seeds in one program (`--seeds` > 1, a
+`ktmjax.seed_axis.SeedAxis`): each seed writes a run directory of its own
 (RUN_DIR/seed<seed>: config.json, metrics.csv, summary.json, student/state, as a single
 run does); RUN_DIR holds the checkpoints of the whole program and the aggregate
 summary.json (mean, interquartile mean and 95% stratified-bootstrap intervals over seeds).
-With one seed nothing changes: no seed axis, RUN_DIR is the run's directory."""
+Seed i of a run started at `seed` is `seed + i`: its random keys are those of a run
+started alone with that seed. With one seed, RUN_DIR is the run's directory."""
 import dataclasses
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ktmjax import checkpoint, distributed, evaluation, runs, stats
 from ktmjax.errors import BadInput
+from ktmjax.seed_axis import SeedAxis
 from ktmjax.stages.config import growable, settings
 from ktmjax.stages.output import write_videos
-
-
-def seed_values(first: int, count: int) -> list:
-    return [first + i for i in range(count)]
 
 
 def seed_dir(run_dir: str, seed: int) -> str:
     return runs.RunDir(run_dir).seed(seed).path
 
 
-def output_dirs(run_dir: str, seeds) -> list:
+def output_dirs(run_dir: str, axis: SeedAxis) -> list:
     """Where each seed writes its run: RUN_DIR itself for a single seed."""
-    return [run_dir] if len(seeds) == 1 else [seed_dir(run_dir, s) for s in seeds]
+    return [run_dir] if axis.count == 1 else [seed_dir(run_dir, s) for s in axis.seeds]
 
 
-def claim_runs(run, seeds, out_dirs, environment: dict) -> None:
-    """`runs.claim_run` for RUN_DIR (the settings of `run`, a stage's dataclass) and, with
-    several seeds, for each seed's directory (the settings of a run of that seed alone)."""
+def claim_runs(run, axis: SeedAxis, out_dirs, environment: dict) -> None:
+    """`runs.claim_run` for RUN_DIR (the settings of `run`, a stage's dataclass) and for
+    each seed's own directory (the settings of a run of that seed alone)."""
     may_grow = growable(run)
     runs.claim_run(run.run_dir, settings(run), environment, may_grow)
-    if len(seeds) > 1:
-        for seed, out in zip(seeds, out_dirs):
+    for seed, out in zip(axis.seeds, out_dirs):
+        if out != run.run_dir:
             runs.claim_run(out, settings(dataclasses.replace(run, seed=seed, seeds=1,
                                                              run_dir=out)), environment,
                            may_grow)
 
 
-def combine(trees):
-    """One tree per seed -> one tree with a leading seed axis (a single tree as it is)."""
-    return trees[0] if len(trees) == 1 else jax.tree.map(lambda *x: jnp.stack(x), *trees)
-
-
-def split(tree, count: int) -> list:
-    """`combine`'s inverse."""
-    return [tree] if count == 1 else [jax.tree.map(lambda x: x[i], tree) for i in range(count)]
-
-
-def over(fn, count: int, in_axes=0):
-    """`fn` over the seed axis (`fn` itself for a single seed)."""
-    return fn if count == 1 else jax.vmap(fn, in_axes=in_axes)
-
-
-def evaluator(evaluate, params_of, seeds):
+def evaluator(evaluate, params_of, axis: SeedAxis):
     """(state, i) -> returns of `evaluate(params, key)` for every seed of `state`, each with
-    the key of a run of that seed alone: fold_in(PRNGKey(seed + 100), i)."""
-    keys = combine([jax.random.PRNGKey(s + 100) for s in seeds])
-    if len(seeds) == 1:
-        return lambda state, i: evaluate(params_of(state), jax.random.fold_in(keys, i))
-    # Built once: one compiled program evaluates every seed, epoch after epoch.
-    batched = jax.jit(jax.vmap(lambda state, key: evaluate(params_of(state), key)))
-    fold = jax.jit(jax.vmap(jax.random.fold_in, (0, None)))
+    the key of a run of that seed alone: fold_in(PRNGKey(seed + 100), i). Built once: one
+    compiled program evaluates every seed, epoch after epoch."""
+    keys = axis.keys(100)
+    batched = jax.jit(axis.over(lambda state, key: evaluate(params_of(state), key)))
+    fold = jax.jit(axis.over(jax.random.fold_in, (0, None)))
     return lambda state, i: batched(state, fold(keys, i))
 
 
-def metrics_log(out_dirs: list, tensorboard: bool):
-    """What `loops.run_epochs` logs to: one `runs.MetricsLog` per seed (one for one seed)."""
-    logs = [runs.MetricsLog(d, tensorboard) for d in out_dirs]
-    return logs[0] if len(logs) == 1 else logs
+def metrics_logs(out_dirs: list, tensorboard: bool) -> list:
+    """What `loops.run_epochs` logs to: one `runs.MetricsLog` per seed."""
+    return [runs.MetricsLog(d, tensorboard) for d in out_dirs]
 
 
-def write_each(run_dir: str, seeds, out_dirs, states, returns, write_one,
+def finish(run_dir: str, summaries: list, title: str, extra: dict = None) -> dict:
+    """The summary of the program: a single seed's own, or the aggregate over several
+    (`write_aggregate`, titled `title`, with `extra`)."""
+    if len(summaries) == 1:
+        return summaries[0]
+    return write_aggregate(run_dir, summaries, title, extra)
+
+
+def write_each(run_dir: str, axis: SeedAxis, out_dirs, states, returns, write_one,
                aggregate_title: str) -> dict:
     """`write_one(seed, out_dir, state, returns) -> summary` for each seed (`states` and
-    `returns` carry the seed axis), then with several seeds the aggregate in RUN_DIR
-    (`write_aggregate`, titled `aggregate_title`). Returns the summary (the aggregate over
-    seeds)."""
-    count = len(seeds)
+    `returns` carry the seed axis), then the program's summary (`finish`)."""
     summaries = [write_one(seed, out, state, seed_returns) for seed, out, state, seed_returns
-                 in zip(seeds, out_dirs, split(states, count), split(returns, count))]
-    if count == 1:
-        return summaries[0]
-    return write_aggregate(run_dir, summaries, aggregate_title)
+                 in zip(axis.seeds, out_dirs, axis.split(states), axis.split(returns))]
+    return finish(run_dir, summaries, aggregate_title)
 
 
-def write_runs(run, seeds, out_dirs, *, stage: str, prefix: str, title: str, students,
+def write_runs(run, axis: SeedAxis, out_dirs, *, stage: str, prefix: str, title: str, students,
                returns, wall_s: float, tasks, teacher_returns, env, learner,
                extra=None) -> dict:
     """Each seed's end of a student stage in its directory: videos (with run.video), the
@@ -112,8 +92,8 @@ def write_runs(run, seeds, out_dirs, *, stage: str, prefix: str, title: str, stu
                            + f", {run.final_episodes} deterministic episodes per task")
         print(f"student saved in {os.path.join(out, 'student')}", flush=True)
         return summary
-    return write_each(run.run_dir, seeds, out_dirs, students, returns, write_one,
-                      title.format(seeds=f"seeds {seeds[0]}-{seeds[-1]}"))
+    return write_each(run.run_dir, axis, out_dirs, students, returns, write_one,
+                      title.format(seeds=axis.span))
 
 
 def student_dirs(path: str) -> list:
@@ -125,7 +105,7 @@ def student_dirs(path: str) -> list:
         count, first = int(saved.get("seeds", 1)), int(saved.get("seed", 0))
     except (OSError, ValueError, TypeError, AttributeError):
         return [path]
-    return [path] if count == 1 else [seed_dir(path, s) for s in seed_values(first, count)]
+    return output_dirs(path, SeedAxis(first, count))
 
 
 def start_dirs(path: str, count: int) -> list:

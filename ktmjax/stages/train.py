@@ -7,7 +7,8 @@ import jax
 
 from ktmjax import (checkpoint, distributed, envs, evaluation, loops, runs, sharding, td3,
                     teacher_store, teachers)
-from ktmjax.stages import seeds as seed_axis
+from ktmjax.seed_axis import SeedAxis
+from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages import config
 from ktmjax.stages.config import TeachersRun
 from ktmjax.stages.output import scale_note, write_videos
@@ -31,58 +32,57 @@ def train_teachers(run: TeachersRun) -> dict:
     (`config.resolve_teachers_run`). Returns the summary."""
     run = config.resolve_teachers_run(run)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
-    seeds = seed_axis.seed_values(run.seed, run.seeds)
+    axis = SeedAxis(run.seed, run.seeds)
     trainer = teachers.TeacherTrainer(tasks, td3_config(run), run.capacity, run.backend,
-                                      run.start_steps, run.episode_length, len(seeds))
+                                      run.start_steps, run.episode_length, axis)
     info = runs.environment_info()
-    out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
-    seed_axis.claim_runs(run, seeds, out_dirs, info)
+    out_dirs = seed_runs.output_dirs(run.run_dir, axis)
+    seed_runs.claim_runs(run, axis, out_dirs, info)
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} task(s) in "
           f"{len(trainer.env.groups)} group(s): "
           + "; ".join(",".join(t.name for t in g.tasks) for g in trainer.env.groups), flush=True)
     print(f"[{STAGE}] {run.steps} env steps per task{scale_note(run.scale)}, "
           f"nets {list(run.hidden)}, lr {run.lr:g}, "
           f"replay {run.capacity} per task = {trainer.replay_bytes() / 2**20:.1f} MiB, "
-          + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
+          + axis.start_note()
           + f"device {info['device']} ({info['platform']})"
-          f"{sharding.describe([g.size for g in trainer.env.groups], len(seeds))}, "
+          f"{sharding.describe([g.size for g in trainer.env.groups], axis.count)}, "
           f"run dir {run.run_dir}",
           flush=True)
 
-    state = seed_axis.combine([trainer.init(jax.random.PRNGKey(s)) for s in seeds])
+    state = axis.combine([trainer.init(jax.random.PRNGKey(s)) for s in axis.seeds])
     periodic, final = evaluation.make_evaluators(trainer.env, trainer.policy_apply,
                                                  run.eval_episodes, run.final_episodes)
     # Each seed's evaluations use the keys of that seed alone (the public code seeds its
     # evaluation envs with seed + 100).
-    periodic, final = (seed_axis.evaluator(e, trainer.actor_params, seeds)
+    periodic, final = (seed_runs.evaluator(e, trainer.actor_params, axis)
                        for e in (periodic, final))
     start = time.time()
     warned = set()
 
     def epoch(s, n):   # the epoch, then a warning for each actor newly stuck at a bound
         s, losses = trainer.epoch(s, n)
-        for seed, seed_state in zip(seeds, seed_axis.split(s, len(seeds))):
+        for seed, seed_state in zip(axis.seeds, axis.split(s)):
             for name in sorted(set(trainer.actors_at_bound(seed_state)) - warned):
-                print(f"[{STAGE}] warning: {name}"
-                      f"{f' (seed {seed})' if len(seeds) > 1 else ''}: {teacher_store.AT_BOUND_NOTE}",
+                print(f"[{STAGE}] warning: {name}{axis.of(seed)}: {teacher_store.AT_BOUND_NOTE}",
                       flush=True)
                 warned.add(name)
         return s, losses
 
     state = loops.run_epochs(
         state, total=run.steps, epoch_size=run.eval_every, epoch=epoch, evaluate=periodic,
-        tasks=tasks, log=seed_axis.metrics_log(out_dirs, run.tensorboard),
+        tasks=tasks, logs=seed_runs.metrics_logs(out_dirs, run.tensorboard),
         stage="teachers", prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: [g.learner for g in s.groups],
-        unit="step", rate_unit="env steps", per_unit_work=len(tasks), seeds=len(seeds))
+        unit="step", rate_unit="env steps", per_unit_work=len(tasks), axis=axis)
 
     returns = distributed.to_host(final(state, 0))
     wall_s = round(time.time() - start, 1)
-    return seed_axis.write_each(
-        run.run_dir, seeds, out_dirs, state, returns,
+    return seed_runs.write_each(
+        run.run_dir, axis, out_dirs, state, returns,
         lambda seed, out, seed_state, seed_returns: write_teachers(
             run, seed, out, trainer, seed_state, seed_returns, wall_s),
-        title(run, f"seeds {seeds[0]}-{seeds[-1]}"))
+        title(run, axis.span))
 
 
 def title(run: TeachersRun, seeds: str) -> str:

@@ -7,7 +7,8 @@ import jax
 from ktmjax import (checkpoint, distributed, envs, evaluation, extensions, loops, runs, sharding,
                     student, td3, teacher_data, teacher_store)
 from ktmjax.errors import BadInput
-from ktmjax.stages import seeds as seed_axis
+from ktmjax.seed_axis import SeedAxis
+from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages import config
 from ktmjax.stages.config import OfflineRun
 from ktmjax.stages.output import scale_note, term_notes, warn_teachers_at_bound
@@ -56,19 +57,19 @@ def offline_transfer(run: OfflineRun) -> dict:
     directory per seed, `stages.seeds`). Fields left None are resolved first (`prepare`).
     Returns the summary (the aggregate over seeds)."""
     run = prepare(run)
-    seeds = seed_axis.seed_values(run.seed, run.seeds)
-    over = lambda fn, in_axes=0: seed_axis.over(fn, len(seeds), in_axes)
+    axis = SeedAxis(run.seed, run.seeds)
     tasks = envs.benchmark_tasks(run.benchmark, run.tasks)
     env = envs.MultiTaskEnv(tasks, run.backend)
+    sizes = [g.size for g in env.groups]
     loaded, teacher_configs, teacher_returns = teacher_store.load_teachers(
         run.teachers, env.groups, run.teacher_critic)
     if run.data != "replay":
         print(f"[{STAGE}] D_k: {run.rollout_steps} teacher rollout steps per task"
               + (" added to the teachers' replays" if run.data == "both" else "")
-              + (f", for each of {len(seeds)} seeds" if len(seeds) > 1 else ""), flush=True)
+              + (f", for each of {axis.count} seeds" if axis.count > 1 else ""), flush=True)
     per_seed = [teacher_data.offline_data(
         env, loaded, teacher_configs, run.data, run.rollout_steps, jax.random.PRNGKey(s + 1),
-        run.rollout_noise, keep_rollouts=bool(run.critic_grad)) for s in seeds]
+        run.rollout_noise, keep_rollouts=bool(run.critic_grad)) for s in axis.seeds]
     smallest = min(int(t.data.size.min()) for t in per_seed[0])
     if smallest < run.batch_size:
         raise BadInput(f"the batch of {run.batch_size} transitions per task is larger than "
@@ -79,8 +80,8 @@ def offline_transfer(run: OfflineRun) -> dict:
         net=net, update=run.update, offline_actor_delay=run.offline_actor_delay,
         her=run.her, task_id=run.task_id, **extensions.weights(run, STAGE_TERMS)))
     info = runs.environment_info()
-    out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
-    seed_axis.claim_runs(run, seeds, out_dirs, info)
+    out_dirs = seed_runs.output_dirs(run.run_dir, axis)
+    seed_runs.claim_runs(run, axis, out_dirs, info)
     lay = learner.layout
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks, padded to "
           f"{lay.obs_max} obs{' + a task id' if lay.task_id else ''} / {lay.action_max} "
@@ -89,32 +90,30 @@ def offline_transfer(run: OfflineRun) -> dict:
           f"update={run.update}{'' if run.her else ', w/o HER'}, "
           f"student nets {list(run.hidden)}, lr {run.lr:g}"
           + term_notes(run, STAGE_TERMS) + ", "
-          + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
-          + f"device {info['device']}{sharding.describe([g.size for g in env.groups], len(seeds))}; "
+          + axis.start_note()
+          + f"device {info['device']}{sharding.describe(sizes, axis.count)}; "
           f"run dir {run.run_dir}", flush=True)
 
-    state = seed_axis.combine([sharding.placed(learner.init(jax.random.PRNGKey(s))) for s in seeds])
-    # One seed: its task axes split over the devices; several: their seed axis.
-    place = sharding.replicate if len(seeds) == 1 else lambda t: sharding.seeds(t, len(seeds))
-    teacher_groups = (sharding.groups(per_seed[0], [g.size for g in env.groups]) if len(seeds) == 1
-                      else place(seed_axis.combine(per_seed)))
-    epoch = jax.jit(lambda s, t, n: over(lambda s1, t1: learner.offline_epoch(s1, t1, n))(s, t),
+    state = axis.combine([sharding.placed(learner.init(jax.random.PRNGKey(s)))
+                          for s in axis.seeds])
+    teacher_groups = sharding.groups(axis.combine(per_seed), sizes, axis.count)
+    epoch = jax.jit(lambda s, t, n: axis.over(lambda s1, t1: learner.offline_epoch(s1, t1, n))(s, t),
                     static_argnums=2, donate_argnums=0)
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
     start = time.time()
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
-        epoch=lambda s, n: epoch(place(s), teacher_groups, n),
-        evaluate=seed_axis.evaluator(periodic, learner.eval_params, seeds),
-        tasks=tasks, log=seed_axis.metrics_log(out_dirs, run.tensorboard), stage="offline",
+        epoch=lambda s, n: epoch(sharding.replicate(s, axis.count), teacher_groups, n),
+        evaluate=seed_runs.evaluator(periodic, learner.eval_params, axis),
+        tasks=tasks, logs=seed_runs.metrics_logs(out_dirs, run.tensorboard), stage="offline",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
-        checkpoint_every=run.checkpoint_every, params=lambda s: s, seeds=len(seeds))
-    state = over(learner.finish_offline)(state)
+        checkpoint_every=run.checkpoint_every, params=lambda s: s, axis=axis)
+    state = axis.over(learner.finish_offline)(state)
 
-    returns = distributed.to_host(seed_axis.evaluator(final, learner.eval_params, seeds)(state, 0))
-    return seed_axis.write_runs(
-        run, seeds, out_dirs, stage="offline", prefix=STAGE,
+    returns = distributed.to_host(seed_runs.evaluator(final, learner.eval_params, axis)(state, 0))
+    return seed_runs.write_runs(
+        run, axis, out_dirs, stage="offline", prefix=STAGE,
         title=f"KTM-DRL offline transfer, benchmark {run.benchmark}, {{seeds}}, {run.rounds} "
               f"rounds, update={run.update}",
         students=state, returns=returns, wall_s=round(time.time() - start, 1), tasks=tasks,

@@ -13,7 +13,8 @@ from ktmjax import acting, checkpoint, envs, evaluation, loops, runs, teacher_st
 from ktmjax.metrics import TrainMetrics
 from ktmjax.envs import dmc
 from ktmjax.errors import BadInput
-from ktmjax.stages import seeds as seed_axis
+from ktmjax.seed_axis import SeedAxis
+from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages.config import WorldModelRun
 from ktmjax.stages.output import write_videos
 from ktmjax.worldmodel import data as wm_data
@@ -250,10 +251,10 @@ def world_model(run: WorldModelRun) -> dict:
     learner = wm_learner.Learner(mcfg, discounts, loss_cfg, wm_learner.OptimConfig(lr=run.lr),
                                  teacher)
     info = runs.environment_info()
-    seeds = seed_axis.seed_values(run.seed, run.seeds)
-    out_dirs = seed_axis.output_dirs(run.run_dir, seeds)
-    seed_axis.claim_runs(run, seeds, out_dirs, info)
-    state = seed_axis.combine([learner.init(jax.random.PRNGKey(s)) for s in seeds])
+    axis = SeedAxis(run.seed, run.seeds)
+    out_dirs = seed_runs.output_dirs(run.run_dir, axis)
+    seed_runs.claim_runs(run, axis, out_dirs, info)
+    state = axis.combine([learner.init(jax.random.PRNGKey(s)) for s in axis.seeds])
     num_params = model.count_params(jax.eval_shape(lambda: model.init(mcfg, jax.random.PRNGKey(0))))
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks ({', '.join(names)}), "
           f"padded to {mcfg.obs_size} obs / {mcfg.action_size} actions; data "
@@ -261,11 +262,11 @@ def world_model(run: WorldModelRun) -> dict:
           f"({num_params:,} parameters), {run.steps} updates of batch {run.batch_size}, "
           + (f"distilled from {run.teacher} ({model.count_params(teacher.params):,} "
              f"parameters) with alpha {run.alpha:g}, " if teacher else "no teacher, ")
-          + (f"seeds {seeds[0]}-{seeds[-1]} in one program, " if len(seeds) > 1 else "")
+          + axis.start_note()
           + f"device {info['device']}; run dir {run.run_dir}", flush=True)
 
     # Each seed's batches and updates use the keys of a run of that seed alone.
-    base_keys = seed_axis.combine([jax.random.PRNGKey(s + 1) for s in seeds])
+    base_keys = axis.keys(1)
 
     def epoch_impl(state, base_key, n):
         def one(state, key):
@@ -276,8 +277,7 @@ def world_model(run: WorldModelRun) -> dict:
         state, metrics = jax.lax.scan(one, state, keys)
         return state, _train_metrics(metrics, len(tasks))
 
-    epoch = jax.jit(lambda s, k, n: seed_axis.over(lambda s1, k1: epoch_impl(s1, k1, n),
-                                                    len(seeds))(s, k),
+    epoch = jax.jit(lambda s, k, n: axis.over(lambda s1, k1: epoch_impl(s1, k1, n))(s, k),
                     static_argnums=2, donate_argnums=0)
     groups = env.groups
     periodic = evaluation.make_evaluator(env, prior_policy(mcfg, groups), run.eval_episodes)
@@ -285,11 +285,11 @@ def world_model(run: WorldModelRun) -> dict:
     state = loops.run_epochs(
         state, total=run.steps, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(s, base_keys, n),
-        evaluate=seed_axis.evaluator(periodic, lambda s: tuple(s.params for _ in groups), seeds),
-        tasks=tasks, log=seed_axis.metrics_log(out_dirs, run.tensorboard), stage="world_model",
+        evaluate=seed_runs.evaluator(periodic, lambda s: tuple(s.params for _ in groups), axis),
+        tasks=tasks, logs=seed_runs.metrics_logs(out_dirs, run.tensorboard), stage="world_model",
         prefix=STAGE, unit="update", rate_unit="updates",
         checkpoints=checkpoint.RunCheckpoints(run.run_dir),
-        checkpoint_every=run.checkpoint_every, params=lambda s: s.params, seeds=len(seeds))
+        checkpoint_every=run.checkpoint_every, params=lambda s: s.params, axis=axis)
     train_s = time.time() - start
 
     print(f"[{STAGE}] final evaluation: {run.final_episodes} episodes per task, planning "
@@ -309,14 +309,12 @@ def world_model(run: WorldModelRun) -> dict:
         write_world_model(run, seed, out, seed_state, tasks, mcfg, discounts, evaluators,
                           num_params, train_s, time.time() - start, title.format(seeds=f"seed {seed}"),
                           (env, planner_policy(mcfg, pcfg, groups, discounts)) if run.video else None)
-        for seed, out, seed_state in zip(seeds, out_dirs, seed_axis.split(state, len(seeds)))]
-    if len(seeds) == 1:
-        return summaries[0]
+        for seed, out, seed_state in zip(axis.seeds, out_dirs, axis.split(state))]
     modes = summaries[0]["normalised_score"]
     mean_scores = {m: float(np.mean([s["normalised_score"][m] for s in summaries])) for m in modes}
-    return seed_axis.write_aggregate(run.run_dir, summaries,
-                                     title.format(seeds=f"seeds {seeds[0]}-{seeds[-1]}"),
-                                     extra={"normalised_score": mean_scores})
+    return seed_runs.finish(run.run_dir, summaries,
+                            title.format(seeds=axis.span),
+                            extra={"normalised_score": mean_scores})
 
 
 def write_world_model(run: WorldModelRun, seed: int, out: str, state, tasks, mcfg, discounts,
