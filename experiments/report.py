@@ -10,7 +10,8 @@ A run's column follows from its settings (ktmjax.report.variant): offline alone 
 "w/o HER"; a compress run, its network and dtype ("compact 32x32 distilled float16"),
 with a compression table (bytes, actions/s, mean ratio per dtype) and, with --out, a plot
 of the mean ratio against the actor's bytes. Prints the Markdown; --out also writes it,
-with the curves beside it (PNG).
+with the curves beside it (PNG: each task's returns, and the mean ratio to the teacher
+against rounds in OUT_ratio.png).
 """
 import os
 
@@ -32,7 +33,8 @@ def main(argv):
     png = None
     if FLAGS.out:
         png = os.path.splitext(FLAGS.out)[0] + ".png"
-        taken = [p for p in (FLAGS.out, png) if os.path.exists(p)]
+        taken = [p for p in (FLAGS.out, png, os.path.splitext(FLAGS.out)[0] + "_ratio.png")
+                 if os.path.exists(p)]
         if taken:
             raise common.UsageError(f"{taken[0]} exists; give another --out")
     try:
@@ -44,7 +46,11 @@ def main(argv):
         os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
         title = FLAGS.title or text.splitlines()[0].lstrip("# ")
         report.curves(columns, png, title)
-        images = f"\n![learning curves]({os.path.basename(png)})\n"
+        ratio_png = os.path.splitext(FLAGS.out)[0] + "_ratio.png"
+        report.ratio_curve(columns, ratio_png, title)
+        images = (f"\n![learning curves]({os.path.basename(png)})\n"
+                  f"\n![mean ratio against rounds]({os.path.basename(ratio_png)})\n")
+        png += f", {ratio_png}"
         if report.compress_runs(columns):
             sizes = os.path.splitext(FLAGS.out)[0] + "_compression.png"
             report.compression_plot(columns, sizes, title)

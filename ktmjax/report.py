@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ktmjax import extensions, runs, stats
-from ktmjax.stages import seeds as seed_axis
+from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages.config import CompressRun
 
 COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
@@ -274,6 +274,45 @@ def curves(columns: dict, path: str, title: str) -> str:
     return path
 
 
+def ratio_curves(columns: dict) -> dict:
+    """Per column (but the teachers'): (rounds, the mean over seeds and tasks of the
+    evaluation return's ratio to the teacher at that round), at the rounds every seed and
+    task reached; empty where a task has no teacher return."""
+    tasks, teacher = task_names(columns), teacher_returns(columns)
+    out = {}
+    for c, column_runs in columns.items():
+        if c == "Teachers" or not all(t in teacher for t in tasks):
+            continue
+        points = defaultdict(list)    # round -> one ratio per (run, task)
+        for r in column_runs:
+            for task in tasks:
+                for round_, value in _curve(r.path, task):
+                    points[round_].append(value / teacher[task])
+        shared = sorted(k for k, v in points.items() if len(v) == len(column_runs) * len(tasks))
+        if shared:
+            out[c] = (shared, [float(np.mean(points[k])) for k in shared])
+    return out
+
+
+def ratio_curve(columns: dict, path: str, title: str) -> str:
+    """One panel of `ratio_curves` (each column's mean ratio to the teacher against
+    rounds), the teachers at 1 dashed. Writes a PNG to `path`."""
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    for c, (rounds, values) in ratio_curves(columns).items():
+        seeds = len(columns[c])
+        ax.plot(rounds, values, marker="o", markersize=2,
+                label=f"{c} ({seeds} seed{'s' if seeds > 1 else ''})")
+    ax.axhline(1.0, linestyle="--", color="gray", label="teachers")
+    ax.set_xlabel("round of the stage")
+    ax.set_ylabel("mean ratio to the teacher")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
 def _curve(run_dir: str, task: str) -> list:
     path = runs.RunDir(run_dir).metrics
     if not os.path.isfile(path):
@@ -385,7 +424,13 @@ def world_model_table(columns: dict) -> str:
 def report(run_dirs, title: str = None) -> tuple:
     """(Markdown text, grouped columns) for the finished runs in `run_dirs` (a multi-seed
     run counts as its seeds' runs)."""
-    columns = group_runs([load_run(d) for p in run_dirs for d in seed_axis.student_dirs(p)])
+    loaded = [load_run(d) for p in run_dirs for d in seed_runs.student_dirs(p)]
+    columns = group_runs(loaded)
+    task_sets = {tuple(r.summary.get("tasks", {})): r.path for r in loaded}
+    if len(task_sets) > 1:
+        (first, a), (other, b) = list(task_sets.items())[:2]
+        raise ValueError(f"{a} has tasks {','.join(first)} and {b} {','.join(other)}; give one "
+                         "report runs of the same tasks")
     benchmark = next(iter(columns.values()))[0].summary.get("benchmark")
     title = title or f"Benchmark {benchmark}"
     stages = {r.summary.get("stage") for rs in columns.values() for r in rs}

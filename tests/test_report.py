@@ -65,6 +65,12 @@ def test_tables_from_runs(tmp_path):
     assert "| w/o Online |" not in text.split("Over seeds")[1]   # one seed: no interval
     png = report.curves(columns, str(tmp_path / "c.png"), "t")
     assert (tmp_path / "c.png").stat().st_size > 0 and png.endswith("c.png")
+    # The mean ratio against rounds: returns r * k / 2 at rounds k = 1, 2.
+    curves = report.ratio_curves(columns)
+    assert curves["w/o Online"] == ([1, 2], [pytest.approx(0.425), pytest.approx(0.85)])
+    assert curves["KTM-DRL"] == ([1, 2], [pytest.approx(0.5375), pytest.approx(1.075)])
+    report.ratio_curve(columns, str(tmp_path / "r.png"), "t")
+    assert (tmp_path / "r.png").stat().st_size > 0
 
 
 @pytest.mark.slow
@@ -75,8 +81,12 @@ def test_report_command(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "| T1 | 100.0 | 90.0 |" in proc.stdout and out.read_text().startswith("# Benchmark A")
     assert (tmp_path / "out" / "table.png").is_file()
+    assert (tmp_path / "out" / "table_ratio.png").is_file()
     _assert_one_line_error(run_module("report", off, f"--out={out}"), "exists")
     _assert_one_line_error(run_module("report", str(tmp_path / "none")), "not a finished run")
+    other = _run(tmp_path, "other", "offline", {"T1": 90.0})
+    _assert_one_line_error(run_module("report", off, other), "has tasks T1,T2 and",
+                           "runs of the same tasks")
     (tmp_path / "mini").mkdir()
     other = _run(tmp_path / "mini", "x", "offline", {"T1": 1.0})
     (tmp_path / "mini" / "x" / "summary.json").write_text(
