@@ -122,13 +122,14 @@ def online(state, sizes, seeds: int = 1):
 
 
 def describe(sizes, seeds: int = 1) -> str:
-    """The start line's mention of the placement (empty on one device)."""
+    """The start line's mention of the placement (empty on one device); `sizes`: each task
+    group's task count (none for a program without task axes)."""
     n = device_count()
     if n == 1:
         return ""
     d = seed_devices(seeds)
     note = f", seed axis over {d} devices" if d > 1 else ""
-    if n // d == 1:
+    if n // d == 1 or not sizes:     # no task axis to split
         return note
     whole = [s for s in sizes if not splits(s, seeds)]
     return (note + f", task axis over {n // d} devices" + (

@@ -18,10 +18,11 @@ TINY_TEACHER_ARGS = ["--benchmark=mini", "--steps=600", "--eval_every=150", "--h
                      "--eval_episodes=1", "--final_episodes=1"]
 
 
-def run_module(module: str, *args, timeout: int = 300):
-    """`python -m experiments.<module> ARGS` from the repository root, output captured."""
+def run_module(module: str, *args, timeout: int = 300, env=None):
+    """`python -m experiments.<module> ARGS` from the repository root, output captured
+    (`env`: the environment, default this process's)."""
     return subprocess.run([sys.executable, "-m", f"experiments.{module}", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def snapshot(root) -> dict:

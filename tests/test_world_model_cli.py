@@ -8,6 +8,7 @@ import pytest
 from ktmjax import worldmodel
 from ktmjax.stages.world import ROLLOUT_LEVELS
 from tests.conftest import run_module, snapshot
+from tests.test_distributed import TWO_DEVICES
 
 pytestmark = pytest.mark.slow   # runs the real commands
 
@@ -98,11 +99,13 @@ def test_a_distilled_student_and_its_bad_input(world_model_run, dmc_teachers, tm
 
 def test_exported_teachers_give_a_data_set_of_their_noisy_rollouts_and_seeds_run_together(
         tmp_path):
+    """Two seeds in one program, on two (forced host) devices: one seed on each."""
     run_dir = tmp_path / "run"
     proc = run_module("world_model", *TINY_WM, "--benchmark=mini", "--tasks=InvertedPendulum",
                       "--data=ktmjax/shipped_teachers/mini", "--rollout_steps=400", "--seeds=2",
-                      f"--run_dir={run_dir}", timeout=900)
+                      f"--run_dir={run_dir}", timeout=900, env=TWO_DEVICES)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "seeds 0-1 in one program, device cpu, seed axis over 2 devices;" in proc.stdout
     seeds = [json.loads((run_dir / f"seed{s}" / "summary.json").read_text()) for s in (0, 1)]
     assert [s["seed"] for s in seeds] == [0, 1]
     aggregate = json.loads((run_dir / "summary.json").read_text())

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax import acting, checkpoint, envs, evaluation, loops, runs, teacher_store
+from ktmjax import acting, checkpoint, envs, evaluation, loops, runs, sharding, teacher_store
 from ktmjax.metrics import TrainMetrics
 from ktmjax.envs import dmc
 from ktmjax.errors import BadInput
@@ -263,10 +263,11 @@ def world_model(run: WorldModelRun) -> dict:
           + (f"distilled from {run.teacher} ({model.count_params(teacher.params):,} "
              f"parameters) with alpha {run.alpha:g}, " if teacher else "no teacher, ")
           + axis.start_note()
-          + f"device {info['device']}; run dir {run.run_dir}", flush=True)
+          + f"device {info['device']}{sharding.describe([], axis.count)}; run dir {run.run_dir}",
+          flush=True)
 
     # Each seed's batches and updates use the keys of a run of that seed alone.
-    base_keys = axis.keys(1)
+    base_keys = sharding.replicate(axis.keys(1), axis.count)
 
     def epoch_impl(state, base_key, n):
         def one(state, key):
@@ -284,7 +285,7 @@ def world_model(run: WorldModelRun) -> dict:
     start = time.time()
     state = loops.run_epochs(
         state, total=run.steps, epoch_size=run.eval_every,
-        epoch=lambda s, n: epoch(s, base_keys, n),
+        epoch=lambda s, n: epoch(sharding.replicate(s, axis.count), base_keys, n),
         evaluate=seed_runs.evaluator(periodic, lambda s: tuple(s.params for _ in groups), axis),
         tasks=tasks, logs=seed_runs.metrics_logs(out_dirs, run.tensorboard), stage="world_model",
         prefix=STAGE, unit="update", rate_unit="updates",
