@@ -30,11 +30,11 @@ def main(argv):
     run_dirs = argv[1:]
     common.require(run_dirs, "give one or more finished run directories, e.g. "
                    "`python -m experiments.report runs/offline/A-seed0 runs/online/A-seed0`")
-    png = None
+    png = ratio_png = None
     if FLAGS.out:
         png = os.path.splitext(FLAGS.out)[0] + ".png"
-        taken = [p for p in (FLAGS.out, png, os.path.splitext(FLAGS.out)[0] + "_ratio.png")
-                 if os.path.exists(p)]
+        ratio_png = os.path.splitext(FLAGS.out)[0] + "_ratio.png"
+        taken = [p for p in (FLAGS.out, png, ratio_png) if os.path.exists(p)]
         if taken:
             raise common.UsageError(f"{taken[0]} exists; give another --out")
     try:
@@ -46,7 +46,6 @@ def main(argv):
         os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
         title = FLAGS.title or text.splitlines()[0].lstrip("# ")
         report.curves(columns, png, title)
-        ratio_png = os.path.splitext(FLAGS.out)[0] + "_ratio.png"
         report.ratio_curve(columns, ratio_png, title)
         images = (f"\n![learning curves]({os.path.basename(png)})\n"
                   f"\n![mean ratio against rounds]({os.path.basename(ratio_png)})\n")

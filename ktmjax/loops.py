@@ -116,14 +116,15 @@ def run_epochs(state, *, total: int, epoch_size: int, epoch: Callable, evaluate:
             state, metrics = epoch(state, n)
             metrics = distributed.to_host(metrics)
             epoch_s = time.time() - t0
-            for seed, seed_metrics in zip(axis.seeds, axis.split(metrics)):
+            per_seed = axis.split(metrics)
+            for seed, seed_metrics in zip(axis.seeds, per_seed):
                 _check_finite(seed_metrics, n, state, params, tasks, stage, unit, done,
                               saved, axis.of(seed))
             done += n
             index += 1
             returns = distributed.to_host(evaluate(state, index))
             summaries = [evaluation.summarize(tasks, r) for r in axis.split(returns)]
-            for seed_log, summary, seed_metrics in zip(logs, summaries, axis.split(metrics)):
+            for seed_log, summary, seed_metrics in zip(logs, summaries, per_seed):
                 seed_log.add(stage, done, summary, epoch_means(seed_metrics, tasks))
             # Read once (a later signal waits an epoch), and by every process of a job.
             stopping = distributed.any_process(bool(stop)) and done < total

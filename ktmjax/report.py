@@ -252,13 +252,9 @@ def curves(columns: dict, path: str, title: str) -> str:
         for c, column_runs in columns.items():
             if c == "Teachers":
                 continue
-            points = defaultdict(list)
-            for r in column_runs:
-                for round_, value in _curve(r.path, task):
-                    points[round_].append(value)
-            shared = sorted(k for k, v in points.items() if len(v) == len(column_runs))
-            if shared:
-                ax.plot(shared, [np.mean(points[k]) for k in shared], label=c)
+            rounds, means = _mean_at_shared_rounds([_curve(r.path, task) for r in column_runs])
+            if rounds:
+                ax.plot(rounds, means, label=c)
         if task in teacher:
             ax.axhline(teacher[task], linestyle="--", color="gray", label="teacher")
         ax.set_title(task, fontsize=9)
@@ -283,14 +279,11 @@ def ratio_curves(columns: dict) -> dict:
     for c, column_runs in columns.items():
         if c == "Teachers" or not all(t in teacher for t in tasks):
             continue
-        points = defaultdict(list)    # round -> one ratio per (run, task)
-        for r in column_runs:
-            for task in tasks:
-                for round_, value in _curve(r.path, task):
-                    points[round_].append(value / teacher[task])
-        shared = sorted(k for k, v in points.items() if len(v) == len(column_runs) * len(tasks))
-        if shared:
-            out[c] = (shared, [float(np.mean(points[k])) for k in shared])
+        rounds, means = _mean_at_shared_rounds(
+            [[(k, v / teacher[task]) for k, v in _curve(r.path, task)]
+             for r in column_runs for task in tasks])
+        if rounds:
+            out[c] = (rounds, means)
     return out
 
 
@@ -311,6 +304,17 @@ def ratio_curve(columns: dict, path: str, title: str) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return path
+
+
+def _mean_at_shared_rounds(series: list) -> tuple:
+    """(rounds, means): the rounds every one of `series` (lists of (round, value)) reached,
+    and the mean of their values at each."""
+    points = defaultdict(list)
+    for one in series:
+        for round_, value in one:
+            points[round_].append(value)
+    rounds = sorted(k for k, v in points.items() if len(v) == len(series))
+    return rounds, [float(np.mean(points[k])) for k in rounds]
 
 
 def _curve(run_dir: str, task: str) -> list:

@@ -88,17 +88,22 @@ DEFAULT_PRESET = {"A": "paper", "B": "paper", "mini": "robust", "dmc": "paper"}
 def student_terms(preset: str, stage: str) -> dict:
     """The `StudentConfig` fields that `preset` sets in `stage` ("offline" or "online"):
     the weight of each of the stage's `extensions.TERMS` and the task id."""
-    if preset not in PRESETS:
-        raise BadInput(f"unknown --preset={preset}; known: {', '.join(PRESETS)}")
+    check_preset(preset)
     return {**{t.name: PRESETS[preset].get(t.name, 0.0) for t in extensions.stage_terms(stage)},
             "task_id": PRESETS[preset].get("task_id", False)}
+
+
+def check_preset(preset: str) -> None:
+    """BadInput for a preset that is not one of PRESETS."""
+    if preset not in PRESETS:
+        raise BadInput(f"unknown --preset={preset}; known: {', '.join(PRESETS)}")
 
 
 def resolve_preset(benchmark: str, given, from_cfg=None) -> str:
     """The preset of a run: `given` (the flag), else the --from run's (`from_cfg`), else
     the benchmark's default."""
     preset = given or (from_cfg or {}).get("preset") or DEFAULT_PRESET[benchmark]
-    student_terms(preset, "offline")   # BadInput for an unknown one
+    check_preset(preset)
     return preset
 
 

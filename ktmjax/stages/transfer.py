@@ -97,8 +97,9 @@ def offline_transfer(run: OfflineRun) -> dict:
     state = axis.combine([sharding.placed(learner.init(jax.random.PRNGKey(s)))
                           for s in axis.seeds])
     teacher_groups = sharding.groups(axis.combine(per_seed), sizes, axis.count)
-    epoch = jax.jit(lambda s, t, n: axis.over(lambda s1, t1: learner.offline_epoch(s1, t1, n))(s, t),
-                    static_argnums=2, donate_argnums=0)
+    epoch = jax.jit(
+        lambda s, t, n: axis.over(lambda s1, t1: learner.offline_epoch(s1, t1, n))(s, t),
+        static_argnums=2, donate_argnums=0)
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
     start = time.time()
