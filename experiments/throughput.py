@@ -22,7 +22,7 @@ from ktmjax import student, throughput
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("stage", "offline", "offline (Eq. 1-2) or online (env steps + Eq. 3-5).")
-flags.DEFINE_string("update", "vmap", "vmap or sequential (see offline_transfer --help).")
+flags.DEFINE_string("update", "vmap", "vmap, sequential or pcgrad (see offline_transfer --help).")
 flags.DEFINE_string("benchmark", "A", "Benchmark whose tasks set the sizes: A, B or mini.")
 flags.DEFINE_integer("rounds", 100, "Rounds per timed epoch.")
 flags.DEFINE_integer("repeats", 3, "Timed epochs; the best one is reported.")

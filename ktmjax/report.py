@@ -4,9 +4,10 @@ Each run is put in the column of the paper's tables that its settings make it
 (`variant`): the offline stage alone is "w/o Online"; an online run from an offline run
 with alpha, beta > 0 is "KTM-DRL"; without --from it is "w/o Offline" (or "TD3-MT" with
 alpha = 0: no teacher at all); alpha = 0 is "Online w/o Teachers", beta = 0 "Online only
-Teacher", --noher "w/o HER". A run with a term the paper does not have names it in its
-column ("KTM-DRL + actor_match, task_id"). Runs of one column are seeds: their returns
-are averaged, with the standard deviation over seeds beside the mean.
+Teacher", --noher "w/o HER"; TD3-MT with --update=pcgrad is "G-Surgery". An update
+other than vmap is named in the column ("KTM-DRL (sequential)"), and so is a term the
+paper does not have ("KTM-DRL + actor_match, task_id"). Runs of one column are seeds:
+their returns are averaged, with the standard deviation over seeds beside the mean.
 """
 import csv
 import dataclasses
@@ -21,7 +22,7 @@ from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages.config import CompressRun
 
 COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
-           "Online only Teacher", "w/o HER", "TD3-MT")
+           "Online only Teacher", "w/o HER", "TD3-MT", "G-Surgery")
 # A compress run's settings named in its column when they are not the command's defaults.
 COMPRESS_DEFAULTS = {name: getattr(CompressRun, name)
                      for name in ("q_weight", "match_weight", "rollout_noise")}
@@ -74,6 +75,11 @@ def variant(config: dict, summary: dict) -> str:
         name = "Online only Teacher"
     else:
         name = "KTM-DRL"
+    update = config.get("update", "vmap")
+    if name == "TD3-MT" and update == "pcgrad":
+        name, update = "G-Surgery", "vmap"
+    if update != "vmap":
+        name += f" ({update})"
     extensions = [e for e in EXTENSIONS if config.get(e)]
     return name + (f" + {', '.join(extensions)}" if extensions else "")
 
@@ -98,7 +104,7 @@ def world_model_name(summary: dict) -> str:
 
 
 def _column_order(name: str):
-    base = name.split(" + ")[0]
+    base = name.split(" + ")[0].split(" (")[0]
     return (COLUMNS.index(base) if base in COLUMNS else len(COLUMNS), name)
 
 

@@ -18,7 +18,7 @@ ALGORITHMS = ("ktmjax.ktm", "ktmjax.td3", "ktmjax.extensions", "ktmjax.layout",
               "ktmjax.replay", "ktmjax.networks", "ktmjax.metrics", "ktmjax.worldmodel.model",
               "ktmjax.worldmodel.losses", "ktmjax.worldmodel.learner", "ktmjax.worldmodel.plan",
               "ktmjax.worldmodel.data", "ktmjax.worldmodel.twohot", "ktmjax.optim",
-              "ktmjax.seed_axis", "ktmjax.student")
+              "ktmjax.seed_axis", "ktmjax.surgery", "ktmjax.student")
 STUDENT_PARTS = ("batches.py", "config.py", "losses.py", "update.py", "learner.py")
 
 

@@ -40,6 +40,11 @@ def test_columns_follow_the_settings():
         ({**online, "her": False}, "online", "w/o HER"),
         ({**online, "task_id": True, "actor_match": 1000.0}, "online",
          "KTM-DRL + actor_match, task_id"),
+        ({**online, "from": None, "alpha": 0.0, "update": "pcgrad"}, "online", "G-Surgery"),
+        ({**online, "update": "sequential"}, "online", "KTM-DRL (sequential)"),
+        ({"update": "sequential"}, "offline", "w/o Online (sequential)"),
+        ({**online, "update": "pcgrad", "task_id": True}, "online",
+         "KTM-DRL (pcgrad) + task_id"),
     ]
     for config, stage, column in cases:
         assert report.variant(config, {"stage": stage}) == column, config

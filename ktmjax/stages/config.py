@@ -321,7 +321,8 @@ class OfflineRun(StudentRun):
                          "runs/offline/<benchmark>-seed<seed>-<time>).")
     update: str = about("vmap", "vmap: one optimiser step per round on the mean of the K "
                         "task losses; sequential: K steps per round, one per task (public "
-                        "code).")
+                        "code); pcgrad: one step on the K task gradients after gradient "
+                        "surgery (PCGrad; with --alpha=0 online, the G-Surgery baseline).")
     offline_actor_delay: int = about(1, "Rounds per actor update (public code: 1).")
     backend: str = about("mjx", "Physics backend of the evaluation envs.")
     teacher_critic: str = about("target", TEACHER_CRITIC_HELP)
@@ -424,7 +425,7 @@ class OnlineRun(StudentRun):
                                     kind="str")
     run_dir: str = about("", "Output directory, used exactly as given (default "
                          "runs/online/<benchmark>-seed<seed>-<time>).")
-    update: str = about("vmap", "vmap or sequential (see offline_transfer --help).")
+    update: str = about("vmap", "vmap, sequential or pcgrad (see offline_transfer --help).")
     target_noise: str = about("gaussian", "gaussian: N(0, 0.2^2) clipped at 0.5 (paper); "
                               "uniform: U[0, 0.1) (the public code).")
     fresh_optimizers: bool = about(True, "Start the online stage with new Adam states.")

@@ -5,14 +5,15 @@ import math
 
 from ktmjax import extensions, td3
 
-UPDATE_MODES = ("vmap", "sequential")
+UPDATE_MODES = ("vmap", "sequential", "pcgrad")
 TARGET_NOISE_MODES = ("gaussian", "uniform")
 
 
 @dataclasses.dataclass(frozen=True)
 class StudentConfig:
     net: td3.TD3Config = td3.TD3Config()   # student networks and TD3 hyper-parameters
-    update: str = "vmap"                    # vmap: one step on the task mean; sequential: K steps
+    update: str = "vmap"                    # vmap: one step on the task mean; sequential: K
+                                            # steps; pcgrad: one step after gradient surgery
     offline_actor_delay: int = 1            # the public code updates the actor every round
     alpha: float = 1.0                      # Eq. 5 weight of the teacher term
     beta: float = 1.0                       # Eq. 5 weight of the student's own Q1

@@ -1,4 +1,5 @@
-"""One round's optimiser steps: the only place that knows vmap vs sequential updates and
+"""One round's optimiser steps: the only place that knows vmap vs sequential vs pcgrad
+updates and
 hierarchical replay (HER) vs one task at a time (w/o HER).
 
 - vmap (and w/o HER): one step per network on the mean over tasks of the per-task losses,
@@ -7,6 +8,8 @@ hierarchical replay (HER) vs one task at a time (w/o HER).
 - sequential: K steps per network, one per task in benchmark order (the public code's
   trajectory), each through the very same functions with a task axis of one, so at K=1
   both modes agree exactly;
+- pcgrad: one step per network, as vmap, on the sum of the K per-task gradients of that
+  mean after gradient surgery (`ktmjax.surgery`; the G-Surgery baseline);
 - w/o HER: only the round's active task weighs in the mean (a one-hot weight).
 """
 from typing import Any, Callable, NamedTuple
@@ -14,7 +17,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ktmjax import optim, td3
+from ktmjax import optim, surgery, td3
 from ktmjax.metrics import TrainMetrics
 from ktmjax.student.losses import Losses
 
@@ -29,8 +32,8 @@ class Part(NamedTuple):
 
 def plan(s, batches, teachers) -> list:
     """The steps of a round, each a list of `Part`s: one step holding every group in vmap
-    mode (and w/o HER), else one step per task in benchmark order."""
-    if s.config.update == "vmap" or not s.config.her:
+    and pcgrad modes (and w/o HER), else one step per task in benchmark order."""
+    if s.config.update != "sequential" or not s.config.her:
         return [[Part(g, batches[g], teachers[g].critic_params, jnp.asarray(group.indices))
                  for g, group in enumerate(s.groups)]]
     row = lambda j: (lambda x: x[j:j + 1])
@@ -47,11 +50,28 @@ def active_task(s, round_):
     return (round_ // s.groups[0].episode_length) % s.num_tasks
 
 
-def _weighted_mean(loss_one, weights, in_axes, *args):
-    """(sum_k w_k loss_k, sum_k w_k, per-task metrics with the loss) of loss_one(*args) under
+def _weighted(loss_one, weights, in_axes, *args):
+    """([w_k loss_k], sum_k w_k, per-task metrics with the loss) of loss_one(*args) under
     vmap over the task axis of the args whose `in_axes` is 0 (None: shared by all tasks)."""
     losses, metrics = jax.vmap(loss_one, in_axes=in_axes)(*args)
-    return jnp.sum(weights * losses), jnp.sum(weights), dict(metrics, loss=losses)
+    return weights * losses, jnp.sum(weights), dict(metrics, loss=losses)
+
+
+def _objective(s, weighted: list, norm):
+    """What a step descends, from the `_weighted` terms of its parts: their weighted mean
+    over tasks, or in pcgrad mode its per-task terms [K] (`surgery.value_and_grad`)."""
+    if s.config.update == "pcgrad":
+        return jnp.concatenate(weighted) / norm
+    return sum(jnp.sum(w) for w in weighted) / norm
+
+
+def _gradients(s, key) -> tuple:
+    """The (critic, actor) gradient functions of a step for `optim.critic_then_actor`."""
+    if s.config.update != "pcgrad":
+        return None, None
+    critic_key, actor_key = jax.random.split(key)
+    return (lambda fn: surgery.value_and_grad(fn, critic_key),
+            lambda fn: surgery.value_and_grad(fn, actor_key))
 
 
 def _scatter(into: dict, ids, metrics: dict, role: str, grad_norm, num_tasks: int) -> dict:
@@ -76,7 +96,8 @@ def round_steps(s, state: td3.TD3State, steps: list, losses: Losses, active, do_
     """
     k = s.num_tasks
     critic, actor, critic_done, actor_done = {}, {}, jnp.zeros(k), jnp.zeros(k)
-    for parts in steps:
+    surgery_keys = jax.random.split(jax.random.fold_in(state.key, state.steps), len(steps))
+    for parts, surgery_key in zip(steps, surgery_keys):
         ids = jnp.concatenate([p.ids for p in parts])
         weights = [jnp.ones(p.ids.shape) if active is None
                    else (p.ids == active).astype(jnp.float32) for p in parts]
@@ -84,21 +105,22 @@ def round_steps(s, state: td3.TD3State, steps: list, losses: Losses, active, do_
         critic_batch = jax.tree.map(lambda *x: jnp.concatenate(x), *[p.batch.critic for p in parts])
 
         def critic_loss(params):
-            total, norm, metrics = _weighted_mean(losses.critic, jnp.concatenate(weights),
-                                                  (None, 0), params, critic_batch)
-            return total / norm, metrics
+            weighted, norm, metrics = _weighted(losses.critic, jnp.concatenate(weights),
+                                                (None, 0), params, critic_batch)
+            return _objective(s, [weighted], norm), metrics
 
         def actor_loss(params, st, parts=parts, weights=weights):
             # Each group's teachers differ: one vmap per group, then the mean of all.
-            sums = [_weighted_mean(losses.actors[p.group], w, (None, 0, 0, None), params,
-                                   p.batch.actor, p.teacher_critic, st.critic_params)
+            sums = [_weighted(losses.actors[p.group], w, (None, 0, 0, None), params,
+                              p.batch.actor, p.teacher_critic, st.critic_params)
                     for p, w in zip(parts, weights)]
-            total = sum(t for t, _, _ in sums) / sum(n for _, n, _ in sums)
+            total = _objective(s, [t for t, _, _ in sums], sum(n for _, n, _ in sums))
             return total, {name: jnp.concatenate([m[name] for _, _, m in sums])
                            for name in sums[0][2]}
 
         state, (metrics, critic_norm), (actor_metrics, norm) = optim.critic_then_actor(
-            s.tx, state, critic_loss, actor_loss, do_actor, after_actor)
+            s.tx, state, critic_loss, actor_loss, do_actor, after_actor,
+            _gradients(s, surgery_key))
         critic = _scatter(critic, ids, metrics, "critic", critic_norm, k)
         critic_done = critic_done.at[ids].set(jnp.concatenate(weights))
         actor = _scatter(actor, ids, actor_metrics, "actor", norm, k)
