@@ -30,17 +30,20 @@ def project_conflicting(grads: jax.Array, order: jax.Array) -> jax.Array:
     return jax.vmap(one_task)(jnp.arange(grads.shape[0]), grads)
 
 
-def value_and_grad(loss_fn: Callable, key: jax.Array) -> Callable:
-    """Like `jax.value_and_grad(loss_fn, has_aux=True)` for a `loss_fn(params)` that returns
-    (per-task losses [K], aux): the value is (their sum, aux), the gradient the sum of the
-    per-task gradients after `project_conflicting`, each task's order of the others drawn
-    from `key`."""
+def value_and_grad(loss_fn: Callable, key: jax.Array, num_tasks: int) -> Callable:
+    """Like `jax.value_and_grad(fn, has_aux=True)` for a multi-task loss given as
+    `loss_fn(stacked)` -> (per-task losses [K], aux), where `stacked` holds one copy of
+    the parameters per task on a leading axis of K and task k's loss reads copy k only:
+    one backward pass then gives every task's own gradient. The value is (the sum of the
+    losses, aux), the gradient the sum of the per-task gradients after
+    `project_conflicting`, each task's order of the others drawn from `key`."""
     def fn(params):
-        losses, pullback, aux = jax.vjp(loss_fn, params, has_aux=True)
-        k = losses.shape[0]
-        per_task = jax.vmap(pullback)(jnp.eye(k, dtype=losses.dtype))[0]
+        stacked = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_tasks,) + x.shape), params)
+        total = lambda p: (lambda losses, aux: (jnp.sum(losses), aux))(*loss_fn(p))
+        out, per_task = jax.value_and_grad(total, has_aux=True)(stacked)
         _, unravel = ravel_pytree(params)
         flat = jax.vmap(lambda tree: ravel_pytree(tree)[0])(per_task)
-        order = jax.vmap(lambda kk: jax.random.permutation(kk, k))(jax.random.split(key, k))
-        return (jnp.sum(losses), aux), unravel(jnp.sum(project_conflicting(flat, order), axis=0))
+        order = jax.vmap(lambda kk: jax.random.permutation(kk, num_tasks))(
+            jax.random.split(key, num_tasks))
+        return out, unravel(jnp.sum(project_conflicting(flat, order), axis=0))
     return fn

@@ -38,24 +38,28 @@ def test_value_and_grad_is_the_plain_sum_without_conflicts_and_surgery_with_them
     params = {"w": jnp.array([0.5, -0.3])}
 
     def losses(target_a, target_b):
-        def fn(p):
-            la = jnp.sum((p["w"] - target_a) ** 2)
-            lb = jnp.sum((p["w"] - target_b) ** 2)
-            return jnp.stack([la, lb]), {"la": la}
-        return fn
+        targets = jnp.stack([target_a, target_b])
+
+        def per_task(stacked):        # task k reads its own copy of the parameters
+            each = jnp.sum((stacked["w"] - targets) ** 2, axis=1)
+            return each, {"la": each[0]}
+        return per_task
+
+    def shared(fn):                   # the same losses of one shared copy
+        return lambda p: fn(jax.tree.map(lambda x: jnp.stack([x, x]), p))[0]
 
     key = jax.random.PRNGKey(0)
     # Both tasks pull w the same way: the plain gradient of the sum.
     agree = losses(jnp.array([1.0, 1.0]), jnp.array([2.0, 0.5]))
-    (value, aux), grads = surgery.value_and_grad(agree, key)(params)
-    plain = jax.grad(lambda p: jnp.sum(agree(p)[0]))(params)
+    (value, aux), grads = surgery.value_and_grad(agree, key, 2)(params)
+    plain = jax.grad(lambda p: jnp.sum(shared(agree)(p)))(params)
     np.testing.assert_allclose(grads["w"], plain["w"], rtol=1e-6)
-    np.testing.assert_allclose(value, jnp.sum(agree(params)[0]), rtol=1e-6)
-    assert float(aux["la"]) == float(agree(params)[1]["la"])
+    np.testing.assert_allclose(value, jnp.sum(shared(agree)(params)), rtol=1e-6)
+    np.testing.assert_allclose(aux["la"], shared(agree)(params)[0], rtol=1e-6)
     # Opposite pulls along the first axis: each task's gradient loses its component along
     # the other's, which the plain sum does not.
     clash = losses(jnp.array([2.0, -0.3]), jnp.array([-1.0, 0.7]))
-    _, grads = surgery.value_and_grad(clash, key)(params)
+    _, grads = surgery.value_and_grad(clash, key, 2)(params)
     ga = 2 * (params["w"] - jnp.array([2.0, -0.3]))
     gb = 2 * (params["w"] - jnp.array([-1.0, 0.7]))
     pa = ga - (ga @ gb) / (gb @ gb) * gb

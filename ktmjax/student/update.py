@@ -16,6 +16,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ktmjax import optim, surgery, td3
 from ktmjax.metrics import TrainMetrics
@@ -65,13 +66,20 @@ def _objective(s, weighted: list, norm):
     return sum(jnp.sum(w) for w in weighted) / norm
 
 
-def _gradients(s, key) -> tuple:
-    """The (critic, actor) gradient functions of a step for `optim.critic_then_actor`."""
+def _rows(stacked_params, start: int, count: int):
+    """Rows start..start+count of parameters stacked one copy per task."""
+    return jax.tree.map(lambda x: x[start:start + count], stacked_params)
+
+
+def _gradients(s, key, num_tasks: int) -> tuple:
+    """The (critic, actor) gradient functions of a step for `optim.critic_then_actor`: in
+    pcgrad mode the losses then get the parameters stacked, one copy per task
+    (`surgery.value_and_grad`)."""
     if s.config.update != "pcgrad":
         return None, None
     critic_key, actor_key = jax.random.split(key)
-    return (lambda fn: surgery.value_and_grad(fn, critic_key),
-            lambda fn: surgery.value_and_grad(fn, actor_key))
+    return (lambda fn: surgery.value_and_grad(fn, critic_key, num_tasks),
+            lambda fn: surgery.value_and_grad(fn, actor_key, num_tasks))
 
 
 def _scatter(into: dict, ids, metrics: dict, role: str, grad_norm, num_tasks: int) -> dict:
@@ -104,23 +112,29 @@ def round_steps(s, state: td3.TD3State, steps: list, losses: Losses, active, do_
         # The critic reads padded inputs only: all parts in one task axis.
         critic_batch = jax.tree.map(lambda *x: jnp.concatenate(x), *[p.batch.critic for p in parts])
 
+        # pcgrad: the losses get one copy of the parameters per task (`_gradients`).
+        stacked = s.config.update == "pcgrad"
+        axis = 0 if stacked else None
+        starts = np.cumsum([0] + [len(p.ids) for p in parts])
+
         def critic_loss(params):
             weighted, norm, metrics = _weighted(losses.critic, jnp.concatenate(weights),
-                                                (None, 0), params, critic_batch)
+                                                (axis, 0), params, critic_batch)
             return _objective(s, [weighted], norm), metrics
 
-        def actor_loss(params, st, parts=parts, weights=weights):
+        def actor_loss(params, st, parts=parts, weights=weights, starts=starts):
             # Each group's teachers differ: one vmap per group, then the mean of all.
-            sums = [_weighted(losses.actors[p.group], w, (None, 0, 0, None), params,
+            sums = [_weighted(losses.actors[p.group], w, (axis, 0, 0, None),
+                              _rows(params, a, len(p.ids)) if stacked else params,
                               p.batch.actor, p.teacher_critic, st.critic_params)
-                    for p, w in zip(parts, weights)]
+                    for p, w, a in zip(parts, weights, starts)]
             total = _objective(s, [t for t, _, _ in sums], sum(n for _, n, _ in sums))
             return total, {name: jnp.concatenate([m[name] for _, _, m in sums])
                            for name in sums[0][2]}
 
         state, (metrics, critic_norm), (actor_metrics, norm) = optim.critic_then_actor(
             s.tx, state, critic_loss, actor_loss, do_actor, after_actor,
-            _gradients(s, surgery_key))
+            _gradients(s, surgery_key, len(ids)))
         critic = _scatter(critic, ids, metrics, "critic", critic_norm, k)
         critic_done = critic_done.at[ids].set(jnp.concatenate(weights))
         actor = _scatter(actor, ids, actor_metrics, "actor", norm, k)
