@@ -24,6 +24,7 @@ from ktmjax import (checkpoint, envs, evaluation, layout, networks, runs, td3, t
                     teacher_store)
 from ktmjax.envs.multitask import EPISODE_LENGTH
 from ktmjax.errors import BadInput
+from ktmjax.stages.config import task_layers
 
 DEFAULT_BIASES = (-0.05, -0.02, -0.01, 0.0, 0.01, 0.02, 0.05)
 NUM_STATES = 2048    # states the consistency scan draws
@@ -212,7 +213,8 @@ def _student_row(run_dir: str, cfg: dict, task: envs.Task, obs, action, grid,
     seen as the student sees them (padded, with its task id if it has one)."""
     lay = layout.TaskLayout.from_tasks(envs.benchmark_tasks(cfg["benchmark"], cfg["tasks"]),
                                        bool(cfg.get("task_id")))
-    net = td3.TD3Config(hidden=tuple(cfg["hidden"]))
+    net = td3.TD3Config(hidden=tuple(cfg["hidden"]),
+                        task_layers=task_layers(bool(cfg.get("shared_net")), cfg["tasks"]))
     like = td3.init(jax.random.PRNGKey(0), lay.student_obs_size, lay.action_max, net)
     student = checkpoint.load_student(run_dir, like)
     s_obs = lay.student_obs(jnp.asarray(obs)[None], (list(cfg["tasks"]).index(task.name),))[0]

@@ -4,7 +4,8 @@ Each run is put in the column of the paper's tables that its settings make it
 (`variant`): the offline stage alone is "w/o Online"; an online run from an offline run
 with alpha, beta > 0 is "KTM-DRL"; without --from it is "w/o Offline" (or "TD3-MT" with
 alpha = 0: no teacher at all); alpha = 0 is "Online w/o Teachers", beta = 0 "Online only
-Teacher", --noher "w/o HER"; TD3-MT with --update=pcgrad is "G-Surgery". An update
+Teacher", --noher "w/o HER"; TD3-MT with --update=pcgrad is "G-Surgery", with
+--shared_net "SharedNet". An update
 other than vmap is named in the column ("KTM-DRL (sequential)"), and so is a term the
 paper does not have ("KTM-DRL + actor_match, task_id"). Runs of one column are seeds:
 their returns are averaged, with the standard deviation over seeds beside the mean.
@@ -22,7 +23,7 @@ from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages.config import CompressRun
 
 COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
-           "Online only Teacher", "w/o HER", "TD3-MT", "G-Surgery")
+           "Online only Teacher", "w/o HER", "TD3-MT", "G-Surgery", "SharedNet")
 # A compress run's settings named in its column when they are not the command's defaults.
 COMPRESS_DEFAULTS = {name: getattr(CompressRun, name)
                      for name in ("q_weight", "match_weight", "rollout_noise")}
@@ -75,12 +76,17 @@ def variant(config: dict, summary: dict) -> str:
         name = "Online only Teacher"
     else:
         name = "KTM-DRL"
-    update = config.get("update", "vmap")
-    if name == "TD3-MT" and update == "pcgrad":
+    update, shared = config.get("update", "vmap"), bool(config.get("shared_net"))
+    if name == "TD3-MT" and update == "pcgrad" and not shared:
         name, update = "G-Surgery", "vmap"
+    elif name == "TD3-MT" and shared and update == "vmap":
+        name, shared = "SharedNet", False
     if update != "vmap":
         name += f" ({update})"
-    extensions = [e for e in EXTENSIONS if config.get(e)]
+    # SharedNet's networks need the task id: named once, as shared_net.
+    extensions = [e for e in EXTENSIONS if config.get(e)
+                  and not (e == "task_id" and config.get("shared_net"))]
+    extensions += ["shared_net"] if shared else []
     return name + (f" + {', '.join(extensions)}" if extensions else "")
 
 

@@ -27,12 +27,13 @@ class TD3Config:
     policy_noise: float = 0.2
     noise_clip: float = 0.5
     policy_delay: int = 2
+    task_layers: int = 0      # K > 0: SharedNet's networks (`networks.SharedMLP`)
 
     def actor(self, action_size: int) -> networks.Actor:
-        return networks.Actor(tuple(self.hidden), action_size)
+        return networks.Actor(tuple(self.hidden), action_size, self.task_layers)
 
     def critic(self) -> networks.TwinCritic:
-        return networks.TwinCritic(tuple(self.hidden))
+        return networks.TwinCritic(tuple(self.hidden), self.task_layers)
 
     def optimizer(self) -> optax.GradientTransformation:
         return optax.adam(self.lr)

@@ -127,6 +127,11 @@ def test_bad_from_runs(tmp_path):
     other = _fake_student_run(tmp_path / "mini_run")
     proc = run_module("compress", f"--from={other}", "--benchmark=A", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "is a run of benchmark mini, not A")
+    shared = _fake_student_run(tmp_path / "shared")
+    cfg = json.loads((shared / "config.json").read_text())
+    (shared / "config.json").write_text(json.dumps(dict(cfg, shared_net=True, task_id=True)))
+    proc = run_module("compress", f"--from={shared}", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "holds a SharedNet student", "plain networks")
     odd = _fake_student_run(tmp_path / "odd")
     (odd / "config.json").write_text(json.dumps({"benchmark": "mini", "tasks": ["Ant"],
                                                  "hidden": [8], "teachers": SHIPPED_MINI}))

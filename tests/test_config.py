@@ -130,3 +130,28 @@ def test_an_online_run_takes_the_from_runs_student_and_refuses_what_contradicts_
                          (dict(benchmark="A"), "is a run of benchmark mini")):
         with pytest.raises(BadInput, match=words):
             config.resolve_online_run(stages.OnlineRun(from_run="F", **given), offline)
+
+
+def test_shared_net_turns_on_the_task_id_and_an_online_run_keeps_the_from_runs_networks():
+    offline = config.resolve_offline_run(stages.OfflineRun(
+        benchmark="A", scale="cpu", teachers="T", run_dir="r", shared_net=True), True)
+    assert (offline.shared_net, offline.task_id, offline.preset) == (True, True, "paper")
+    assert config.task_layers(offline.shared_net, offline.tasks) == 8
+    plain = config.resolve_offline_run(stages.OfflineRun(
+        benchmark="A", scale="cpu", teachers="T", run_dir="r"), True)
+    assert (plain.shared_net, plain.task_id, config.task_layers(False, plain.tasks)) == (
+        False, False, 0)
+    assert "shared_net" not in config.settings(plain)     # runs started before still resume
+    with pytest.raises(BadInput, match="drop --notask_id"):
+        config.resolve_offline_run(stages.OfflineRun(
+            benchmark="A", scale="cpu", teachers="T", shared_net=True, task_id=False), True)
+    started = config.settings(offline)
+    run = config.resolve_online_run(stages.OnlineRun(
+        benchmark="A", scale="cpu", from_run="F", run_dir="o"), started)
+    assert (run.shared_net, run.task_id) == (True, True)
+    with pytest.raises(BadInput, match="--noshared_net differs"):
+        config.resolve_online_run(stages.OnlineRun(
+            benchmark="A", scale="cpu", from_run="F", shared_net=False), started)
+    fresh = config.resolve_online_run(stages.OnlineRun(
+        benchmark="A", scale="cpu", alpha=0.0, shared_net=True, run_dir="o"), None)
+    assert (fresh.shared_net, fresh.task_id) == (True, True)

@@ -59,3 +59,32 @@ def test_ktm_losses_by_hand():
     # alpha = 0 leaves no gradient through the teacher term.
     g = jax.grad(lambda t: ktm.guided_actor_loss(t, jnp.ones(2), 0.0, 1.0))(jnp.ones(2))
     np.testing.assert_array_equal(g, [0.0, 0.0])
+
+
+def test_shared_net_layers_are_per_task_at_both_ends_and_shared_between():
+    """SharedNet's actor: task k's output reads task k's first and last layers only, and
+    every task reads the shared hidden layer."""
+    from ktmjax import networks
+    actor = networks.Actor((8, 8), 2, task_layers=3)
+    obs = jnp.concatenate([jnp.linspace(0.1, 1, 12).reshape(3, 4), jnp.eye(3)], -1)  # task k: row k
+    params = actor.init(jax.random.PRNGKey(0), obs)["params"]["SharedMLP_0"]
+    assert params["TaskDense_0"]["kernel"].shape == (3, 4, 8)      # per task: 4 obs -> 8
+    assert params["Dense_0"]["kernel"].shape == (8, 8)             # shared
+    assert params["TaskDense_1"]["kernel"].shape == (3, 8, 2)      # per task: 8 -> 2 actions
+    apply = lambda p: np.asarray(actor.apply({"params": {"SharedMLP_0": p}}, obs))
+    before = apply(params)
+
+    def changed(layer, row=None):
+        p = jax.tree.map(lambda x: x, params)
+        kernel = p[layer]["kernel"]
+        p[layer] = dict(p[layer], kernel=kernel.at[row].add(0.5) if row is not None
+                        else kernel + 0.5)
+        return ~np.all(np.isclose(apply(p), before), axis=1)       # which tasks moved
+
+    assert changed("TaskDense_0", 1).tolist() == [False, True, False]
+    assert changed("TaskDense_1", 2).tolist() == [False, False, True]
+    assert changed("Dense_0").tolist() == [True, True, True]
+    critic = networks.TwinCritic((8, 8), task_layers=3)
+    q = critic.apply(critic.init(jax.random.PRNGKey(1), obs, jnp.zeros((3, 2))), obs,
+                     jnp.zeros((3, 2)))
+    assert q.shape == (2, 3) and np.all(np.isfinite(np.asarray(q)))

@@ -45,6 +45,9 @@ def test_columns_follow_the_settings():
         ({"update": "sequential"}, "offline", "w/o Online (sequential)"),
         ({**online, "update": "pcgrad", "task_id": True}, "online",
          "KTM-DRL (pcgrad) + task_id"),
+        ({**online, "from": None, "alpha": 0.0, "shared_net": True, "task_id": True}, "online",
+         "SharedNet"),
+        ({**online, "shared_net": True, "task_id": True}, "online", "KTM-DRL + shared_net"),
     ]
     for config, stage, column in cases:
         assert report.variant(config, {"stage": stage}) == column, config

@@ -427,3 +427,19 @@ def test_preset_metrics_name_eq1_to_eq5_and_only_the_presets_extension_terms(min
     assert terms(online_metrics.actor, "actor") == {"actor_eq5"} | (
         {"actor_match"} if robust else set())
     assert _all_finite(offline) and _all_finite(online_metrics)
+
+
+def test_a_shared_net_student_learns_per_task_end_layers(mini_env):
+    """SharedNet's student: one offline round moves each task's own first and last layers
+    and the shared one; the teachers' losses read the task one-hot it needs."""
+    t, configs = _teacher_groups(mini_env)
+    net = td3.TD3Config(hidden=(16, 16), batch_size=8, task_layers=3)
+    s = student.Student(mini_env, configs, student.StudentConfig(net=net, task_id=True))
+    state = s.init(jax.random.PRNGKey(3))
+    new, metrics = jax.jit(s.offline_round)(state, t)
+    assert _all_finite(metrics) and metrics.critic_updated.tolist() == [1, 1, 1]
+    before, after = (p["params"]["SharedMLP_0"] for p in (state.actor_params, new.actor_params))
+    for layer in ("TaskDense_0", "TaskDense_1"):
+        moved = np.any(np.asarray(before[layer]["kernel"] != after[layer]["kernel"]), axis=(1, 2))
+        assert moved.tolist() == [True, True, True], layer
+    assert not _leaves_equal(before["Dense_0"], after["Dense_0"])

@@ -45,6 +45,7 @@ def test_teachers_for_other_tasks(tmp_path):
     (["--actor_match=-1"], ["--actor_match=-1", "finite and not negative"]),
     (["--preset=fancy"], ["unknown --preset=fancy", "paper, robust"]),
     (["--seeds=0"], ["--seeds=0", "at least 1"]),
+    (["--shared_net", "--notask_id"], ["--shared_net", "drop --notask_id"]),
 ])
 @pytest.mark.slow
 def test_online_bad_flags(tmp_path, args, words):

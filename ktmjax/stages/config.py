@@ -166,6 +166,11 @@ TASK_ID_HELP = ("Not in the paper: append a one-hot of the task to the student's
                 "theirs) can get different actions and values (docs/results.md). Default: the "
                 "--preset's (paper: off, the padded state alone; robust: on). The online stage "
                 "takes the --from run's.")
+SHARED_NET_HELP = ("The SharedNet baseline's networks (D'Eramo et al., ICLR 2020): the first and "
+                   "the last layer of the student's actor and critics per task, the hidden "
+                   "layers shared; turns on --task_id (its one-hot picks the task's layers). "
+                   "With --alpha=0 online and no --from: the paper's SharedNet baseline. The "
+                   "online stage takes the --from run's.")
 TEACHER_CRITIC_HELP = ("The teacher Q the student learns through: target = the teacher's "
                        "Polyak-averaged target critic (it agrees with the teacher's actor; see "
                        "docs/results.md), online = its last critic (the public code).")
@@ -282,6 +287,7 @@ class StudentRun:
     her: bool = about(True, HER_HELP)
     scale: Optional[str] = about(None, SCALE_HELP, **OMIT_AT_DEFAULT)
     task_id: Optional[bool] = about(None, TASK_ID_HELP, kind="bool", **omitted_at(False))
+    shared_net: Optional[bool] = about(None, SHARED_NET_HELP, kind="bool", **omitted_at(False))
     seeds: int = about(1, SEEDS_HELP, **OMIT_AT_DEFAULT)
     video: bool = about(False, VIDEO_HELP, **NOT_A_SETTING)
 
@@ -383,7 +389,7 @@ def resolve_offline_run(run: OfflineRun, teachers_have_replay: bool) -> OfflineR
         rounds=pick("rounds", d["rounds"]), hidden=tuple(pick("hidden", d["hidden"])),
         lr=pick("lr", d["lr"]), eval_every=eval_every,
         rollout_steps=pick("rollout_steps", d["rollout_steps"]), preset=preset,
-        **dict(terms, task_id=bool(terms["task_id"])),
+        **{**terms, **shared_net_and_task_id(run, terms["task_id"])},
         checkpoint_every=pick("checkpoint_every",
                               default_checkpoint_every(eval_every, run.benchmark)),
         data=data,
@@ -391,6 +397,21 @@ def resolve_offline_run(run: OfflineRun, teachers_have_replay: bool) -> OfflineR
         rollout_noise=pick("rollout_noise", ROLLOUT_NOISE_ALONE if data == "rollouts"
                            else ROLLOUT_NOISE),
         critic_grad_states="rollouts" if critic_grad else None)
+
+
+def task_layers(shared_net: bool, tasks) -> int:
+    """`td3.TD3Config.task_layers` of a student: K with SharedNet's networks, else 0."""
+    return len(tasks) if shared_net else 0
+
+
+def shared_net_and_task_id(run, task_id) -> dict:
+    """`shared_net` and `task_id` of a fresh student: SharedNet's networks need the task
+    one-hot (BadInput for --shared_net with --notask_id)."""
+    shared = bool(run.shared_net)
+    if shared and run.task_id is False:
+        raise BadInput("--shared_net picks each task's layers by the task one-hot; drop "
+                       "--notask_id")
+    return dict(shared_net=shared, task_id=shared or bool(task_id))
 
 
 def check_critic_grad_data(critic_grad, data) -> None:
@@ -460,11 +481,12 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
         if run.tasks and tuple(run.tasks) != tuple(from_cfg["tasks"]):
             raise BadInput(f"--tasks={','.join(run.tasks)} differs from the tasks of the --from "
                            f"run ({','.join(from_cfg['tasks'])}); drop --tasks or pick that run's")
-        trained = bool(from_cfg.get("task_id", False))
-        if run.task_id is not None and run.task_id != trained:
-            raise BadInput(f"--{'' if run.task_id else 'no'}task_id differs from the --from "
-                           f"run's student (trained with{'' if trained else 'out'} a task id); "
-                           "drop that flag")
+        for name, what in (("task_id", "a task id"), ("shared_net", "SharedNet's networks")):
+            trained = bool(from_cfg.get(name, False))
+            if getattr(run, name) is not None and getattr(run, name) != trained:
+                raise BadInput(f"--{'' if getattr(run, name) else 'no'}{name} differs from the "
+                               f"--from run's student (trained with{'' if trained else 'out'} "
+                               f"{what}); drop that flag")
     d = scaled_defaults(ONLINE_DEFAULTS, ONLINE_CPU_SCALE, run.benchmark, run.scale)
     preset = resolve_preset(run.benchmark, run.preset, from_cfg)
     terms = _resolved_terms(run, student_terms(preset, "online"))
@@ -482,8 +504,9 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
                               default_checkpoint_every(eval_every, run.benchmark)),
         teacher_critic=run.teacher_critic or start.get("teacher_critic") or "target",
         teachers=run.teachers or start.get("teachers"),
-        **dict(terms, task_id=(bool(start.get("task_id", False)) if from_cfg is not None
-                               else bool(terms["task_id"]))))
+        **{**terms, **(dict(task_id=bool(start.get("task_id", False)),
+                            shared_net=bool(start.get("shared_net", False)))
+                       if from_cfg is not None else shared_net_and_task_id(run, terms["task_id"]))})
 
 
 ONLINE_DEFAULTS = {

@@ -11,7 +11,7 @@ from ktmjax.stages import config
 from ktmjax.seed_axis import SeedAxis
 from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages.config import OnlineRun
-from ktmjax.stages.output import scale_note, term_notes, warn_teachers_at_bound
+from ktmjax.stages.output import SHARED_NOTE, scale_note, term_notes, warn_teachers_at_bound
 
 STAGE = "online"
 STAGE_TERMS = "online"   # the stage of `extensions.TERMS` this one is
@@ -83,8 +83,9 @@ def online(run: OnlineRun) -> dict:
     sizes = [g.size for g in env.groups]
     teacher_groups, teacher_configs, teacher_returns = teacher_store.load_teachers(
         run.teachers, env.groups, run.teacher_critic)
-    net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr,
-                        batch_size=run.batch_size, policy_delay=run.policy_delay)
+    net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr, batch_size=run.batch_size,
+                        policy_delay=run.policy_delay,
+                        task_layers=config.task_layers(run.shared_net, tasks))
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=run.update, alpha=run.alpha, beta=run.beta,
         target_noise=run.target_noise, warmup=run.warmup, her=run.her,
@@ -107,7 +108,8 @@ def online(run: OnlineRun) -> dict:
     print(f"[{STAGE}] benchmark {run.benchmark}: {len(tasks)} tasks, preset "
           f"{run.preset}, alpha={run.alpha} beta={run.beta}"
           + term_notes(run, STAGE_TERMS)
-          + (", a task id in the student's state" if run.task_id else "") + ", start: "
+          + (", a task id in the student's state" if run.task_id else "")
+          + (SHARED_NOTE if run.shared_net else "") + ", start: "
           f"{run.from_run or FRESH_START}; "
           f"teachers from {run.teachers} ({run.teacher_critic} critics); "
           f"{run.rounds} rounds (warm-up {run.warmup}){scale_note(run.scale)}, "

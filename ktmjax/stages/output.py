@@ -5,6 +5,9 @@ import jax
 
 from ktmjax import distributed, envs, extensions, teacher_store, video
 
+# The start line's mention of SharedNet's networks (--shared_net).
+SHARED_NOTE = " (SharedNet: per-task first and last layers)"
+
 
 def scale_note(scale) -> str:
     """The start line's mention of the scale (empty for mini)."""

@@ -11,7 +11,7 @@ from ktmjax.seed_axis import SeedAxis
 from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages import config
 from ktmjax.stages.config import OfflineRun
-from ktmjax.stages.output import scale_note, term_notes, warn_teachers_at_bound
+from ktmjax.stages.output import SHARED_NOTE, scale_note, term_notes, warn_teachers_at_bound
 from ktmjax.stages.train import train_teachers
 
 STAGE = "offline_transfer"
@@ -74,8 +74,8 @@ def offline_transfer(run: OfflineRun) -> dict:
     if smallest < run.batch_size:
         raise BadInput(f"the batch of {run.batch_size} transitions per task is larger than "
                        f"the smallest D_k ({smallest} transitions); lower it")
-    net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr,
-                        batch_size=run.batch_size)
+    net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr, batch_size=run.batch_size,
+                        task_layers=config.task_layers(run.shared_net, tasks))
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=run.update, offline_actor_delay=run.offline_actor_delay,
         her=run.her, task_id=run.task_id, **extensions.weights(run, STAGE_TERMS)))
@@ -88,7 +88,7 @@ def offline_transfer(run: OfflineRun) -> dict:
           f"actions; teachers from {run.teachers} ({run.teacher_critic} critics); "
           f"{run.rounds} rounds{scale_note(run.scale)}, preset {run.preset}, "
           f"update={run.update}{'' if run.her else ', w/o HER'}, "
-          f"student nets {list(run.hidden)}, lr {run.lr:g}"
+          f"student nets {list(run.hidden)}{SHARED_NOTE if run.shared_net else ''}, lr {run.lr:g}"
           + term_notes(run, STAGE_TERMS) + ", "
           + axis.start_note()
           + f"device {info['device']}{sharding.describe(sizes, axis.count)}; "
