@@ -108,7 +108,11 @@ def _act(layers, dtype, layout, task, obs):
 
 
 def actor_layers(actor_params) -> list:
-    """The Dense layers of a ktmjax actor (`networks.Actor`) as [{kernel, bias}] in order."""
+    """The Dense layers of a ktmjax actor (`networks.Actor`) as [{kernel, bias}] in order;
+    ValueError for SharedNet's actor (its per-task layers are not a plain stack)."""
+    if "MLP_0" not in actor_params["params"]:
+        raise ValueError("a SharedNet actor (per-task first and last layers) does not export "
+                         "as a Policy; export a student of plain networks")
     mlp = actor_params["params"]["MLP_0"]
     return [{"kernel": np.asarray(mlp[f"Dense_{i}"]["kernel"], np.float32),
              "bias": np.asarray(mlp[f"Dense_{i}"]["bias"], np.float32)}

@@ -130,3 +130,10 @@ def _crafted(tmp_path, actor, change):
 def test_structurally_wrong_files_are_refused_on_load(actor, tmp_path, change):
     with pytest.raises(ValueError, match="not a valid ktmjax policy file"):
         policy.load(_crafted(tmp_path, actor, change))
+
+
+def test_a_shared_net_actor_is_refused_in_one_line():
+    net = networks.Actor((8, 8), LAYOUT.action_max, task_layers=LAYOUT.num_tasks)
+    params = net.init(jax.random.PRNGKey(4), jnp.zeros((1, LAYOUT.student_obs_size)))
+    with pytest.raises(ValueError, match="SharedNet actor"):
+        policy.from_actor(params, LAYOUT, NAMES)
