@@ -28,7 +28,8 @@ def resolve_config() -> stages.OfflineRun:
     """The run of the flags, checked (one-line errors); the teachers and the fields that
     depend on them stay as given (the stage resolves them: `stages.transfer.prepare`)."""
     common.check_benchmark(FLAGS.benchmark)
-    common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
+    if FLAGS.update is not None:
+        common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     given = common.run_from_flags(config.OfflineRun, "offline")
     for name in ("rounds", "eval_every", "lr"):
         value = getattr(given, name)

@@ -30,7 +30,8 @@ def resolve_config() -> stages.OnlineRun:
     common.check_benchmark(FLAGS.benchmark)
     common.require(FLAGS.alpha >= 0 and FLAGS.beta >= 0,
                    f"--alpha={FLAGS.alpha} and --beta={FLAGS.beta} must not be negative")
-    common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
+    if FLAGS.update is not None:
+        common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     common.require_choice("target_noise", FLAGS.target_noise, student.TARGET_NOISE_MODES)
     # the scale: the flag, else (in the stage) the --from run's, else the device's
     scale = common.resolve_scale(FLAGS.benchmark, FLAGS.scale) if FLAGS.scale else None

@@ -6,7 +6,7 @@ with alpha, beta > 0 is "KTM-DRL"; without --from it is "w/o Offline" (or "TD3-M
 alpha = 0: no teacher at all); alpha = 0 is "Online w/o Teachers", beta = 0 "Online only
 Teacher", --noher "w/o HER"; TD3-MT with --update=pcgrad is "G-Surgery", with
 --shared_net "SharedNet". An update
-other than vmap is named in the column ("KTM-DRL (sequential)"), and so is a term the
+other than the preset's is named in the column ("KTM-DRL (sequential)"), and so is a term the
 paper does not have ("KTM-DRL + actor_match, task_id"). Runs of one column are seeds:
 their returns are averaged, with the standard deviation over seeds beside the mean.
 """
@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from ktmjax import extensions, runs, stats
 from ktmjax.stages import seeds as seed_runs
-from ktmjax.stages.config import CompressRun
+from ktmjax.stages.config import PRESETS, CompressRun
 
 COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
            "Online only Teacher", "w/o HER", "TD3-MT", "G-Surgery", "SharedNet")
@@ -76,12 +76,14 @@ def variant(config: dict, summary: dict) -> str:
         name = "Online only Teacher"
     else:
         name = "KTM-DRL"
-    update, shared = config.get("update", "vmap"), bool(config.get("shared_net"))
+    # The update is named where it is not the run's preset's default.
+    default = PRESETS.get(config.get("preset"), PRESETS["paper"])["update"]
+    update, shared = config.get("update", default), bool(config.get("shared_net"))
     if name == "TD3-MT" and update == "pcgrad" and not shared:
-        name, update = "G-Surgery", "vmap"
-    elif name == "TD3-MT" and shared and update == "vmap":
+        name, update = "G-Surgery", default
+    elif name == "TD3-MT" and shared and update == default:
         name, shared = "SharedNet", False
-    if update != "vmap":
+    if update != default:
         name += f" ({update})"
     # SharedNet's networks need the task id: named once, as shared_net.
     extensions = [e for e in EXTENSIONS if config.get(e)

@@ -79,8 +79,8 @@ def _json_key(name: str) -> str:
 # matching term in Eq. 2 and Eq. 5, a task id in the student's state.
 # A preset names what it turns on; every other term's weight is 0, the task id off.
 PRESETS = {
-    "paper": dict(),
-    "robust": dict(critic_grad=30.0, actor_match=1000.0, task_id=True),
+    "paper": dict(update="vmap"),
+    "robust": dict(critic_grad=30.0, actor_match=1000.0, task_id=True, update="vmap"),
 }
 DEFAULT_PRESET = {"A": "paper", "B": "paper", "mini": "robust", "dmc": "paper"}
 
@@ -91,6 +91,12 @@ def student_terms(preset: str, stage: str) -> dict:
     check_preset(preset)
     return {**{t.name: PRESETS[preset].get(t.name, 0.0) for t in extensions.stage_terms(stage)},
             "task_id": PRESETS[preset].get("task_id", False)}
+
+
+def preset_update(preset: str) -> str:
+    """The update (`student.UPDATE_MODES`) of `preset`: what --update defaults to."""
+    check_preset(preset)
+    return PRESETS[preset]["update"]
 
 
 def check_preset(preset: str) -> None:
@@ -166,6 +172,11 @@ TASK_ID_HELP = ("Not in the paper: append a one-hot of the task to the student's
                 "theirs) can get different actions and values (docs/results.md). Default: the "
                 "--preset's (paper: off, the padded state alone; robust: on). The online stage "
                 "takes the --from run's.")
+UPDATE_HELP = ("vmap: one optimiser step per round on the mean of the K task losses; "
+               "sequential: K steps per round, one per task (the public code's order); "
+               "pcgrad: one step on the K task gradients after gradient surgery (PCGrad; "
+               "with --alpha=0 online, the G-Surgery baseline). Default: the --preset's "
+               "(paper: vmap; robust: vmap).")
 SHARED_NET_HELP = ("The SharedNet baseline's networks (D'Eramo et al., ICLR 2020): the first and "
                    "the last layer of the student's actor and critics per task, the hidden "
                    "layers shared; turns on --task_id (its one-hot picks the task's layers). "
@@ -325,10 +336,7 @@ class OfflineRun(StudentRun):
         "0 with --data=replay.", kind="float")
     run_dir: str = about("", "Output directory, used exactly as given (default "
                          "runs/offline/<benchmark>-seed<seed>-<time>).")
-    update: str = about("vmap", "vmap: one optimiser step per round on the mean of the K "
-                        "task losses; sequential: K steps per round, one per task (public "
-                        "code); pcgrad: one step on the K task gradients after gradient "
-                        "surgery (PCGrad; with --alpha=0 online, the G-Surgery baseline).")
+    update: Optional[str] = about(None, UPDATE_HELP, kind="str")
     offline_actor_delay: int = about(1, "Rounds per actor update (public code: 1).")
     backend: str = about("mjx", "Physics backend of the evaluation envs.")
     teacher_critic: str = about("target", TEACHER_CRITIC_HELP)
@@ -389,6 +397,7 @@ def resolve_offline_run(run: OfflineRun, teachers_have_replay: bool) -> OfflineR
         rounds=pick("rounds", d["rounds"]), hidden=tuple(pick("hidden", d["hidden"])),
         lr=pick("lr", d["lr"]), eval_every=eval_every,
         rollout_steps=pick("rollout_steps", d["rollout_steps"]), preset=preset,
+        update=run.update or preset_update(preset),
         **{**terms, **shared_net_and_task_id(run, terms["task_id"])},
         checkpoint_every=pick("checkpoint_every",
                               default_checkpoint_every(eval_every, run.benchmark)),
@@ -446,7 +455,7 @@ class OnlineRun(StudentRun):
                                     kind="str")
     run_dir: str = about("", "Output directory, used exactly as given (default "
                          "runs/online/<benchmark>-seed<seed>-<time>).")
-    update: str = about("vmap", "vmap, sequential or pcgrad (see offline_transfer --help).")
+    update: Optional[str] = about(None, UPDATE_HELP, kind="str")
     target_noise: str = about("gaussian", "gaussian: N(0, 0.2^2) clipped at 0.5 (paper); "
                               "uniform: U[0, 0.1) (the public code).")
     fresh_optimizers: bool = about(True, "Start the online stage with new Adam states.")
@@ -495,7 +504,7 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
     tasks = (tuple(from_cfg["tasks"]) if from_cfg is not None else
              tuple(run.tasks) or tuple(t.name for t in benchmark_tasks(run.benchmark)))
     return dataclasses.replace(
-        run, tasks=tasks, preset=preset,
+        run, tasks=tasks, preset=preset, update=run.update or preset_update(preset),
         hidden=(tuple(from_cfg["hidden"]) if from_cfg is not None
                 else tuple(pick("hidden", d["hidden"]))),
         rounds=pick("rounds", d["rounds"]), warmup=pick("warmup", d["warmup"]),
