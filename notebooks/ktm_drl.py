@@ -49,14 +49,9 @@ print("ktmjax from", os.getcwd())
 # notebook runs in a few minutes on a CPU; the numbers it prints then mean nothing.
 
 # %%
-import jax
+from notebooks.helpers import device, run   # run: a command, its progress lines shown
 
-backend = jax.default_backend()
-print(f"JAX sees {jax.device_count()} {backend} device(s): {jax.devices()[0].device_kind}")
-TINY = os.environ.get("KTMJAX_NOTEBOOK_SIZE") == "tiny"
-if backend == "cpu" and os.environ.get("COLAB_TPU_ADDR", os.environ.get("COLAB_GPU")):
-    print("Warning: Colab gave an accelerator but JAX sees only the CPU: installing ktmjax "
-          "may have replaced Colab's accelerator build of jax; restart the runtime.")
+backend, TINY, RUNS = device()
 if backend in ("tpu", "gpu") and not TINY:
     print("An accelerator: Benchmark A (8 HalfCheetah morphologies), the student at the "
           "paper's scale, taught by the shipped cpu-scale teachers.")
@@ -70,17 +65,6 @@ if TINY:
     STAGE_FLAGS = ["--tasks=InvertedPendulum", "--eval_episodes=1", "--final_episodes=1"]
     OFFLINE = ["--rounds=200", "--eval_every=100", "--rollout_steps=2000"]
     ONLINE = ["--rounds=200", "--warmup=50", "--eval_every=100"]
-RUNS = os.environ.get("KTMJAX_NOTEBOOK_RUNS", os.path.join("runs", "notebook"))
-
-
-def run(module, *flags):
-    """Runs a ktmjax command, printing its progress lines as they come."""
-    proc = subprocess.Popen([sys.executable, "-m", f"experiments.{module}", *flags],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in proc.stdout:
-        print(line, end="", flush=True)
-    if proc.wait() != 0:
-        raise RuntimeError(f"{module} failed (exit {proc.returncode}); see the lines above")
 
 
 # %% [markdown]

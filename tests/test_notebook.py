@@ -1,5 +1,6 @@
-"""notebooks/ktm_drl.ipynb: in sync with its jupytext script, and it runs top to bottom on
-this CPU at the tiny size (KTMJAX_NOTEBOOK_SIZE=tiny)."""
+"""The notebooks (notebooks/ktm_drl.ipynb, notebooks/world_model.ipynb): each in sync with
+its jupytext script, and each runs top to bottom on this CPU at the tiny size
+(KTMJAX_NOTEBOOK_SIZE=tiny)."""
 import os
 
 import jupytext
@@ -11,11 +12,22 @@ import pytest
 from tests.conftest import ROOT
 
 NOTEBOOK = os.path.join(ROOT, "notebooks", "ktm_drl.ipynb")
-SCRIPT = os.path.join(ROOT, "notebooks", "ktm_drl.py")
 
 
-def test_notebook_matches_its_script():
-    script, notebook = jupytext.read(SCRIPT), nbformat.read(NOTEBOOK, as_version=4)
+def _executed(path: str, tmp_path, monkeypatch):
+    """The notebook at `path`, run top to bottom at the tiny size, runs under tmp_path."""
+    monkeypatch.setenv("KTMJAX_NOTEBOOK_SIZE", "tiny")
+    monkeypatch.setenv("KTMJAX_NOTEBOOK_RUNS", str(tmp_path / "runs"))
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": ROOT}}).execute()
+    return notebook
+
+
+@pytest.mark.parametrize("name", ["ktm_drl", "world_model"])
+def test_notebook_matches_its_script(name):
+    script = jupytext.read(os.path.join(ROOT, "notebooks", f"{name}.py"))
+    notebook = nbformat.read(os.path.join(ROOT, "notebooks", f"{name}.ipynb"), as_version=4)
     pairs = list(zip(script.cells, notebook.cells))
     assert len(script.cells) == len(notebook.cells)
     for a, b in pairs:
@@ -24,11 +36,7 @@ def test_notebook_matches_its_script():
 
 @pytest.mark.slow
 def test_notebook_runs_on_cpu(tmp_path, monkeypatch):
-    monkeypatch.setenv("KTMJAX_NOTEBOOK_SIZE", "tiny")
-    monkeypatch.setenv("KTMJAX_NOTEBOOK_RUNS", str(tmp_path / "runs"))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": ROOT}}).execute()
+    notebook = _executed(NOTEBOOK, tmp_path, monkeypatch)
     outputs = "".join(o.get("text", "") for cell in notebook.cells for o in cell.get("outputs", []))
     assert "JAX sees" in outputs and "mini benchmark on the CPU" in outputs
     shown = [o for cell in notebook.cells for o in cell.get("outputs", [])
@@ -37,3 +45,16 @@ def test_notebook_runs_on_cpu(tmp_path, monkeypatch):
                for o in shown)                                        # the result table
     assert sum("image/png" in o["data"] for o in shown) >= 1          # the curves
     assert (tmp_path / "runs" / "mini-online" / "summary.json").is_file()
+
+
+@pytest.mark.slow
+def test_world_model_notebook_runs_on_cpu(tmp_path, monkeypatch):
+    notebook = _executed(os.path.join(ROOT, "notebooks", "world_model.ipynb"), tmp_path,
+                         monkeypatch)
+    shown = [o for cell in notebook.cells for o in cell.get("outputs", [])
+             if o.get("output_type") == "display_data"]
+    tables = [o["data"]["text/markdown"] for o in shown if "text/markdown" in o["data"]]
+    assert any("cpu-small distilled, alpha 0.45" in t and "cpu-small alone" in t
+               and "cpu-large" in t and "CartpoleBalance" in t for t in tables), tables
+    for name in ("large", "distilled", "alone"):
+        assert (tmp_path / "runs" / f"world-model-{name}" / "summary.json").is_file()

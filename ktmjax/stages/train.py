@@ -18,8 +18,9 @@ STAGE = "train_teachers"
 
 def td3_config(run: TeachersRun) -> td3.TD3Config:
     """The teachers' TD3 hyper-parameters: every `TD3Config` field, from the `TeachersRun`
-    field of the same name."""
-    values = {f.name: getattr(run, f.name) for f in dataclasses.fields(td3.TD3Config)}
+    field of the same name (a teacher is one task: no SharedNet task layers)."""
+    values = {f.name: getattr(run, f.name) for f in dataclasses.fields(td3.TD3Config)
+              if f.name != "task_layers"}
     return td3.TD3Config(**dict(values, hidden=tuple(run.hidden)))
 
 
