@@ -64,7 +64,8 @@ else:
     LARGE, SMALL = "cpu-large", "cpu-small"
     FLAGS = ["--tasks=CartpoleBalance,CartpoleSwingup", "--rollout_steps=20000",
              "--steps=6000", "--final_episodes=3", "--num_samples=128", "--iterations=3"]
-if TINY:
+if TINY:   # the teacher at the student's size too: a test of the pipeline, not of sizes
+    LARGE, SMALL = "cpu-small", "cpu-small"
     FLAGS = ["--tasks=CartpoleBalance", "--rollout_steps=2000", "--steps=40",
              "--eval_every=20", "--checkpoint_every=20", "--batch_size=16", "--eval_episodes=1",
              "--final_episodes=1", "--num_samples=16", "--iterations=1"]
