@@ -4,13 +4,24 @@ import textwrap
 from collections import defaultdict
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from ktmjax.rundir import RunDir
 
 
-def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
+# The x axis of each stage's curves: what metrics.csv's "round" column counts.
+X_LABELS = {"teachers": "env steps per task", "world_model": "updates"}
+
+
+def _thousands(x, _=None) -> str:
+    """A tick label: 250000 -> 250K."""
+    return f"{x / 1000:g}K" if abs(x) >= 1000 else f"{x:g}"
+
+
+def learning_curve(run_dir: str, title: str, summary_tasks: dict, stage: str = None) -> str:
     """Plots metrics.csv of `run_dir` into learning_curve.png (one panel per task, the
-    teacher's return dashed where known). Returns the PNG path."""
+    teacher's return dashed where known; the x axis in rounds, or what `stage` counts in
+    `X_LABELS`). Returns the PNG path."""
     curves = defaultdict(lambda: ([], [], []))    # task -> rounds, means, stds
     with open(RunDir(run_dir).metrics, newline="") as f:
         for row in csv.DictReader(f):
@@ -33,7 +44,8 @@ def learning_curve(run_dir: str, title: str, summary_tasks: dict) -> str:
             ax.axhline(teacher, linestyle="--", color="gray", label="teacher")
             ax.legend(loc="lower right", fontsize=8)
         ax.set_title(task, fontsize=9)
-        ax.set_xlabel("round")
+        ax.set_xlabel(X_LABELS.get(stage, "round"))
+        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.set_ylabel("return")
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")

@@ -381,7 +381,7 @@ def write_results(run_dir: str, summary: dict, title: str, extra: str = "") -> s
     table = markdown_table(summary["tasks"]) + (f"\n\n{extra}" if extra else "")
     if not distributed.is_writer():
         return table
-    learning_curve(run_dir, title, summary["tasks"])
+    learning_curve(run_dir, title, summary["tasks"], summary.get("stage"))
     with open(RunDir(run_dir).results, "w") as f:
         f.write(f"# {title}\n\n{table}\n")
     write_json(RunDir(run_dir).summary, summary)
