@@ -7,10 +7,11 @@ over seeds) and Table 3's (each column's ratio to the teacher, and the mean over
 A run's column follows from its settings (ktmjax.report.variant): offline alone is
 "w/o Online", online from it "KTM-DRL", --alpha=0 "Online w/o Teachers", --beta=0
 "Online only Teacher", no --from "w/o Offline" (and "TD3-MT" with --alpha=0, "G-Surgery"
-with --alpha=0 --update=pcgrad, "SharedNet" with --alpha=0 --shared_net), --noher "w/o HER", another --update in brackets
-("KTM-DRL (sequential)"); a compress run, its network and dtype ("compact 32x32 distilled float16"),
-with a compression table (bytes, actions/s, mean ratio per dtype) and, with --out, a plot
-of the mean ratio against the actor's bytes. Prints the Markdown; --out also writes it,
+with --alpha=0 --update=pcgrad, "SharedNet" with --alpha=0 --shared_net), --noher "w/o
+HER", an update other than the preset's in brackets ("KTM-DRL (sequential)"); a compress
+run, its network and dtype ("compact 32x32 distilled float16"), with a compression table
+(bytes, actions/s, mean ratio per dtype) and, with --out, a plot of the mean ratio
+against the actor's bytes. Prints the Markdown; --out also writes it,
 with the curves beside it (PNG: each task's returns, and the mean ratio to the teacher
 against rounds in OUT_ratio.png).
 """

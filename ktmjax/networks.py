@@ -7,7 +7,8 @@ import jax.numpy as jnp
 
 # PyTorch's default Linear weight init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as TD3 used.
 _kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-_task_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform", batch_axis=(0,))
+_task_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform",
+                                                     batch_axis=(0,))   # one per task
 
 
 class MLP(nn.Module):

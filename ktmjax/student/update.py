@@ -1,6 +1,5 @@
 """One round's optimiser steps: the only place that knows vmap vs sequential vs pcgrad
-updates and
-hierarchical replay (HER) vs one task at a time (w/o HER).
+updates and hierarchical replay (HER) vs one task at a time (w/o HER).
 
 - vmap (and w/o HER): one step per network on the mean over tasks of the per-task losses,
   computed under one vmap with the parameters shared (a shared network's forward and
@@ -71,13 +70,14 @@ def _rows(stacked_params, start: int, count: int):
     return jax.tree.map(lambda x: x[start:start + count], stacked_params)
 
 
-def _gradients(s, key, num_tasks: int) -> tuple:
-    """The (critic, actor) gradient functions of a step for `optim.critic_then_actor`: in
-    pcgrad mode the losses then get the parameters stacked, one copy per task
-    (`surgery.value_and_grad`)."""
+def _gradients(s, state: td3.TD3State, num_tasks: int) -> tuple:
+    """The (critic, actor) gradient functions of a round's step for
+    `optim.critic_then_actor`: in pcgrad mode the losses then get the parameters stacked,
+    one copy per task (`surgery.value_and_grad`), each network's order of the tasks drawn
+    from the state's key and step count (the key itself is not consumed)."""
     if s.config.update != "pcgrad":
         return None, None
-    critic_key, actor_key = jax.random.split(key)
+    critic_key, actor_key = jax.random.split(jax.random.fold_in(state.key, state.steps))
     return (lambda fn: surgery.value_and_grad(fn, critic_key, num_tasks),
             lambda fn: surgery.value_and_grad(fn, actor_key, num_tasks))
 
@@ -104,17 +104,16 @@ def round_steps(s, state: td3.TD3State, steps: list, losses: Losses, active, do_
     """
     k = s.num_tasks
     critic, actor, critic_done, actor_done = {}, {}, jnp.zeros(k), jnp.zeros(k)
-    surgery_keys = jax.random.split(jax.random.fold_in(state.key, state.steps), len(steps))
-    for parts, surgery_key in zip(steps, surgery_keys):
+    # pcgrad: the losses get one copy of the parameters per task (`_gradients`).
+    stacked = s.config.update == "pcgrad"
+    axis = 0 if stacked else None
+    for parts in steps:
         ids = jnp.concatenate([p.ids for p in parts])
         weights = [jnp.ones(p.ids.shape) if active is None
                    else (p.ids == active).astype(jnp.float32) for p in parts]
         # The critic reads padded inputs only: all parts in one task axis.
         critic_batch = jax.tree.map(lambda *x: jnp.concatenate(x), *[p.batch.critic for p in parts])
 
-        # pcgrad: the losses get one copy of the parameters per task (`_gradients`).
-        stacked = s.config.update == "pcgrad"
-        axis = 0 if stacked else None
         starts = np.cumsum([0] + [len(p.ids) for p in parts])
 
         def critic_loss(params):
@@ -134,7 +133,7 @@ def round_steps(s, state: td3.TD3State, steps: list, losses: Losses, active, do_
 
         state, (metrics, critic_norm), (actor_metrics, norm) = optim.critic_then_actor(
             s.tx, state, critic_loss, actor_loss, do_actor, after_actor,
-            _gradients(s, surgery_key, len(ids)))
+            _gradients(s, state, len(ids)))
         critic = _scatter(critic, ids, metrics, "critic", critic_norm, k)
         critic_done = critic_done.at[ids].set(jnp.concatenate(weights))
         actor = _scatter(actor, ids, actor_metrics, "actor", norm, k)
