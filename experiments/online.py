@@ -8,7 +8,8 @@ transitions go to each task's online shard D'_k; then (after the warm-up) the st
 twin critic makes a TD3 step (Eq. 3-4, target actions masked by g^k) and every
 --policy_delay rounds its actor ascends alpha * teacher Q1 + beta * own Q1 (Eq. 5),
 followed by soft target updates. Without --from the student starts from scratch (the
-paper's "w/o Offline" ablation).
+paper's "w/o Offline" ablation). --algo=sac with --alpha=0 and no --from is the SAC-MT
+baseline: a multi-task SAC student (`ktmjax.sac`) in the same loop.
 """
 
 import dataclasses
@@ -33,6 +34,7 @@ def resolve_config() -> stages.OnlineRun:
     if FLAGS.update is not None:
         common.require_choice("update", FLAGS.update, student.UPDATE_MODES)
     common.require_choice("target_noise", FLAGS.target_noise, student.TARGET_NOISE_MODES)
+    common.require_choice("algo", FLAGS.algo, student.ALGOS)
     # the scale: the flag, else (in the stage) the --from run's, else the device's
     scale = common.resolve_scale(FLAGS.benchmark, FLAGS.scale) if FLAGS.scale else None
     given = common.run_from_flags(config.OnlineRun, "online", scale=scale)
@@ -44,12 +46,14 @@ def resolve_config() -> stages.OnlineRun:
     for name in ("rounds", "eval_every"):
         value = getattr(given, name)
         common.require(value is None or value > 0, f"--{name}={value} must be positive")
-    for name in ("capacity", "batch_size", "policy_delay", "eval_episodes", "final_episodes"):
+    for name in ("capacity", "batch_size", "eval_episodes", "final_episodes"):
         common.require(getattr(given, name) > 0, f"--{name}={getattr(given, name)} must be "
                        "positive")
     common.require(given.batch_size <= given.capacity,
                    f"--batch_size={given.batch_size} is larger than the online replay "
                    f"(--capacity={given.capacity}); lower it")
+    common.require(given.policy_delay is None or given.policy_delay > 0,
+                   f"--policy_delay={given.policy_delay} must be positive")
     common.require(given.warmup is None or given.warmup >= 0,
                    f"--warmup={given.warmup} must not be negative")
     common.require(given.lr > 0, f"--lr={given.lr} must be positive")

@@ -6,9 +6,9 @@ Table 1's layout (per task: the teacher's return and each column's return, mean 
 over seeds) and Table 3's (each column's ratio to the teacher, and the mean over tasks).
 A run's column follows from its settings (ktmjax.report.variant): offline alone is
 "w/o Online", online from it "KTM-DRL", --alpha=0 "Online w/o Teachers", --beta=0
-"Online only Teacher", no --from "w/o Offline" (and "TD3-MT" with --alpha=0, "G-Surgery"
-with --alpha=0 --update=pcgrad, "SharedNet" with --alpha=0 --shared_net), --noher "w/o
-HER", an update other than the preset's in brackets ("KTM-DRL (sequential)"); a compress
+"Online only Teacher", no --from "w/o Offline" (and "TD3-MT" with --alpha=0, "SAC-MT"
+with --alpha=0 --algo=sac, "G-Surgery" with --alpha=0 --update=pcgrad, "SharedNet" with
+--alpha=0 --shared_net), --noher "w/o HER", an update other than the preset's in brackets ("KTM-DRL (sequential)"); a compress
 run, its network and dtype ("compact 32x32 distilled float16"), with a compression table
 (bytes, actions/s, mean ratio per dtype) and, with --out, a plot of the mean ratio
 against the actor's bytes. Prints the Markdown; --out also writes it,

@@ -204,6 +204,9 @@ def _student_config(run_dir: str, task: envs.Task) -> dict:
     if task.name not in cfg["tasks"]:
         raise BadInput(f"the student of {run_dir} did not learn {task.name} (its tasks: "
                        f"{', '.join(cfg['tasks'])}); give a student of that task")
+    if cfg.get("algo", "td3") != "td3":
+        raise BadInput(f"{run_dir} holds a SAC-MT student (a Gaussian actor); the scan reads "
+                       "the students of KTM-DRL's TD3 networks: give one of those")
     return cfg
 
 

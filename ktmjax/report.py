@@ -4,8 +4,8 @@ Each run is put in the column of the paper's tables that its settings make it
 (`variant`): the offline stage alone is "w/o Online"; an online run from an offline run
 with alpha, beta > 0 is "KTM-DRL"; without --from it is "w/o Offline" (or "TD3-MT" with
 alpha = 0: no teacher at all); alpha = 0 is "Online w/o Teachers", beta = 0 "Online only
-Teacher", --noher "w/o HER"; TD3-MT with --update=pcgrad is "G-Surgery", with
---shared_net "SharedNet". An update
+Teacher", --noher "w/o HER"; TD3-MT with --algo=sac is "SAC-MT", with --update=pcgrad
+"G-Surgery", with --shared_net "SharedNet". An update
 other than the preset's is named in the column ("KTM-DRL (sequential)"), and so is a term the
 paper does not have ("KTM-DRL + actor_match, task_id"). Runs of one column are seeds:
 their returns are averaged, with the standard deviation over seeds beside the mean.
@@ -23,7 +23,7 @@ from ktmjax.stages import seeds as seed_runs
 from ktmjax.stages.config import PRESETS, CompressRun
 
 COLUMNS = ("w/o Online", "KTM-DRL", "w/o Offline", "Online w/o Teachers",
-           "Online only Teacher", "w/o HER", "TD3-MT", "G-Surgery", "SharedNet")
+           "Online only Teacher", "w/o HER", "TD3-MT", "SAC-MT", "SharedNet", "G-Surgery")
 # A compress run's settings named in its column when they are not the command's defaults.
 COMPRESS_DEFAULTS = {name: getattr(CompressRun, name)
                      for name in ("q_weight", "match_weight", "rollout_noise")}
@@ -79,7 +79,9 @@ def variant(config: dict, summary: dict) -> str:
     # The update is named where it is not the run's preset's default.
     default = PRESETS.get(config.get("preset"), PRESETS["paper"])["update"]
     update, shared = config.get("update", default), bool(config.get("shared_net"))
-    if name == "TD3-MT" and update == "pcgrad" and not shared:
+    if name == "TD3-MT" and config.get("algo") == "sac":
+        name = "SAC-MT"
+    elif name == "TD3-MT" and update == "pcgrad" and not shared:
         name, update = "G-Surgery", default
     elif name == "TD3-MT" and shared and update == default:
         name, shared = "SharedNet", False

@@ -88,12 +88,17 @@ def soft_update(target, online, tau: float):
 # ---- the single-task TD3 learner (teachers) --------------------------------------------
 
 def init(key, obs_size: int, action_size: int, config: TD3Config) -> TD3State:
+    return init_state(key, obs_size, action_size, config.actor(action_size), config.critic(),
+                      config.optimizer())
+
+
+def init_state(key, obs_size: int, action_size: int, actor, critic, tx) -> TD3State:
+    """Fresh parameters of the networks `actor` and `critic`, optimiser states of `tx`."""
     actor_key, critic_key, key = jax.random.split(key, 3)
     obs = jnp.zeros((1, obs_size))
     action = jnp.zeros((1, action_size))
-    actor_params = config.actor(action_size).init(actor_key, obs)
-    critic_params = config.critic().init(critic_key, obs, action)
-    tx = config.optimizer()
+    actor_params = actor.init(actor_key, obs)
+    critic_params = critic.init(critic_key, obs, action)
     return TD3State(actor_params, critic_params, actor_params, critic_params,
                     tx.init(actor_params), tx.init(critic_params),
                     jnp.zeros((), jnp.int32), key)

@@ -132,6 +132,9 @@ def test_bad_from_runs(tmp_path):
     (shared / "config.json").write_text(json.dumps(dict(cfg, shared_net=True, task_id=True)))
     proc = run_module("compress", f"--from={shared}", f"--run_dir={tmp_path / 'r'}")
     _assert_one_line_error(proc, "holds a SharedNet student", "plain networks")
+    (shared / "config.json").write_text(json.dumps(dict(cfg, algo="sac")))
+    proc = run_module("compress", f"--from={shared}", f"--run_dir={tmp_path / 'r'}")
+    _assert_one_line_error(proc, "holds a SAC-MT student", "plain networks")
     odd = _fake_student_run(tmp_path / "odd")
     (odd / "config.json").write_text(json.dumps({"benchmark": "mini", "tasks": ["Ant"],
                                                  "hidden": [8], "teachers": SHIPPED_MINI}))

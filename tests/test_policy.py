@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ktmjax import layout, networks, policy
+from ktmjax import layout, networks, policy, sac
 
 LAYOUT = layout.TaskLayout(obs_sizes=(4, 11), action_sizes=(1, 3), task_id=True)
 NAMES = ("Small", "Big")
@@ -132,8 +132,12 @@ def test_structurally_wrong_files_are_refused_on_load(actor, tmp_path, change):
         policy.load(_crafted(tmp_path, actor, change))
 
 
-def test_a_shared_net_actor_is_refused_in_one_line():
+def test_shared_net_and_sac_actors_are_refused_in_one_line():
     net = networks.Actor((8, 8), LAYOUT.action_max, task_layers=LAYOUT.num_tasks)
     params = net.init(jax.random.PRNGKey(4), jnp.zeros((1, LAYOUT.student_obs_size)))
     with pytest.raises(ValueError, match="SharedNet actor"):
+        policy.from_actor(params, LAYOUT, NAMES)
+    gaussian = sac.GaussianActor((8, 8), LAYOUT.action_max, LAYOUT.num_tasks)
+    params = gaussian.init(jax.random.PRNGKey(4), jnp.zeros((1, LAYOUT.student_obs_size)))
+    with pytest.raises(ValueError, match="SAC-MT actor"):
         policy.from_actor(params, LAYOUT, NAMES)

@@ -36,10 +36,10 @@ def resolve(run: CompressRun) -> CompressRun:
             source_cfg = runs.read_student_run(run.from_run, ("offline", "online"))
         except BadInput as e:
             raise BadInput(f"--from={e}") from None
-        if source_cfg.get("shared_net"):
-            raise BadInput(f"--from={run.from_run} holds a SharedNet student (per-task first "
-                           "and last layers), which compress does not distil; give a student "
-                           "of plain networks")
+        special = config.special_student(source_cfg)
+        if special:
+            raise BadInput(f"--from={run.from_run} holds {special}, which compress does not "
+                           "distil; give a student of plain networks")
     benchmark = source_cfg["benchmark"] if source_cfg else (run.benchmark or "mini")
     if run.benchmark not in (None, benchmark):
         raise BadInput(f"--from={run.from_run} is a run of benchmark {benchmark}, not "

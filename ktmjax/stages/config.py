@@ -413,6 +413,17 @@ def task_layers(shared_net: bool, tasks) -> int:
     return len(tasks) if shared_net else 0
 
 
+def special_student(cfg: dict) -> Optional[str]:
+    """What a student run's config says its networks are where they are not the plain
+    TD3 actor and twin critic ("a SharedNet student (...)", "a SAC-MT student (...)"), else
+    None: what compress and the diagnostics refuse."""
+    if cfg.get("shared_net"):
+        return "a SharedNet student (per-task first and last layers)"
+    if cfg.get("algo", "td3") != "td3":
+        return "a SAC-MT student (a Gaussian actor)"
+    return None
+
+
 def shared_net_and_task_id(run, task_id) -> dict:
     """`shared_net` and `task_id` of a fresh student: SharedNet's networks need the task
     one-hot (BadInput for --shared_net with --notask_id)."""
@@ -465,8 +476,13 @@ class OnlineRun(StudentRun):
     capacity: int = about(1_000_000, "Online replay capacity per task (capped at what the run "
                           "fills: --rounds, plus the teachers' replays with --noempty_buffers).")
     lr: float = about(3e-4, "Adam learning rate.")
-    policy_delay: int = about(2, "Critic updates per actor update.")
+    policy_delay: Optional[int] = about(None, "Critic updates per actor update (default 2, "
+                                        "TD3's; 1 with --algo=sac, SAC's).", kind="int")
     backend: str = about("mjx", "Physics backend.")
+    algo: str = about("td3", "td3: the student is TD3's (KTM-DRL); sac: the SAC-MT baseline, "
+                      "a multi-task SAC student (tanh-Gaussian actor, one learnt temperature "
+                      "per task, target entropy -|A_k|) without teachers: give --alpha=0 and "
+                      "no --from.", **omitted_at("td3"))
     teacher_critic: Optional[str] = about(None, TEACHER_CRITIC_HELP, kind="str")
     actor_match: Optional[float] = about(
         None, "Not in the paper: weight of a term added to Eq. 5's teacher term (so also "
@@ -496,9 +512,12 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
                 raise BadInput(f"--{'' if getattr(run, name) else 'no'}{name} differs from the "
                                f"--from run's student (trained with{'' if trained else 'out'} "
                                f"{what}); drop that flag")
+    check_sac(run)
     d = scaled_defaults(ONLINE_DEFAULTS, ONLINE_CPU_SCALE, run.benchmark, run.scale)
     preset = resolve_preset(run.benchmark, run.preset, from_cfg)
     terms = _resolved_terms(run, student_terms(preset, "online"))
+    if run.algo == "sac":   # SAC-MT learns without teachers: none of their terms
+        terms.update({t.name: 0.0 for t in extensions.stage_terms("online")})
     pick = lambda name, default: default if getattr(run, name) is None else getattr(run, name)
     eval_every = pick("eval_every", d["eval_every"])
     tasks = (tuple(from_cfg["tasks"]) if from_cfg is not None else
@@ -511,11 +530,29 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
         eval_every=eval_every,
         checkpoint_every=pick("checkpoint_every",
                               default_checkpoint_every(eval_every, run.benchmark)),
+        policy_delay=pick("policy_delay", 1 if run.algo == "sac" else 2),
         teacher_critic=run.teacher_critic or start.get("teacher_critic") or "target",
         teachers=run.teachers or start.get("teachers"),
         **{**terms, **(dict(task_id=bool(start.get("task_id", False)),
                             shared_net=bool(start.get("shared_net", False)))
                        if from_cfg is not None else shared_net_and_task_id(run, terms["task_id"]))})
+
+
+def check_sac(run: OnlineRun) -> None:
+    """--algo=sac is the SAC-MT baseline: a fresh student learning without teachers (so
+    without their terms), with plain networks and the vmap or sequential update (BadInput
+    otherwise)."""
+    if run.algo != "sac":
+        return
+    given = [flag for flag, on in (("--from", run.from_run), ("--alpha>0", run.alpha > 0),
+                                   ("--shared_net", run.shared_net),
+                                   ("--update=pcgrad", run.update == "pcgrad"),
+                                   *((f"--{t.name}", getattr(run, t.name))
+                                     for t in extensions.stage_terms("online"))) if on]
+    if given:
+        raise BadInput(f"--algo=sac is the SAC-MT baseline (a fresh SAC student without "
+                       f"teachers, plain networks, vmap or sequential updates); drop "
+                       f"{', '.join(given)}")
 
 
 ONLINE_DEFAULTS = {

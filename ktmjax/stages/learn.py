@@ -89,7 +89,7 @@ def online(run: OnlineRun) -> dict:
     learner = student.Student(env, teacher_configs, student.StudentConfig(
         net=net, update=run.update, alpha=run.alpha, beta=run.beta,
         target_noise=run.target_noise, warmup=run.warmup, her=run.her,
-        task_id=run.task_id, **extensions.weights(run, STAGE_TERMS)))
+        task_id=run.task_id, algo=run.algo, **extensions.weights(run, STAGE_TERMS)))
     starts = seed_runs.start_dirs(run.from_run, axis.count) if run.from_run else None
     prefill = None if run.empty_buffers else tuple(t.data for t in teacher_groups)
     fills = run.rounds + (max(int(d.size.max()) for d in prefill) if prefill else 0)
@@ -109,7 +109,8 @@ def online(run: OnlineRun) -> dict:
           f"{run.preset}, alpha={run.alpha} beta={run.beta}"
           + term_notes(run, STAGE_TERMS)
           + (", a task id in the student's state" if run.task_id else "")
-          + (SHARED_NOTE if run.shared_net else "") + ", start: "
+          + (SHARED_NOTE if run.shared_net else "")
+          + (", SAC-MT's student (algo=sac)" if run.algo == "sac" else "") + ", start: "
           f"{run.from_run or FRESH_START}; "
           f"teachers from {run.teachers} ({run.teacher_critic} critics); "
           f"{run.rounds} rounds (warm-up {run.warmup}){scale_note(run.scale)}, "
@@ -138,7 +139,7 @@ def online(run: OnlineRun) -> dict:
     returns = distributed.to_host(seed_runs.evaluator(final, params_of, axis)(state, 0))
     return seed_runs.write_runs(
         run, axis, out_dirs, stage="online", prefix=STAGE,
-        title=f"KTM-DRL online, benchmark {run.benchmark}, {{seeds}}, alpha={run.alpha} "
+        title=f"{'SAC-MT' if run.algo == 'sac' else 'KTM-DRL'} online, benchmark {run.benchmark}, {{seeds}}, alpha={run.alpha} "
               f"beta={run.beta}, {run.rounds} rounds, update={run.update}",
         students=state.learner, returns=returns, wall_s=round(time.time() - start, 1),
         tasks=tasks, teacher_returns=teacher_returns, env=env, learner=learner,

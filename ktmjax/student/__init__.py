@@ -7,7 +7,7 @@
 - `update`: one round's optimiser steps (vmap vs sequential, HER vs w/o HER);
 - `learner`: `Student`, acting, the rounds and the epoch scans.
 """
-from ktmjax.student.config import TARGET_NOISE_MODES, UPDATE_MODES, StudentConfig
+from ktmjax.student.config import ALGOS, TARGET_NOISE_MODES, UPDATE_MODES, StudentConfig
 from ktmjax.student.learner import OnlineState, Student
 
-__all__ = ["TARGET_NOISE_MODES", "UPDATE_MODES", "OnlineState", "Student", "StudentConfig"]
+__all__ = ["ALGOS", "TARGET_NOISE_MODES", "UPDATE_MODES", "OnlineState", "Student", "StudentConfig"]

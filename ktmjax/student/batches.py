@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from ktmjax import layout, networks, replay, td3
+from ktmjax import layout, networks, replay, sac, td3
 
 
 class SlopeBatch(NamedTuple):
@@ -51,6 +51,8 @@ class GuidedActorBatch(NamedTuple):
     obs_hat: jax.Array              # ŝ [N, S]
     mask: jax.Array                 # g^k [A_max]
     teacher_action: Optional[jax.Array] = None   # pi^k(s) [N, a_k], for `actor_match`
+    noise: Optional[jax.Array] = None    # SAC-MT: N(0, 1) of the policy's draw [N, A_max]
+    task: Optional[jax.Array] = None     # SAC-MT: the task's benchmark index (its alpha_k)
 
 
 class Batch(NamedTuple):
@@ -117,16 +119,40 @@ def online(s, learner: td3.TD3State, buffers, teachers, key) -> tuple:
         obs_hat = s.obs_hat(g, batch["obs"])
         next_hat = s.obs_hat(g, batch["next_obs"])
         masks = s.group_masks(g)
-        next_action = s.actor.apply(learner.target_actor_params, next_hat)
-        next_action = jnp.clip(next_action + _target_noise(config, keys[2 * g + 1],
-                                                           next_action.shape), -1.0, 1.0)
-        next_q = jax.vmap(lambda o, a: s.critic.apply(learner.target_critic_params, o, a))(
-            next_hat, layout.mask_action(next_action, masks[0]))               # [G, 2, N]
-        y = jax.vmap(lambda r, d, q: td3.td_target(r, d, q, config.net.gamma))(
-            batch["reward"], batch["terminal"], next_q)                        # [G, N]
+        if config.algo == "sac":
+            y, sac_inputs = _sac_target(s, g, learner, batch, next_hat, masks, keys[2 * g + 1])
+        else:
+            next_action = s.actor.apply(learner.target_actor_params, next_hat)
+            next_action = jnp.clip(next_action + _target_noise(config, keys[2 * g + 1],
+                                                               next_action.shape), -1.0, 1.0)
+            next_q = jax.vmap(lambda o, a: s.critic.apply(learner.target_critic_params, o, a))(
+                next_hat, layout.mask_action(next_action, masks[0]))               # [G, 2, N]
+            y = jax.vmap(lambda r, d, q: td3.td_target(r, d, q, config.net.gamma))(
+                batch["reward"], batch["terminal"], next_q)                        # [G, N]
+            sac_inputs = {}
         teacher_action = (_teacher_actions(s, g, teacher, batch["obs"])
                           if config.actor_match else None)
         out.append(Batch(
             TDCriticBatch(obs_hat, layout.pad_action(batch["action"], s.layout.action_max), y),
-            GuidedActorBatch(batch["obs"], obs_hat, masks, teacher_action)))
+            GuidedActorBatch(batch["obs"], obs_hat, masks, teacher_action, **sac_inputs)))
     return tuple(out)
+
+
+def _sac_target(s, g, learner: td3.TD3State, batch, next_hat, masks, key) -> tuple:
+    """SAC-MT's TD target of group g's batch (`sac.soft_td_target`, a' drawn from the
+    current policy, alpha_k of each task) [G, N], and the noise and task indices of the
+    actor's batch."""
+    next_key, actor_key = jax.random.split(key)
+    shape = next_hat.shape[:-1] + (s.layout.action_max,)
+    next_action, log_prob = s.actor.apply(learner.actor_params, next_hat,
+                                          jax.random.normal(next_key, shape),
+                                          method=sac.GaussianActor.sample)
+    next_log_prob = sac.masked_log_prob(log_prob, masks[:, None])                   # [G, N]
+    task = jnp.asarray(s.groups[g].indices)
+    alpha = jnp.exp(s.actor.apply(learner.actor_params,
+                                  method=sac.GaussianActor.temperatures))[task]     # [G]
+    next_q = jax.vmap(lambda o, a: s.critic.apply(learner.target_critic_params, o, a))(
+        next_hat, layout.mask_action(next_action, masks[0]))                       # [G, 2, N]
+    y = jax.vmap(lambda r, d, q, lp, al: sac.soft_td_target(r, d, q, lp, al, s.config.net.gamma))(
+        batch["reward"], batch["terminal"], next_q, next_log_prob, alpha)
+    return jax.lax.stop_gradient(y), dict(noise=jax.random.normal(actor_key, shape), task=task)

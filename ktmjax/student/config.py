@@ -6,6 +6,7 @@ import math
 from ktmjax import extensions, td3
 
 UPDATE_MODES = ("vmap", "sequential", "pcgrad")
+ALGOS = ("td3", "sac")
 TARGET_NOISE_MODES = ("gaussian", "uniform")
 
 
@@ -20,6 +21,8 @@ class StudentConfig:
     target_noise: str = "gaussian"          # paper: N(0, 0.2^2) clipped 0.5; public code: U[0, 0.1)
     her: bool = True                        # False: the "w/o HER" ablation (one task per episode)
     warmup: int = 10_000                    # online rounds acting with the student before updates
+    algo: str = "td3"                       # sac: the SAC-MT baseline's actor and losses
+                                            # (`ktmjax.sac`; online, without teachers)
     # Not in the paper: the weights of `ktmjax.extensions.TERMS`, and a task id
     critic_grad: float = 0.0                # offline: dQ1/da matching at pi^k(s), added to Eq. 1
     actor_match: float = 0.0                # matching pi^k(s), added to Eq. 2 and Eq. 5's alpha term
@@ -32,6 +35,8 @@ class StudentConfig:
             name, value = term.name, getattr(self, term.name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name}={value} must be finite and not negative")
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown algo {self.algo!r}; known: {', '.join(ALGOS)}")
         if self.target_noise not in TARGET_NOISE_MODES:
             raise ValueError(f"unknown target noise {self.target_noise!r}; known: "
                              f"{', '.join(TARGET_NOISE_MODES)}")

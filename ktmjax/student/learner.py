@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ktmjax import acting, layout, replay, td3
+from ktmjax import acting, layout, replay, sac, td3
 from ktmjax.metrics import TrainMetrics
 from ktmjax.student import batches, losses, update
 from ktmjax.student.config import StudentConfig
@@ -41,7 +41,9 @@ class Student:
         self.groups = env.groups
         self.config = config
         self.layout = layout.TaskLayout.from_tasks(env.tasks, config.task_id)
-        self.actor = config.net.actor(self.layout.action_max)
+        self.actor = (sac.GaussianActor(tuple(config.net.hidden), self.layout.action_max,
+                                        self.layout.num_tasks) if config.algo == "sac"
+                      else config.net.actor(self.layout.action_max))
         self.critic = config.net.critic()
         self.tx = config.net.optimizer()
         self.teacher_configs = tuple(teacher_configs)
@@ -50,7 +52,8 @@ class Student:
         self.task_order = sorted(
             ((i, g, j) for g, group in enumerate(self.groups) for j, i in enumerate(group.indices)))
         self.offline_losses = losses.offline(self)
-        self.online_losses = losses.online(self)
+        self.online_losses = (losses.sac_online(self) if config.algo == "sac"
+                              else losses.online(self))
 
     @property
     def num_tasks(self) -> int:
@@ -58,8 +61,9 @@ class Student:
 
     def init(self, key) -> td3.TD3State:
         """Fresh networks and optimisers (the stages place them: `sharding.placed`)."""
-        return jax.jit(td3.init, static_argnums=(1, 2, 3))(
-            key, self.layout.student_obs_size, self.layout.action_max, self.config.net)
+        return jax.jit(td3.init_state, static_argnums=(1, 2, 3, 4, 5))(
+            key, self.layout.student_obs_size, self.layout.action_max, self.actor, self.critic,
+            self.tx)
 
     # ---- the student's view of a task -------------------------------------------------------
 
@@ -127,16 +131,20 @@ class Student:
         return online.replace(envs=self.env.refill_starts(online.envs))
 
     def _explore(self, online: OnlineState, key) -> OnlineState:
-        """Every task steps once with f^k(clip(pi(ŝ) + N(0, 0.1^2), -1, 1)) and stores the
-        transition in its D'_k."""
+        """Every task steps once with f^k(clip(pi(ŝ) + N(0, 0.1^2), -1, 1)) (SAC-MT: f^k of
+        an action drawn from the policy) and stores the transition in its D'_k."""
         keys = jax.random.split(key, len(self.groups))
         actions = []
         for g, env_state in enumerate(online.envs):
-            padded = self.actor.apply(online.learner.actor_params, self.obs_hat(g, env_state.obs))
-            noisy = padded + self.config.net.expl_noise * jax.random.normal(
-                keys[g], padded.shape)
-            actions.append(layout.slice_action(jnp.clip(noisy, -1.0, 1.0),
-                                               self.groups[g].action_size))
+            obs_hat = self.obs_hat(g, env_state.obs)
+            noise = jax.random.normal(keys[g], obs_hat.shape[:-1] + (self.layout.action_max,))
+            if self.config.algo == "sac":
+                padded, _ = self.actor.apply(online.learner.actor_params, obs_hat, noise,
+                                             method=sac.GaussianActor.sample)
+            else:
+                padded = jnp.clip(self.actor.apply(online.learner.actor_params, obs_hat)
+                                  + self.config.net.expl_noise * noise, -1.0, 1.0)
+            actions.append(layout.slice_action(padded, self.groups[g].action_size))
         envs, buffers = acting.step_and_store(self.groups, online.envs, online.buffers, actions)
         return online.replace(envs=envs, buffers=buffers)
 

@@ -12,7 +12,7 @@ from typing import Callable, NamedTuple
 
 import jax.numpy as jnp
 
-from ktmjax import extensions, ktm, layout, networks, td3
+from ktmjax import extensions, ktm, layout, networks, sac, td3
 
 AT_BOUND = 0.99
 
@@ -80,6 +80,32 @@ def online(s) -> Losses:
                                                   s.config.beta)}
             terms.update((name, fn(action, b)) for name, fn in actor_terms)
             return _summed(terms, at_bound=_at_bound(action))
+        return actor
+
+    return Losses(critic, tuple(actor_of(g) for g in range(len(s.groups))))
+
+
+def sac_online(s) -> Losses:
+    """SAC-MT's losses (no teachers): Eq. 4's twin regression on SAC's target
+    (`batches`), and per group the SAC actor's loss plus its temperature's."""
+    critic = online(s).critic
+
+    def actor_of(g):
+        def actor(params, b, teacher_critic_params, critic_params):
+            """mean(alpha_k log pi(a|ŝ) - min_j Q_j(ŝ, g^k(a))) and alpha_k's loss, a drawn
+            from the student's policy with the batch's noise."""
+            padded, entries = s.actor.apply(params, b.obs_hat, b.noise,
+                                            method=sac.GaussianActor.sample)
+            log_prob = sac.masked_log_prob(entries, b.mask)
+            q = jnp.min(s.critic.apply(critic_params, b.obs_hat,
+                                       layout.mask_action(padded, b.mask)), axis=0)
+            log_alpha = s.actor.apply(params, method=sac.GaussianActor.temperatures)[b.task]
+            terms = {"policy": sac.policy_loss(q, log_prob, jnp.exp(log_alpha)),
+                     "temperature": sac.temperature_loss(log_alpha, log_prob,
+                                                         sac.target_entropy(b.mask))}
+            action = layout.slice_action(padded, s.groups[g].action_size)
+            return _summed(terms, alpha=jnp.exp(log_alpha), entropy=-jnp.mean(log_prob),
+                           at_bound=_at_bound(action))
         return actor
 
     return Losses(critic, tuple(actor_of(g) for g in range(len(s.groups))))
