@@ -60,7 +60,7 @@ COMMON_OFFLINE = {"backend": "mjx", "batch_size": 256, "eval_episodes": 3, "fina
                   "tensorboard": False, "update": "vmap"}
 STARTED_OFFLINE = [
     (stages.OfflineRun(benchmark="A", scale="cpu", teachers="T", run_dir="r"), False,
-     {**COMMON_OFFLINE, "benchmark": "A", "checkpoint_every": 50000, "critic_grad": 0.0,
+     {**COMMON_OFFLINE, "benchmark": "A", "checkpoint_every": 10000, "critic_grad": 0.0,
       "data": "rollouts", "eval_every": 5000, "preset": "paper", "rollout_noise": 0.3,
       "rollout_steps": 50000, "rounds": 40000, "scale": "cpu", "tasks": A_TASKS}),
     (stages.OfflineRun(teachers="T", run_dir="r"), True,

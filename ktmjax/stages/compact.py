@@ -62,7 +62,7 @@ def resolve(run: CompressRun) -> CompressRun:
         raise BadInput(f"--rollout_steps={rollout_steps} must be at least --batch_size")
     checkpoint_every = run.checkpoint_every
     if checkpoint_every is None:
-        checkpoint_every = config.default_checkpoint_every(eval_every, benchmark)
+        checkpoint_every = config.default_checkpoint_every(eval_every, benchmark, scale)
     elif checkpoint_every <= 0 or checkpoint_every % eval_every:
         raise BadInput(f"--checkpoint_every={checkpoint_every} must be a positive multiple of "
                        f"--eval_every={eval_every}")

@@ -141,9 +141,18 @@ def teacher_defaults(benchmark: str, scale) -> dict:
     return d
 
 
-def default_checkpoint_every(eval_every: int, benchmark: str) -> int:
-    """Every evaluation for mini; for A and B the first multiple of `eval_every` >= 50000."""
-    return eval_every if benchmark == "mini" else -(-50_000 // eval_every) * eval_every
+# Rounds (or env steps) between checkpoints of A, B and dmc at least, by scale: at the cpu
+# scale a student stage (40K-50K rounds) checkpoints several times before its end.
+CHECKPOINT_AT_LEAST = {None: 50_000, "paper": 50_000, "cpu": 10_000}
+
+
+def default_checkpoint_every(eval_every: int, benchmark: str, scale=None) -> int:
+    """Every evaluation for mini; for the other benchmarks the first multiple of
+    `eval_every` at least `CHECKPOINT_AT_LEAST[scale]` (the student stages give their
+    scale; the teachers, whose replays are large, checkpoint at the paper's spacing)."""
+    if benchmark == "mini":
+        return eval_every
+    return -(-CHECKPOINT_AT_LEAST[scale] // eval_every) * eval_every
 
 
 # The help of the settings every stage shares (their flags show it).
@@ -189,8 +198,9 @@ TEACHER_CRITIC_HELP = ("The teacher Q the student learns through: target = the t
 
 def checkpoint_help(unit: str) -> str:
     return (f"{unit.capitalize()}s between full-state checkpoints, a multiple of --eval_every "
-            f"(default: every evaluation for mini, every 50000 {unit}s for A and B). A run "
-            "also saves at its end and when stopped by SIGINT/SIGTERM.")
+            f"(default: every evaluation for mini; for A, B and dmc every 50000 {unit}s"
+            + (", 10000 at --scale=cpu" if unit == "round" else "")
+            + "). A run also saves at its end and when stopped by SIGINT/SIGTERM.")
 
 
 TENSORBOARD_HELP = ("Also write the evaluation returns and training losses of metrics.csv to "
@@ -400,7 +410,7 @@ def resolve_offline_run(run: OfflineRun, teachers_have_replay: bool) -> OfflineR
         update=run.update or preset_update(preset),
         **{**terms, **shared_net_and_task_id(run, terms["task_id"])},
         checkpoint_every=pick("checkpoint_every",
-                              default_checkpoint_every(eval_every, run.benchmark)),
+                              default_checkpoint_every(eval_every, run.benchmark, run.scale)),
         data=data,
         # alone, the rollouts must also show the critics other actions
         rollout_noise=pick("rollout_noise", ROLLOUT_NOISE_ALONE if data == "rollouts"
@@ -529,7 +539,7 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
         rounds=pick("rounds", d["rounds"]), warmup=pick("warmup", d["warmup"]),
         eval_every=eval_every,
         checkpoint_every=pick("checkpoint_every",
-                              default_checkpoint_every(eval_every, run.benchmark)),
+                              default_checkpoint_every(eval_every, run.benchmark, run.scale)),
         policy_delay=pick("policy_delay", 1 if run.algo == "sac" else 2),
         teacher_critic=run.teacher_critic or start.get("teacher_critic") or "target",
         teachers=run.teachers or start.get("teachers"),
