@@ -111,10 +111,12 @@ def actor_layers(actor_params) -> list:
     """The Dense layers of a ktmjax actor (`networks.Actor`) as [{kernel, bias}] in order;
     ValueError for SharedNet's actor (its per-task layers are not a plain stack) and
     SAC-MT's (a Gaussian with temperatures, `sac.GaussianActor`)."""
+    if "log_alpha" in actor_params["params"]:
+        raise ValueError("a SAC-MT actor (a Gaussian with temperatures) does not export as a "
+                         "Policy; export a student of plain networks")
     if "MLP_0" not in actor_params["params"]:
-        raise ValueError("only a plain actor exports as a Policy: a SharedNet actor (per-task "
-                         "first and last layers) or a SAC-MT actor (Gaussian) does not; "
-                         "export a student of plain networks")
+        raise ValueError("a SharedNet actor (per-task first and last layers) does not export "
+                         "as a Policy; export a student of plain networks")
     mlp = actor_params["params"]["MLP_0"]
     return [{"kernel": np.asarray(mlp[f"Dense_{i}"]["kernel"], np.float32),
              "bias": np.asarray(mlp[f"Dense_{i}"]["bias"], np.float32)}

@@ -155,3 +155,19 @@ def test_shared_net_turns_on_the_task_id_and_an_online_run_keeps_the_from_runs_n
     fresh = config.resolve_online_run(stages.OnlineRun(
         benchmark="A", scale="cpu", alpha=0.0, shared_net=True, run_dir="o"), None)
     assert (fresh.shared_net, fresh.task_id) == (True, True)
+
+
+def test_sac_mt_resolves_its_policy_delay_and_refuses_what_brings_teachers_back():
+    base = stages.OnlineRun(benchmark="mini", teachers="T", run_dir="r", alpha=0.0, algo="sac")
+    sac = config.resolve_online_run(base, None)
+    assert sac.policy_delay == 1 and sac.actor_match == 0.0   # mini's robust preset: 1000
+    assert config.resolve_online_run(dataclasses.replace(base, algo="td3"), None).policy_delay == 2
+    assert config.resolve_online_run(dataclasses.replace(base, policy_delay=3),
+                                     None).policy_delay == 3
+    for change, words in [(dict(alpha=1.0), "give --alpha=0"), (dict(from_run="x"), "drop --from"),
+                          (dict(her=False), "drop --noher"),
+                          (dict(empty_buffers=False), "drop --noempty_buffers"),
+                          (dict(actor_match=5.0), "drop --actor_match"),
+                          (dict(shared_net=True), "drop --shared_net")]:
+        with pytest.raises(BadInput, match=words):
+            config.resolve_online_run(dataclasses.replace(base, **change), None)

@@ -137,6 +137,50 @@ def test_the_sac_actor_loss_by_hand(mini_env):
     np.testing.assert_allclose(terms["alpha"], jnp.exp(log_alpha), rtol=1e-6)
 
 
+def test_the_sac_actor_loss_counts_only_the_tasks_action_entries():
+    """Ant (8 actions) beside Hopper (3): Hopper's loss by hand, with its target entropy
+    -3 and log-probability over its 3 entries, ignores the noise on the padded 5; only
+    Hopper's temperature gets a gradient."""
+    from ktmjax.student.batches import GuidedActorBatch
+    env = envs.MultiTaskEnv(envs.benchmark_tasks("B", ["Ant", "Hopper"]))
+    s = student.Student(env, (TINY,) * len(env.groups),
+                        student.StudentConfig(net=TINY, alpha=0.0, algo="sac"))
+    state = s.init(jax.random.PRNGKey(5))
+    hopper = env.tasks.index(next(t for t in env.tasks if t.name == "Hopper"))
+    g = next(i for i, group in enumerate(env.groups) if hopper in group.indices)
+    mask = s.group_masks(g)[0]
+    assert mask.tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    n = 6
+    obs_hat = jax.random.normal(jax.random.PRNGKey(6), (n, s.layout.student_obs_size))
+    noise = jax.random.normal(jax.random.PRNGKey(7), (n, s.layout.action_max))
+    batch = lambda z: GuidedActorBatch(jnp.zeros((n, 11)), obs_hat, mask, None, z,
+                                       jnp.asarray(hopper))
+    loss_fn = lambda p, z: s.online_losses.actors[g](p, batch(z), None, state.critic_params)
+    (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.actor_params, noise)
+    mean, raw = jnp.split(s.actor.apply(state.actor_params, obs_hat,
+                                        method=lambda m, o: m.trunk(o)), 2, -1)
+    log_std = sac.LOG_STD_MIN + 0.5 * (sac.LOG_STD_MAX - sac.LOG_STD_MIN) * (jnp.tanh(raw) + 1)
+    u = (mean + jnp.exp(log_std) * noise)[:, :3]
+    log_prob = jnp.sum(-0.5 * noise[:, :3] ** 2 - log_std[:, :3] - 0.5 * jnp.log(2 * jnp.pi)
+                       - jnp.log(1 - jnp.tanh(u) ** 2), axis=-1)
+    action = jnp.concatenate([jnp.tanh(u), jnp.zeros((n, 5))], axis=-1)
+    q = jnp.min(s.critic.apply(state.critic_params, obs_hat, action), 0)
+    expected = jnp.mean(log_prob - q)   # alpha = 1; the temperature term is 0 at log 1 = 0
+    np.testing.assert_allclose(loss, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(terms["temperature"], 0.0)
+    np.testing.assert_allclose(terms["entropy"], -jnp.mean(log_prob), rtol=1e-4, atol=1e-4)
+    grad_log_alpha = grads["params"]["log_alpha"]
+    # d/dlog_alpha of -log_alpha mean(log pi + target entropy), the target -3.
+    np.testing.assert_allclose(grad_log_alpha[hopper], -jnp.mean(log_prob - 3), rtol=1e-4)
+    assert float(grad_log_alpha[1 - hopper]) == 0.0
+    # The padded entries' noise changes nothing.
+    other = noise.at[:, 3:].multiply(50.0)
+    (loss2, _), grads2 = jax.value_and_grad(loss_fn, has_aux=True)(state.actor_params, other)
+    assert float(loss2) == float(loss)
+    for x, y in zip(jax.tree.leaves(grads), jax.tree.leaves(grads2)):
+        np.testing.assert_array_equal(x, y)
+
+
 @pytest.mark.slow
 def test_sac_mt_learns_inverted_pendulum(tmp_path):
     """The SAC-MT command on a real task: 6000 rounds (1000 of warm-up) take InvertedPendulum

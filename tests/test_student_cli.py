@@ -47,7 +47,7 @@ def test_teachers_for_other_tasks(tmp_path):
     (["--seeds=0"], ["--seeds=0", "at least 1"]),
     (["--shared_net", "--notask_id"], ["--shared_net", "drop --notask_id"]),
     (["--algo=ppo"], ["unknown --algo=ppo", "td3, sac"]),
-    (["--algo=sac", "--update=pcgrad"], ["SAC-MT baseline", "drop --alpha>0, --update=pcgrad"]),
+    (["--algo=sac", "--update=pcgrad"], ["SAC-MT baseline", "give --alpha=0; drop --update=pcgrad"]),
 ])
 @pytest.mark.slow
 def test_online_bad_flags(tmp_path, args, words):

@@ -550,19 +550,21 @@ def resolve_online_run(run: OnlineRun, from_cfg: Optional[dict]) -> OnlineRun:
 
 def check_sac(run: OnlineRun) -> None:
     """--algo=sac is the SAC-MT baseline: a fresh student learning without teachers (so
-    without their terms), with plain networks and the vmap or sequential update (BadInput
-    otherwise)."""
+    without their terms or their replays), with HER, plain networks and the vmap or
+    sequential update (BadInput otherwise, naming what to change)."""
     if run.algo != "sac":
         return
-    given = [flag for flag, on in (("--from", run.from_run), ("--alpha>0", run.alpha > 0),
-                                   ("--shared_net", run.shared_net),
-                                   ("--update=pcgrad", run.update == "pcgrad"),
-                                   *((f"--{t.name}", getattr(run, t.name))
-                                     for t in extensions.stage_terms("online"))) if on]
-    if given:
-        raise BadInput(f"--algo=sac is the SAC-MT baseline (a fresh SAC student without "
-                       f"teachers, plain networks, vmap or sequential updates); drop "
-                       f"{', '.join(given)}")
+    change = [fix for fix, wrong in (
+        ("give --alpha=0", run.alpha > 0), ("drop --from", run.from_run),
+        ("drop --noher", not run.her), ("drop --noempty_buffers", not run.empty_buffers),
+        ("drop --shared_net", run.shared_net),
+        ("drop --update=pcgrad", run.update == "pcgrad"),
+        *((f"drop --{t.name}", getattr(run, t.name))
+          for t in extensions.stage_terms("online"))) if wrong]
+    if change:
+        raise BadInput("--algo=sac is the SAC-MT baseline (a fresh SAC student with HER, "
+                       "without teachers, plain networks, vmap or sequential updates): "
+                       + "; ".join(change))
 
 
 ONLINE_DEFAULTS = {

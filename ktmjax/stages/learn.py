@@ -26,6 +26,7 @@ def resolve(run: OnlineRun) -> OnlineRun:
     (`config.resolve_online_run`); the scale, where None, is the --from run's, else the
     device's (`config.default_scale`). The teachers stay None when neither `run` nor the
     --from run names them."""
+    config.check_sac(run)   # before reading --from: SAC-MT takes none
     from_cfg = None
     if run.from_run:
         starts = seed_runs.student_dirs(run.from_run)
@@ -139,7 +140,8 @@ def online(run: OnlineRun) -> dict:
     returns = distributed.to_host(seed_runs.evaluator(final, params_of, axis)(state, 0))
     return seed_runs.write_runs(
         run, axis, out_dirs, stage="online", prefix=STAGE,
-        title=f"{'SAC-MT' if run.algo == 'sac' else 'KTM-DRL'} online, benchmark {run.benchmark}, {{seeds}}, alpha={run.alpha} "
+        title=f"{'SAC-MT' if run.algo == 'sac' else 'KTM-DRL'} online, "
+              f"benchmark {run.benchmark}, {{seeds}}, alpha={run.alpha} "
               f"beta={run.beta}, {run.rounds} rounds, update={run.update}",
         students=state.learner, returns=returns, wall_s=round(time.time() - start, 1),
         tasks=tasks, teacher_returns=teacher_returns, env=env, learner=learner,

@@ -10,4 +10,5 @@
 from ktmjax.student.config import ALGOS, TARGET_NOISE_MODES, UPDATE_MODES, StudentConfig
 from ktmjax.student.learner import OnlineState, Student
 
-__all__ = ["ALGOS", "TARGET_NOISE_MODES", "UPDATE_MODES", "OnlineState", "Student", "StudentConfig"]
+__all__ = ["ALGOS", "TARGET_NOISE_MODES", "UPDATE_MODES", "OnlineState", "Student",
+           "StudentConfig"]
