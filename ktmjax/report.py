@@ -441,6 +441,13 @@ def world_model_table(columns: dict) -> str:
     return "\n".join(lines)
 
 
+def final_episodes(columns: dict) -> str:
+    """The episodes of the runs' final evaluations: "10", or "3/10" where runs differ."""
+    counts = {t.get("episodes") for rs in columns.values() for r in rs
+              for t in r.summary.get("tasks", {}).values()}
+    return "/".join(str(c) for c in sorted(c for c in counts if c is not None)) or "n/a"
+
+
 def report(run_dirs, title: str = None) -> tuple:
     """(Markdown text, grouped columns) for the finished runs in `run_dirs` (a multi-seed
     run counts as its seeds' runs)."""
@@ -458,8 +465,8 @@ def report(run_dirs, title: str = None) -> tuple:
         if stages != {"world_model"}:
             raise ValueError("world-model runs and KTM-DRL runs go in separate reports")
         sources = "\n".join(f"- {c}: " + ", ".join(r.path for r in rs) for c, rs in columns.items())
-        text = (f"# {title}: world models\n\nFinal evaluation of each run ({columns[next(iter(columns))][0].summary['tasks'][task_names(columns)[0]]['episodes']} "
-                "episodes per task, MPPI planning; mean ± std over seeds; normalised score = "
+        text = (f"# {title}: world models\n\nFinal evaluation of each run "
+                f"({final_episodes(columns)} episodes per task, MPPI planning; mean ± std over seeds; normalised score = "
                 f"mean over tasks of return / 10):\n\n{world_model_table(columns)}\n\n"
                 f"Runs:\n{sources}\n")
         return text, columns
@@ -467,10 +474,12 @@ def report(run_dirs, title: str = None) -> tuple:
     sources = "\n".join(f"- {c}: " + ", ".join(r.path for r in rs) + f" (seeds {seeds[c]})"
                         for c, rs in columns.items())
     best, episodes = max_average_table(columns)
-    text = (f"# {title}\n\nReturns (10-episode final evaluation of each run; mean ± std "
+    per_evaluation = "/".join(map(str, episodes)) or "n/a"
+    text = (f"# {title}\n\nReturns ({final_episodes(columns)}-episode final evaluation of "
+            "each run; mean ± std "
             f"over seeds):\n\n{returns_table(columns)}\n\nThe paper's metric, \"max average "
-            f"reward\": the best periodic evaluation of each run ({'/'.join(map(str, episodes)) or 'n/a'} "
-            f"episodes each; mean ± std over seeds):\n\n{best}\n\nRatio to the teacher "
+            f"reward\": the best periodic evaluation of each run ({per_evaluation} "
+            f"episode{'' if per_evaluation == '1' else 's'} each; mean ± std over seeds):\n\n{best}\n\nRatio to the teacher "
             f"(final evaluation; mean over seeds; the mean row: mean over tasks ± std over "
             f"seeds):\n\n{ratio_table(columns)}\n\n")
     intervals = aggregate_table(columns)

@@ -66,6 +66,7 @@ def test_tables_from_runs(tmp_path):
     text, columns = report.report(dirs)
     assert list(columns) == ["w/o Online", "KTM-DRL"]
     assert "| T1 | 100.0 | 90.0 | 105.0 ± 5.0 |" in text
+    assert "Returns (10-episode final evaluation of each run" in text
     assert "| T2 | 50.0 | 40.0 | 55.0 ± 5.0 |" in text
     assert "| T1 | 0.900 | 1.050 |" in text
     assert "| T2 | 0.800 | 1.100 |" in text
