@@ -16,7 +16,7 @@ def _run(root, name, stage, returns, seed=0, **config):
     metrics.csv), with the given final returns per task."""
     path = root / name
     path.mkdir()
-    tasks = {t: {"return_mean": r, "return_std": 0.0, "episodes": 10,
+    tasks = {t: {"return_mean": r, "return_std": 0.0, "episodes": 7,
                  "teacher_return": TEACHER[t], "ratio": r / TEACHER[t]}
              for t, r in returns.items()}
     (path / "summary.json").write_text(json.dumps(
@@ -66,7 +66,7 @@ def test_tables_from_runs(tmp_path):
     text, columns = report.report(dirs)
     assert list(columns) == ["w/o Online", "KTM-DRL"]
     assert "| T1 | 100.0 | 90.0 | 105.0 ± 5.0 |" in text
-    assert "Returns (10-episode final evaluation of each run" in text
+    assert "Returns (7-episode final evaluation of each run" in text
     assert "| T2 | 50.0 | 40.0 | 55.0 ± 5.0 |" in text
     assert "| T1 | 0.900 | 1.050 |" in text
     assert "| T2 | 0.800 | 1.100 |" in text
