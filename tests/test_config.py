@@ -165,7 +165,8 @@ def test_sac_mt_resolves_its_policy_delay_and_refuses_what_brings_teachers_back(
     assert config.resolve_online_run(dataclasses.replace(base, policy_delay=3),
                                      None).policy_delay == 3
     for change, words in [(dict(alpha=1.0), "give --alpha=0"), (dict(from_run="x"), "drop --from"),
-                          (dict(her=False), "drop --noher"),
+                          (dict(her=False), "drop --noher"), (dict(beta=0.0), "drop --beta"),
+                          (dict(target_noise="uniform"), "drop --target_noise"),
                           (dict(empty_buffers=False), "drop --noempty_buffers"),
                           (dict(actor_match=5.0), "drop --actor_match"),
                           (dict(shared_net=True), "drop --shared_net")]:

@@ -556,6 +556,8 @@ def check_sac(run: OnlineRun) -> None:
         return
     change = [fix for fix, wrong in (
         ("give --alpha=0", run.alpha > 0), ("drop --from", run.from_run),
+        ("drop --beta (SAC's actor loss has no Eq. 5 weights)", run.beta != 1.0),
+        ("drop --target_noise (TD3's target smoothing)", run.target_noise != "gaussian"),
         ("drop --noher", not run.her), ("drop --noempty_buffers", not run.empty_buffers),
         ("drop --shared_net", run.shared_net),
         ("drop --update=pcgrad", run.update == "pcgrad"),
