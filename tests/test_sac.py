@@ -96,11 +96,11 @@ def test_a_sac_student_round_updates_actor_temperatures_and_targets_without_teac
     # Rounds [3, K=3]: the warm-up round updates nothing; then critic and actor every round.
     assert metrics.critic_updated.tolist() == [[0] * 3, [1] * 3, [1] * 3]
     assert metrics.actor_updated.tolist() == [[0] * 3, [1] * 3, [1] * 3]
-    assert {"actor_policy", "actor_temperature", "actor_alpha", "actor_entropy"} <= set(metrics.actor)
+    assert {"actor_policy", "actor_temperature", "actor_sac_alpha", "actor_entropy"} <= set(metrics.actor)
     assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(metrics))
     log_alpha = s.actor.apply(online.learner.actor_params, method=sac.GaussianActor.temperatures)
     assert np.all(log_alpha != 0)                                   # every task's alpha moved
-    np.testing.assert_allclose(metrics.actor["actor_alpha"][1], 1.0)  # alpha_k = 1 at the start
+    np.testing.assert_allclose(metrics.actor["actor_sac_alpha"][1], 1.0)  # alpha_k = 1 at the start
     moved = [not np.array_equal(a, b) for a, b in zip(
         jax.tree.leaves(online.learner.target_critic_params),
         jax.tree.leaves(state.target_critic_params))]
@@ -134,7 +134,7 @@ def test_the_sac_actor_loss_by_hand(mini_env):
     expected = (jnp.mean(jnp.exp(log_alpha) * log_prob - q)
                 - log_alpha * jnp.mean(log_prob - s.layout.action_max))
     np.testing.assert_allclose(loss, expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(terms["alpha"], jnp.exp(log_alpha), rtol=1e-6)
+    np.testing.assert_allclose(terms["sac_alpha"], jnp.exp(log_alpha), rtol=1e-6)
 
 
 def test_the_sac_actor_loss_counts_only_the_tasks_action_entries():

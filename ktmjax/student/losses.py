@@ -1,7 +1,9 @@
 """The student's losses, built once per student: the paper's equations (`ktmjax.ktm`) with
 the extension terms its config turns on (`ktmjax.extensions`) added as layers.
 
-`offline(s)` (Eq. 1, Eq. 2) and `online(s)` (Eq. 4, Eq. 5) return `Losses`: one critic
+`offline(s)` (Eq. 1, Eq. 2), `online(s)` (Eq. 4, Eq. 5) and `sac_online(s)` (the SAC-MT
+baseline's, `ktmjax.sac`; its metrics: the SAC temperature as sac_alpha, the policy's
+entropy) return `Losses`: one critic
 loss, shared by every task (the student's critic reads padded inputs only), and one actor
 loss per task group (each reads its own teachers' critic). Each loss is one task's batch
 -> (loss, metrics): the metrics hold each term under its own name (eq1, critic_grad, ...)
@@ -104,7 +106,7 @@ def sac_online(s) -> Losses:
                      "temperature": sac.temperature_loss(log_alpha, log_prob,
                                                          sac.target_entropy(b.mask))}
             action = layout.slice_action(padded, s.groups[g].action_size)
-            return _summed(terms, alpha=jnp.exp(log_alpha), entropy=-jnp.mean(log_prob),
+            return _summed(terms, sac_alpha=jnp.exp(log_alpha), entropy=-jnp.mean(log_prob),
                            at_bound=_at_bound(action))
         return actor
 
