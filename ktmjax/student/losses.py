@@ -2,10 +2,10 @@
 the extension terms its config turns on (`ktmjax.extensions`) added as layers.
 
 `offline(s)` (Eq. 1, Eq. 2), `online(s)` (Eq. 4, Eq. 5) and `sac_online(s)` (the SAC-MT
-baseline's, `ktmjax.sac`; its metrics: the SAC temperature as sac_alpha, the policy's
-entropy) return `Losses`: one critic
-loss, shared by every task (the student's critic reads padded inputs only), and one actor
-loss per task group (each reads its own teachers' critic). Each loss is one task's batch
+baseline's, `ktmjax.sac`; its metrics add the temperature, sac_alpha, and the policy's
+entropy) return `Losses`: one critic loss, shared by every task (the student's critic
+reads padded inputs only), and one actor loss per task group (each reads its own
+teachers' critic). Each loss is one task's batch
 -> (loss, metrics): the metrics hold each term under its own name (eq1, critic_grad, ...)
 and a diagnostic (the critic's mean Q1; the fraction of the actor's action entries at the
 bound, |a| > `AT_BOUND`).
