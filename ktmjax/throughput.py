@@ -1,5 +1,6 @@
 """Throughput of ktmjax's real offline or online round: rounds per second, XLA's FLOP count
 of a round, and the matmul peak of the device measured on the spot."""
+import dataclasses
 import time
 
 import jax
@@ -23,16 +24,19 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
-def build(stage, update, benchmark, hidden, batch_size, capacity, tasks=None):
+def build(stage, update, benchmark, hidden, batch_size, capacity, tasks=None, algo="td3"):
     """The real round of `stage` at these sizes (the benchmark's tasks, or the named subset),
-    with random teachers and full shards of random transitions. Returns (env, teacher
-    groups, state, round fn, epoch fn)."""
+    with random teachers and full shards of random transitions; `algo` "sac" is SAC-MT's
+    online round (no teachers, actor every round). Returns (env, teacher groups, state,
+    round fn, epoch fn)."""
     env = envs.MultiTaskEnv(envs.benchmark_tasks(benchmark, tasks))
     net = td3.TD3Config(hidden=tuple(hidden), batch_size=batch_size)
     key = jax.random.PRNGKey(0)
     teacher_groups = teacher_store.random_teachers(env.groups, net, capacity, key)
-    learner = student.Student(env, (net,) * len(env.groups),
-                              student.StudentConfig(net=net, update=update, warmup=0))
+    sac = dict(alpha=0.0, algo="sac") if algo == "sac" else {}
+    learner = student.Student(env, (net,) * len(env.groups), student.StudentConfig(
+        net=dataclasses.replace(net, policy_delay=1) if sac else net, update=update, warmup=0,
+        **sac))
     state = sharding.placed(learner.init(jax.random.PRNGKey(1)))
     if stage == "offline":
         return env, teacher_groups, state, learner.offline_round, learner.offline_epoch
@@ -45,9 +49,9 @@ def build(stage, update, benchmark, hidden, batch_size, capacity, tasks=None):
 
 
 def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capacity,
-            tasks=None) -> dict:
+            tasks=None, algo="td3") -> dict:
     env, teacher_groups, state, one_round, epoch_fn = build(
-        stage, update, benchmark, hidden, batch_size, capacity, tasks)
+        stage, update, benchmark, hidden, batch_size, capacity, tasks, algo)
 
     # FLOPs of one round, as XLA counts them (a round alone, not inside a loop).
     flops = jax.jit(one_round).lower(state, teacher_groups).compile().cost_analysis()
@@ -65,7 +69,7 @@ def measure(stage, update, benchmark, rounds, repeats, hidden, batch_size, capac
         best = min(best, time.perf_counter() - t0)
     rounds_per_s = rounds / best
     return {
-        "stage": stage, "update": update, "device": str(jax.devices()[0].device_kind),
+        "stage": stage, "update": update, "algo": algo, "device": str(jax.devices()[0].device_kind),
         "tasks": len(env.tasks), "batch": batch_size, "hidden": list(hidden),
         "compile_s": round(compile_s, 2), "rounds_per_s": round(rounds_per_s, 3),
         "gflop_per_round": float(f"{flops / 1e9:.4g}"),

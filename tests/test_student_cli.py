@@ -128,6 +128,8 @@ def test_throughput_prints_one_json_line():
 @pytest.mark.slow
 def test_throughput_bad_stage():
     _assert_one_line_error(run("throughput", "--stage=both"), "unknown --stage=both")
+    _assert_one_line_error(run("throughput", "--algo=sac"), "only an online stage",
+                           "--stage=online")
 
 
 def _copy_teachers(src, dst):
