@@ -426,7 +426,7 @@ def task_layers(shared_net: bool, tasks) -> int:
 def special_student(cfg: dict) -> Optional[str]:
     """What a student run's config says its networks are where they are not the plain
     TD3 actor and twin critic ("a SharedNet student (...)", "a SAC-MT student (...)"), else
-    None: what compress and the diagnostics refuse."""
+    None: what compress refuses to distil."""
     if cfg.get("shared_net"):
         return "a SharedNet student (per-task first and last layers)"
     if cfg.get("algo", "td3") != "td3":

@@ -125,8 +125,7 @@ def online(s, learner: td3.TD3State, buffers, teachers, key) -> tuple:
             next_action = s.actor.apply(learner.target_actor_params, next_hat)
             next_action = jnp.clip(next_action + _target_noise(config, keys[2 * g + 1],
                                                                next_action.shape), -1.0, 1.0)
-            next_q = jax.vmap(lambda o, a: s.critic.apply(learner.target_critic_params, o, a))(
-                next_hat, layout.mask_action(next_action, masks[0]))               # [G, 2, N]
+            next_q = _target_q(s, learner, next_hat, next_action, masks[0])     # [G, 2, N]
             y = jax.vmap(lambda r, d, q: td3.td_target(r, d, q, config.net.gamma))(
                 batch["reward"], batch["terminal"], next_q)                        # [G, N]
             sac_inputs = {}
@@ -151,8 +150,14 @@ def _sac_target(s, g, learner: td3.TD3State, batch, next_hat, masks, key) -> tup
     task = jnp.asarray(s.groups[g].indices)
     alpha = jnp.exp(s.actor.apply(learner.actor_params,
                                   method=sac.GaussianActor.temperatures))[task]     # [G]
-    next_q = jax.vmap(lambda o, a: s.critic.apply(learner.target_critic_params, o, a))(
-        next_hat, layout.mask_action(next_action, masks[0]))                       # [G, 2, N]
+    next_q = _target_q(s, learner, next_hat, next_action, masks[0])             # [G, 2, N]
     y = jax.vmap(lambda r, d, q, lp, al: sac.soft_td_target(r, d, q, lp, al, s.config.net.gamma))(
         batch["reward"], batch["terminal"], next_q, next_log_prob, alpha)
-    return jax.lax.stop_gradient(y), dict(noise=jax.random.normal(actor_key, shape), task=task)
+    return y, dict(noise=jax.random.normal(actor_key, shape), task=task)
+
+
+def _target_q(s, learner: td3.TD3State, next_hat, next_action, mask):
+    """The target critics' (Q1', Q2')(ŝ', g^k(a')) of a group's next states and actions
+    [G, N, ...] -> [G, 2, N]."""
+    return jax.vmap(lambda o, a: s.critic.apply(learner.target_critic_params, o, a))(
+        next_hat, layout.mask_action(next_action, mask))

@@ -59,15 +59,19 @@ def offline(s) -> Losses:
     return Losses(critic, tuple(actor_of(g) for g in range(len(s.groups))))
 
 
+def _td_critic(s) -> Callable:
+    """Eq. 4 of student `s`: its twin critic's regression on the batch's TD target (Eq. 3's,
+    or SAC's for SAC-MT)."""
+    def critic(params, b):
+        q = s.critic.apply(params, b.obs_hat, b.action_hat)
+        return _summed({"eq4": td3.twin_regression_loss(q, b.y)}, q1_mean=jnp.mean(q[0]))
+    return critic
+
+
 def online(s) -> Losses:
     """Eq. 4 and Eq. 5 of student `s`, with its extension terms (those of Eq. 5 in the
     teacher term, so weighted by alpha too)."""
     actor_terms = extensions.actor_terms(s.config, scale=s.config.alpha)
-
-    def critic(params, b):
-        """Eq. 4: TD3's twin regression on the Eq. 3 target."""
-        q = s.critic.apply(params, b.obs_hat, b.action_hat)
-        return _summed({"eq4": td3.twin_regression_loss(q, b.y)}, q1_mean=jnp.mean(q[0]))
 
     def actor_of(g):
         def actor(params, b, teacher_critic_params, critic_params):
@@ -84,14 +88,12 @@ def online(s) -> Losses:
             return _summed(terms, at_bound=_at_bound(action))
         return actor
 
-    return Losses(critic, tuple(actor_of(g) for g in range(len(s.groups))))
+    return Losses(_td_critic(s), tuple(actor_of(g) for g in range(len(s.groups))))
 
 
 def sac_online(s) -> Losses:
     """SAC-MT's losses (no teachers): Eq. 4's twin regression on SAC's target
     (`batches`), and per group the SAC actor's loss plus its temperature's."""
-    critic = online(s).critic
-
     def actor_of(g):
         def actor(params, b, teacher_critic_params, critic_params):
             """mean(alpha_k log pi(a|ŝ) - min_j Q_j(ŝ, g^k(a))) and alpha_k's loss, a drawn
@@ -110,4 +112,4 @@ def sac_online(s) -> Losses:
                            at_bound=_at_bound(action))
         return actor
 
-    return Losses(critic, tuple(actor_of(g) for g in range(len(s.groups))))
+    return Losses(_td_critic(s), tuple(actor_of(g) for g in range(len(s.groups))))
