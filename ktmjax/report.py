@@ -182,18 +182,24 @@ def max_average_reward(run: Run, task: str):
 
 
 def max_average_table(columns: dict) -> str:
-    """Per task, each column's "max average reward" (mean ± std over seeds), and the
-    number of episodes of each periodic evaluation."""
-    tasks = task_names(columns)
+    """Per task, each column's "max average reward" (mean ± std over seeds), its mean
+    ratio to the teacher's return, and the number of episodes of each periodic evaluation."""
+    tasks, teacher = task_names(columns), teacher_returns(columns)
     shown = [c for c in columns if c != "Teachers"]
     lines = ["| task | " + " | ".join(f"{c} (n={len(columns[c])})" for c in shown) + " |",
              "|---|" + "---|" * len(shown)]
+    best = {c: {task: [max_average_reward(r, task) for r in columns[c]] for task in tasks}
+            for c in shown}
     for task in tasks:
         cells = []
         for c in shown:
-            values = [v for v in (max_average_reward(r, task) for r in columns[c]) if v is not None]
+            values = [v for v in best[c][task] if v is not None]
             cells.append(_mean_std(values) if values else "n/a")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    best_ratios = {c: {task: [v / teacher[task] for v in best[c][task] if v is not None]
+                       for task in tasks if task in teacher} for c in shown}
+    lines.append("| mean ratio to the teacher's final return | "
+                 + " | ".join(_mean_over_tasks(best_ratios[c]) for c in shown) + " |")
     episodes = sorted({r.config.get("eval_episodes") for c in shown for r in columns[c]
                        if r.config.get("eval_episodes")})
     return "\n".join(lines), episodes
@@ -223,17 +229,19 @@ def ratio_table(columns: dict) -> str:
         cells = [f"{np.mean(table[c][task]):.3f}" if table[c].get(task) else "n/a"
                  for c in shown]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    means = []
-    for c in shown:
-        per_seed = np.asarray([v for v in table[c].values() if v], np.float64)  # [tasks, seeds]
-        if per_seed.size and len({len(v) for v in table[c].values() if v}) == 1:
-            seed_means = per_seed.mean(axis=0)
-            means.append(f"**{seed_means.mean():.3f}**"
-                         + (f" ± {seed_means.std():.3f}" if seed_means.size > 1 else ""))
-        else:
-            means.append("n/a")
-    lines.append("| mean | " + " | ".join(means) + " |")
+    lines.append("| mean | " + " | ".join(_mean_over_tasks(table[c]) for c in shown) + " |")
     return "\n".join(lines)
+
+
+def _mean_over_tasks(per_task: dict) -> str:
+    """"**mean** ± std": the mean over tasks of {task: [ratio of each seed]} and the std
+    over seeds of that mean; "n/a" where the tasks have different numbers of seeds."""
+    per_seed = np.asarray([v for v in per_task.values() if v], np.float64)   # [tasks, seeds]
+    if not per_seed.size or len({len(v) for v in per_task.values() if v}) != 1:
+        return "n/a"
+    seed_means = per_seed.mean(axis=0)
+    return (f"**{seed_means.mean():.3f}**"
+            + (f" ± {seed_means.std():.3f}" if seed_means.size > 1 else ""))
 
 
 def aggregate_table(columns: dict) -> str:

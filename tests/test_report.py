@@ -163,3 +163,5 @@ def test_the_papers_max_average_reward_is_the_best_periodic_evaluation(tmp_path)
     assert '"max average reward"' in text and "(3 episodes each" in text
     assert "| T1 | 80.0 |" in text           # the best evaluation, not the final 40
     assert "| T2 | n/a |" in text             # no periodic evaluation of T2
+    # Its ratio to the teacher's return (T1's teacher: 100), over the tasks evaluated.
+    assert "| mean ratio to the teacher's final return | **0.800** |" in text
