@@ -238,7 +238,9 @@ class MetricsLog:
     with `tensorboard`, the same figures as scalars to TensorBoard event files in
     run_dir/tensorboard (tags <stage>/return/<task>, <stage>/<metric>/<task>; the step is
     the round; one file per process that writes). A metric met for the first time gets a
-    new column (older rows: empty). `truncate` trims both to a restored state."""
+    new column (older rows: empty). `truncate` trims both to a restored state. `elapsed`
+    is the run's time: from this log's start, plus the `wall_s` of the last row that
+    `truncate` kept (a resumed run's clock goes on from its earlier sittings)."""
 
     def __init__(self, run_dir: str, tensorboard: bool = False):
         self.path = RunDir(run_dir).metrics
@@ -276,12 +278,20 @@ class MetricsLog:
             return
         with open(self.path, newline="") as f:
             rows = list(csv.reader(f))
-        self._rewrite([rows[0]] + [r for r in rows[1:]
-                                   if not (r[0] == stage and int(r[1]) > round_)])
+        kept = [r for r in rows[1:] if not (r[0] == stage and int(r[1]) > round_)]
+        self._rewrite([rows[0]] + kept)
+        wall = rows[0].index("wall_s")
+        earlier = [float(r[wall]) for r in kept if r[0] == stage and r[wall]]
+        if earlier:
+            self.start = time.time() - earlier[-1]
         if os.path.isdir(self.events_dir):
             for name in sorted(os.listdir(self.events_dir)):
                 if ".tfevents." in name:
                     truncate_events(os.path.join(self.events_dir, name), stage, round_)
+
+    def elapsed(self) -> float:
+        """Seconds of this run so far (earlier sittings included: `truncate`)."""
+        return time.time() - self.start
 
     def add(self, stage: str, round_: int, summary_tasks: dict, metrics: dict = None) -> None:
         """`metrics`: {task: {name: value}}, a value None where no update computed it."""
@@ -305,7 +315,7 @@ class MetricsLog:
             for task, r in summary_tasks.items():
                 row = {"stage": stage, "round": round_, "task": task,
                        "return": f"{r['return_mean']:.3f}", "return_std": f"{r['return_std']:.3f}",
-                       "episodes": r["episodes"], "wall_s": f"{time.time() - self.start:.1f}"}
+                       "episodes": r["episodes"], "wall_s": f"{self.elapsed():.1f}"}
                 row.update((n, fmt(v)) for n, v in metrics.get(task, {}).items())
                 w.writerow([row.get(n, "") for n in self.fields])
                 if self.events is not None:

@@ -63,6 +63,28 @@ def test_metrics_log_rows_and_a_log_with_an_older_header(tmp_path):
         ("", ""), ("", ""), ("0.25", "0")]
 
 
+def test_a_resumed_runs_clock_goes_on_from_the_rows_it_keeps(tmp_path):
+    """truncate keeps the stage's rows up to the restored round; elapsed (and the wall_s of
+    the next row) goes on from the last kept row's wall_s, not from zero."""
+    (tmp_path / "metrics.csv").write_text(
+        "stage,round,task,return,return_std,episodes,wall_s\n"
+        "offline,10,T,1.000,0.000,3,900.0\n"
+        "online,10,T,1.000,0.000,3,100.0\n"
+        "online,20,T,2.000,0.000,3,250.0\n")
+    log = runs.MetricsLog(str(tmp_path))
+    assert log.elapsed() < 5                   # a log's own clock starts at zero
+    log.truncate("online", 10)                 # the checkpoint at round 10: row 20 dropped
+    assert 100 <= log.elapsed() < 105, log.elapsed()
+    log.add("online", 20, {"T": {"return_mean": 3.0, "return_std": 0.0, "episodes": 3}})
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert [(r["stage"], r["round"]) for r in rows] == [
+        ("offline", "10"), ("online", "10"), ("online", "20")]
+    assert 100 <= float(rows[-1]["wall_s"]) < 105, rows[-1]
+    fresh = runs.MetricsLog(str(tmp_path))
+    fresh.truncate("compress", 0)              # no row of its stage: its own clock
+    assert fresh.elapsed() < 5
+
+
 def test_tensorboard_event_files_hold_the_metrics(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     log = runs.MetricsLog(str(tmp_path), tensorboard=True)

@@ -3,7 +3,6 @@ trained student (or, as the baseline, from the teachers), its actor quantised, a
 dtype's return, size and speed measured."""
 import dataclasses
 import os
-import time
 from typing import Any, NamedTuple, Optional
 
 import jax
@@ -183,12 +182,12 @@ def compress(run: CompressRun) -> dict:
     epoch = jax.jit(compressor.epoch, static_argnums=3, donate_argnums=0)
     eval_key = jax.random.PRNGKey(run.seed + 100)
     periodic = evaluation.make_evaluator(env, compressor.policy_apply, run.eval_episodes)
-    start = time.time()
+    logs = [runs.MetricsLog(run.run_dir, run.tensorboard)]
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(sharding.replicate(s), source_params, data, n),
         evaluate=lambda s, i: periodic(compressor.eval_params(s), jax.random.fold_in(eval_key, i)),
-        tasks=tasks, logs=[runs.MetricsLog(run.run_dir, run.tensorboard)], stage="compress",
+        tasks=tasks, logs=logs, stage="compress",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: s)
     state = td3.hard_targets(state)
@@ -228,7 +227,7 @@ def compress(run: CompressRun) -> dict:
         row["source_return"] = float(d.source_returns[name])
         row["source_ratio"] = row["return_mean"] / row["source_return"]
     summary = {"benchmark": run.benchmark, "stage": "compress", "seed": run.seed,
-               "wall_s": round(time.time() - start, 1), "rounds": run.rounds,
+               "wall_s": round(logs[0].elapsed(), 1), "rounds": run.rounds,
                "source": run.source, "from": run.from_run, "teachers": run.teachers,
                "hidden": list(run.hidden), "dtype": run.dtype, "q_weight": run.q_weight,
                "match_weight": run.match_weight, "rollout_noise": run.rollout_noise,

@@ -1,6 +1,5 @@
 """The online stage: KTM-DRL's online learning guided by the teachers (Eq. 3-5)."""
 import dataclasses
-import time
 
 import jax
 
@@ -128,12 +127,12 @@ def online(run: OnlineRun) -> dict:
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
     params_of = lambda s: learner.eval_params(s.learner)
-    start = time.time()
+    logs = seed_runs.metrics_logs(out_dirs, run.tensorboard)
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(place(s), teacher_groups, n),
         evaluate=seed_runs.evaluator(periodic, params_of, axis),
-        tasks=tasks, logs=seed_runs.metrics_logs(out_dirs, run.tensorboard), stage="online",
+        tasks=tasks, logs=logs, stage="online",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: s.learner, axis=axis)
 
@@ -143,6 +142,6 @@ def online(run: OnlineRun) -> dict:
         title=f"{'SAC-MT' if run.algo == 'sac' else 'KTM-DRL'} online, "
               f"benchmark {run.benchmark}, {{seeds}}, alpha={run.alpha} "
               f"beta={run.beta}, {run.rounds} rounds, update={run.update}",
-        students=state.learner, returns=returns, wall_s=round(time.time() - start, 1),
+        students=state.learner, returns=returns, wall_s=round(logs[0].elapsed(), 1),
         tasks=tasks, teacher_returns=teacher_returns, env=env, learner=learner,
         extra={"alpha": run.alpha, "beta": run.beta, "from": run.from_run})

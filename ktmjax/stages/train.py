@@ -1,7 +1,6 @@
 """The teachers' stage: one TD3 teacher per task, all trained in one jitted program."""
 import dataclasses
 import os
-import time
 
 import jax
 
@@ -58,7 +57,7 @@ def train_teachers(run: TeachersRun) -> dict:
     # evaluation envs with seed + 100).
     periodic, final = (seed_runs.evaluator(e, trainer.actor_params, axis)
                        for e in (periodic, final))
-    start = time.time()
+    logs = seed_runs.metrics_logs(out_dirs, run.tensorboard)
     warned = set()
 
     def epoch(s, n):   # the epoch, then a warning for each actor newly stuck at a bound
@@ -72,13 +71,13 @@ def train_teachers(run: TeachersRun) -> dict:
 
     state = loops.run_epochs(
         state, total=run.steps, epoch_size=run.eval_every, epoch=epoch, evaluate=periodic,
-        tasks=tasks, logs=seed_runs.metrics_logs(out_dirs, run.tensorboard),
+        tasks=tasks, logs=logs,
         stage="teachers", prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: [g.learner for g in s.groups],
         unit="step", rate_unit="env steps", per_unit_work=len(tasks), axis=axis)
 
     returns = distributed.to_host(final(state, 0))
-    wall_s = round(time.time() - start, 1)
+    wall_s = round(logs[0].elapsed(), 1)
     return seed_runs.write_each(
         run.run_dir, axis, out_dirs, state, returns,
         lambda seed, out, seed_state, seed_returns: write_teachers(

@@ -1,6 +1,5 @@
 """The offline stage: KTM-DRL's knowledge transfer from the teachers (Eq. 1-2)."""
 import dataclasses
-import time
 
 import jax
 
@@ -102,12 +101,12 @@ def offline_transfer(run: OfflineRun) -> dict:
         static_argnums=2, donate_argnums=0)
     periodic, final = evaluation.make_evaluators(env, learner.policy_apply, run.eval_episodes,
                                                  run.final_episodes)
-    start = time.time()
+    logs = seed_runs.metrics_logs(out_dirs, run.tensorboard)
     state = loops.run_epochs(
         state, total=run.rounds, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(sharding.replicate(s, axis.count), teacher_groups, n),
         evaluate=seed_runs.evaluator(periodic, learner.eval_params, axis),
-        tasks=tasks, logs=seed_runs.metrics_logs(out_dirs, run.tensorboard), stage="offline",
+        tasks=tasks, logs=logs, stage="offline",
         prefix=STAGE, checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: s, axis=axis)
     state = axis.over(learner.finish_offline)(state)
@@ -117,5 +116,5 @@ def offline_transfer(run: OfflineRun) -> dict:
         run, axis, out_dirs, stage="offline", prefix=STAGE,
         title=f"KTM-DRL offline transfer, benchmark {run.benchmark}, {{seeds}}, {run.rounds} "
               f"rounds, update={run.update}",
-        students=state, returns=returns, wall_s=round(time.time() - start, 1), tasks=tasks,
+        students=state, returns=returns, wall_s=round(logs[0].elapsed(), 1), tasks=tasks,
         teacher_returns=teacher_returns, env=env, learner=learner)

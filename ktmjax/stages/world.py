@@ -3,7 +3,6 @@ trained offline on the teachers' replays, optionally distilled from a frozen wor
 through its reward head, then evaluated with MPPI planning and stored in float32, float16
 and bfloat16."""
 import os
-import time
 
 import jax
 import jax.numpy as jnp
@@ -282,16 +281,16 @@ def world_model(run: WorldModelRun) -> dict:
                     static_argnums=2, donate_argnums=0)
     groups = env.groups
     periodic = evaluation.make_evaluator(env, prior_policy(mcfg, groups), run.eval_episodes)
-    start = time.time()
+    logs = seed_runs.metrics_logs(out_dirs, run.tensorboard)
     state = loops.run_epochs(
         state, total=run.steps, epoch_size=run.eval_every,
         epoch=lambda s, n: epoch(sharding.replicate(s, axis.count), base_keys, n),
         evaluate=seed_runs.evaluator(periodic, lambda s: tuple(s.params for _ in groups), axis),
-        tasks=tasks, logs=seed_runs.metrics_logs(out_dirs, run.tensorboard), stage="world_model",
+        tasks=tasks, logs=logs, stage="world_model",
         prefix=STAGE, unit="update", rate_unit="updates",
         checkpoints=checkpoint.RunCheckpoints(run.run_dir),
         checkpoint_every=run.checkpoint_every, params=lambda s: s.params, axis=axis)
-    train_s = time.time() - start
+    train_s = logs[0].elapsed()
 
     print(f"[{STAGE}] final evaluation: {run.final_episodes} episodes per task, planning "
           f"with {run.num_samples} samples x {run.iterations} iterations", flush=True)
@@ -308,7 +307,7 @@ def world_model(run: WorldModelRun) -> dict:
              "updates" + (f", distilled (alpha {run.alpha:g})" if teacher else ", no teacher"))
     summaries = [
         write_world_model(run, seed, out, seed_state, tasks, mcfg, discounts, evaluators,
-                          num_params, train_s, time.time() - start, title.format(seeds=f"seed {seed}"),
+                          num_params, train_s, logs[0].elapsed(), title.format(seeds=f"seed {seed}"),
                           (env, planner_policy(mcfg, pcfg, groups, discounts)) if run.video else None)
         for seed, out, seed_state in zip(axis.seeds, out_dirs, axis.split(state))]
     modes = summaries[0]["normalised_score"]
