@@ -181,9 +181,10 @@ def max_average_reward(run: Run, task: str):
     return max(returns) if returns else None
 
 
-def max_average_table(columns: dict) -> str:
-    """Per task, each column's "max average reward" (mean ± std over seeds), its mean
-    ratio to the teacher's return, and the number of episodes of each periodic evaluation."""
+def max_average_table(columns: dict) -> tuple:
+    """(Markdown table, episodes): per task, each column's "max average reward" (mean ± std
+    over seeds), then its mean ratio to the teacher's return; and the numbers of episodes
+    of the periodic evaluations."""
     tasks, teacher = task_names(columns), teacher_returns(columns)
     shown = [c for c in columns if c != "Teachers"]
     lines = ["| task | " + " | ".join(f"{c} (n={len(columns[c])})" for c in shown) + " |",
