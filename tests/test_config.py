@@ -57,16 +57,18 @@ A_TASKS = ["HalfCheetahSmallTorso", "HalfCheetahBigTorso", "HalfCheetahSmallThig
 COMMON_OFFLINE = {"backend": "mjx", "batch_size": 256, "eval_episodes": 3, "final_episodes": 10,
                   "her": True, "hidden": [256, 256], "lr": 0.001, "offline_actor_delay": 1,
                   "run_dir": "r", "seed": 0, "teacher_critic": "target", "teachers": "T",
-                  "tensorboard": False, "update": "vmap"}
+                  "tensorboard": False}
 STARTED_OFFLINE = [
     (stages.OfflineRun(benchmark="A", scale="cpu", teachers="T", run_dir="r"), False,
      {**COMMON_OFFLINE, "benchmark": "A", "checkpoint_every": 10000, "critic_grad": 0.0,
       "data": "rollouts", "eval_every": 5000, "preset": "paper", "rollout_noise": 0.3,
-      "rollout_steps": 50000, "rounds": 40000, "scale": "cpu", "tasks": A_TASKS}),
+      "rollout_steps": 50000, "rounds": 40000, "scale": "cpu", "tasks": A_TASKS,
+      "update": "sequential"}),
     (stages.OfflineRun(teachers="T", run_dir="r"), True,
      {**COMMON_OFFLINE, "actor_match": 1000.0, "benchmark": "mini", "checkpoint_every": 2000,
       "critic_grad": 30.0, "critic_grad_states": "rollouts", "data": "both", "eval_every": 2000,
       "preset": "robust", "rollout_steps": 60000, "rounds": 10000, "task_id": True,
+      "update": "vmap",
       "tasks": ["InvertedPendulum", "InvertedPendulumBigPole", "InvertedDoublePendulum"]}),
 ]
 
