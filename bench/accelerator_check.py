@@ -10,15 +10,16 @@ Measures, on the default device:
 1. teachers: env steps per second of the 8 Benchmark A teachers trained together (2x400,
    batch 256, one TD3 update per env step, the real `TeacherTrainer` epoch);
 2. offline and online rounds per second of the K=8 student at 2x400, batch 256 per task,
-   with 1e6-transition shards (`experiments.throughput`, vmap update; online rounds step
-   the 8 MJX envs);
+   with 1e6-transition shards (`experiments.throughput`), in both update orders: the
+   paper's (`sequential`, K Adam steps per round, the paper preset's) and `vmap` (one step
+   on the mean of the K task losses); online rounds step the 8 MJX envs;
 3. where torch is installed, the public code's loop restated (official_style.py) on the
    same machine, offline and online (without its envs);
 4. the world model (the 2025 follow-up, TD-MPC2's design) on MT30's shapes: updates per
    second at batch 256 and planner actions per second (MPPI, 512 samples x 6 iterations),
    at MT30's 1M and 317M sizes (`ktmjax.worldmodel.throughput`);
-and the projected wall-clock of the paper's schedule on this device: 1,000,000 teacher steps
-per task, then 500,000 offline and 500,000 online rounds. Writes accelerator_check.json and
+and the projected wall-clock of the paper's schedule on this device, in each update order:
+1,000,000 teacher steps per task, then 500,000 offline and 500,000 online rounds. Writes accelerator_check.json and
 accelerator_check.md (a Markdown table for docs/performance.md) to --out and prints both.
 """
 import argparse
@@ -38,6 +39,7 @@ DRY = dict(benchmark="mini", tasks=("InvertedPendulum",), hidden=(16, 16), batch
            teacher_steps=5, rounds=5, repeats=1, world_models=("cpu-small",), wm_batch=32,
            wm_steps=2, wm_shapes=dict(obs_size=5, action_size=1, action_sizes=(1,)))
 SCHEDULE = dict(teacher_steps=1_000_000, offline_rounds=500_000, online_rounds=500_000)
+UPDATES = ("sequential", "vmap")     # the paper preset's order first
 
 
 def teacher_steps_per_s(sizes: dict) -> dict:
@@ -63,13 +65,13 @@ def teacher_steps_per_s(sizes: dict) -> dict:
 
 
 def student_rounds(sizes: dict) -> dict:
+    """{update: {stage: throughput.measure's figures}} for each of UPDATES."""
     from ktmjax import throughput
-    out = {}
-    for stage in ("offline", "online"):
-        out[stage] = throughput.measure(stage, "vmap", sizes["benchmark"], sizes["rounds"],
-                                        sizes["repeats"], sizes["hidden"], sizes["batch"],
-                                        sizes["capacity"], sizes["tasks"])
-    return out
+    return {update: {stage: throughput.measure(stage, update, sizes["benchmark"], sizes["rounds"],
+                                               sizes["repeats"], sizes["hidden"], sizes["batch"],
+                                               sizes["capacity"], sizes["tasks"])
+                     for stage in ("offline", "online")}
+            for update in UPDATES}
 
 
 def official(path: str, sizes: dict) -> dict:
@@ -109,7 +111,7 @@ def world_model_rates(sizes: dict) -> dict:
 
 
 def projection(teacher: dict, rounds: dict) -> dict:
-    """Hours of the paper's schedule at the measured rates."""
+    """Hours of the paper's schedule at the measured rates (`rounds`: one update's figures)."""
     hours = {
         "teachers": SCHEDULE["teacher_steps"] / teacher["steps_per_task_per_s"] / 3600,
         "offline": SCHEDULE["offline_rounds"] / rounds["offline"]["rounds_per_s"] / 3600,
@@ -133,12 +135,17 @@ def markdown(report: dict) -> str:
         return off.get("skipped") or f"failed: {row.get('failed', 'n/a')[:80]}"
 
     lines.append(f"| teacher env steps/s, {t['tasks']} tasks together | {t['env_steps_per_s']:,.0f} | |")
-    for stage in ("offline", "online"):
-        lines.append(f"| {stage} rounds/s (K={r[stage]['tasks']}) | {r[stage]['rounds_per_s']:.1f} "
-                     f"| {theirs(stage)} |")
-    lines.append(f"| projected hours: teachers (1M steps/task) + offline (500K) + online "
-                 f"(500K) | {h['teachers']:.2f} + {h['offline']:.2f} + {h['online']:.2f} = "
-                 f"**{h['total']:.2f}** | |")
+    for update in UPDATES:      # the public code updates in the paper's order
+        for stage in ("offline", "online"):
+            row = r[update][stage]
+            lines.append(f"| {stage} rounds/s, {update} (K={row['tasks']}) | "
+                         f"{row['rounds_per_s']:.1f} | "
+                         f"{theirs(stage) if update == 'sequential' else ''} |")
+    for update in UPDATES:
+        hu = h[update]
+        lines.append(f"| projected hours, {update}: teachers (1M steps/task) + offline (500K) + "
+                     f"online (500K) | {hu['teachers']:.2f} + {hu['offline']:.2f} + "
+                     f"{hu['online']:.2f} = **{hu['total']:.2f}** | |")
     for size, row in report.get("world_model", {}).items():
         if "failed" in row:
             lines.append(f"| world model {size} | failed: {row['failed'][:80]} | |")
@@ -174,15 +181,17 @@ def main():
     student = student_rounds(sizes)
     with open(partial, "w") as f:
         json.dump({"teachers": teacher, "student": student}, f)
-    print(f"[accelerator_check] student: offline {student['offline']['rounds_per_s']} rounds/s, "
-          f"online {student['online']['rounds_per_s']} rounds/s", flush=True)
+    for update in UPDATES:
+        print(f"[accelerator_check] student, {update}: offline "
+              f"{student[update]['offline']['rounds_per_s']} rounds/s, online "
+              f"{student[update]['online']['rounds_per_s']} rounds/s", flush=True)
     report = {"device": str(jax.devices()[0].device_kind), "platform": jax.default_backend(),
               "jax": jax.__version__, "dry_run": args.dry_run, "sizes": {
                   k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
               "teachers": teacher, "student": student,
               "official": official(args.official, sizes) if not args.dry_run else
               {"skipped": "dry run"},
-              "projected_hours": projection(teacher, student),
+              "projected_hours": {u: projection(teacher, student[u]) for u in UPDATES},
               "world_model": world_model_rates(sizes),
               "wall_s": None}
     report["wall_s"] = round(time.time() - start, 1)
