@@ -19,8 +19,9 @@ Measures, on the default device:
    second at batch 256 and planner actions per second (MPPI, 512 samples x 6 iterations),
    at MT30's 1M and 317M sizes (`ktmjax.worldmodel.throughput`);
 and the projected wall-clock of the paper's schedule on this device, in each update order:
-1,000,000 teacher steps per task, then 500,000 offline and 500,000 online rounds. Writes accelerator_check.json and
-accelerator_check.md (a Markdown table for docs/performance.md) to --out and prints both.
+1,000,000 teacher steps per task, then 500,000 offline and 500,000 online rounds. Writes
+accelerator_check.json and accelerator_check.md (a Markdown table for docs/performance.md)
+to --out and prints both.
 """
 import argparse
 import json

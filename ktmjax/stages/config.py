@@ -186,8 +186,8 @@ TASK_ID_HELP = ("Not in the paper: append a one-hot of the task to the student's
 UPDATE_HELP = ("vmap: one optimiser step per round on the mean of the K task losses; "
                "sequential: K steps per round, one per task (the public code's order); "
                "pcgrad: one step on the K task gradients after gradient surgery (PCGrad; "
-               "with --alpha=0 online, the G-Surgery baseline). Default: the --preset's "
-               "(paper: sequential; robust: vmap).")
+               "with --alpha=0 online, the G-Surgery baseline). Default: the --preset's ("
+               + "; ".join(f"{name}: {p['update']}" for name, p in PRESETS.items()) + ").")
 SHARED_NET_HELP = ("The SharedNet baseline's networks (D'Eramo et al., ICLR 2020): the first and "
                    "the last layer of the student's actor and critics per task, the hidden "
                    "layers shared; turns on --task_id (its one-hot picks the task's layers). "
