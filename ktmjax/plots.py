@@ -19,16 +19,27 @@ def _thousands(x, _=None) -> str:
 
 
 def learning_curve(run_dir: str, title: str, summary_tasks: dict, stage: str = None) -> str:
-    """Plots metrics.csv of `run_dir` into learning_curve.png (one panel per task, the
+    """Plots metrics.csv of `run_dir` into learning_curve.png (`curve_figure`). Returns the
+    PNG path."""
+    path = RunDir(run_dir).learning_curve
+    curve_figure(run_dir, title, summary_tasks, stage).savefig(path, dpi=100)
+    return path
+
+
+def curve_figure(run_dir: str, title: str, summary_tasks: dict, stage: str = None) -> Figure:
+    """The periodic evaluations in metrics.csv of `run_dir`: one panel per task, the
     teacher's return dashed where known; the x axis in rounds, or what `stage` counts in
-    `X_LABELS`). Returns the PNG path."""
+    `X_LABELS`; the y axis says how many episodes each evaluation averages."""
     curves = defaultdict(lambda: ([], [], []))    # task -> rounds, means, stds
+    episodes = set()
     with open(RunDir(run_dir).metrics, newline="") as f:
         for row in csv.DictReader(f):
             rounds, means, stds = curves[row["task"]]
             rounds.append(int(row["round"]))
             means.append(float(row["return"]))
             stds.append(float(row["return_std"]))
+            episodes.add(row["episodes"])
+    y_label = f"return (mean of {episodes.pop()} episodes)" if len(episodes) == 1 else "return"
     tasks = list(summary_tasks)
     cols = min(len(tasks), 4)
     rows = -(-len(tasks) // cols)
@@ -46,11 +57,9 @@ def learning_curve(run_dir: str, title: str, summary_tasks: dict, stage: str = N
         ax.set_title(task, fontsize=9)
         ax.set_xlabel(X_LABELS.get(stage, "round"))
         ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
-        ax.set_ylabel("return")
+        ax.set_ylabel(y_label)
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
     fig.suptitle(textwrap.fill(title, 11 * 4 * cols), fontsize=9)   # ~11 characters per inch
     fig.tight_layout()
-    path = RunDir(run_dir).learning_curve
-    fig.savefig(path, dpi=100)
-    return path
+    return fig

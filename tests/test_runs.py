@@ -63,6 +63,25 @@ def test_metrics_log_rows_and_a_log_with_an_older_header(tmp_path):
         ("", ""), ("", ""), ("0.25", "0")]
 
 
+def test_results_name_the_final_episodes_and_the_curve_the_periodic_ones(tmp_path):
+    """results.md's title counts the final evaluation's episodes; the learning curve, whose
+    points are the periodic evaluations, counts theirs instead."""
+    from ktmjax import plots
+    log = runs.MetricsLog(str(tmp_path))
+    for r in (10, 20):
+        log.add("teachers", r, {"T": {"return_mean": float(r), "return_std": 1.0, "episodes": 3}},
+                {"T": {}})
+    tasks = {"T": {"return_mean": 25.0, "return_std": 0.5, "episodes": 10}}
+    runs.write_results(str(tmp_path), {"stage": "teachers", "wall_s": 1.0, "tasks": tasks},
+                       "TD3 teachers, seed 0", 10)
+    assert (tmp_path / "results.md").read_text().startswith(
+        "# TD3 teachers, seed 0, 10 deterministic episodes per task\n")
+    assert (tmp_path / "learning_curve.png").read_bytes().startswith(b"\x89PNG")
+    fig = plots.curve_figure(str(tmp_path), "TD3 teachers, seed 0", tasks, "teachers")
+    assert fig.axes[0].get_ylabel() == "return (mean of 3 episodes)"
+    assert fig._suptitle.get_text() == "TD3 teachers, seed 0"
+
+
 def test_a_resumed_runs_clock_goes_on_from_the_rows_it_keeps(tmp_path):
     """truncate keeps the stage's rows up to the restored round; elapsed (and the wall_s of
     the next row) goes on from the last kept row's wall_s, not from zero."""

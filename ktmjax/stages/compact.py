@@ -236,8 +236,7 @@ def compress(run: CompressRun) -> dict:
                        f"Compact student {list(run.hidden)} ({run.dtype}) of benchmark "
                        f"{run.benchmark}, distilled from "
                        f"{'the student of ' + run.from_run if run.from_run else 'the teachers'}, "
-                       f"seed {run.seed}, {run.rounds} rounds, {run.final_episodes} "
-                       "deterministic episodes per task",
+                       f"seed {run.seed}, {run.rounds} rounds", run.final_episodes,
                        extra=compression.size_table(summary))
     print(f"policy saved in {os.path.join(run.run_dir, 'policy.msgpack')}", flush=True)
     return summary

@@ -88,8 +88,8 @@ def write_runs(run, axis: SeedAxis, out_dirs, *, stage: str, prefix: str, title:
                    "rounds": run.rounds, **(extra or {}), "update": run.update,
                    "teachers": run.teachers,
                    "tasks": evaluation.summarize(tasks, seed_returns, teacher_returns)}
-        runs.write_results(out, summary, title.format(seeds=f"seed {seed}")
-                           + f", {run.final_episodes} deterministic episodes per task")
+        runs.write_results(out, summary, title.format(seeds=f"seed {seed}"),
+                           run.final_episodes)
         print(f"student saved in {os.path.join(out, 'student')}", flush=True)
         return summary
     return write_each(run.run_dir, axis, out_dirs, students, returns, write_one,

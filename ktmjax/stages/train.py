@@ -86,8 +86,7 @@ def train_teachers(run: TeachersRun) -> dict:
 
 
 def title(run: TeachersRun, seeds: str) -> str:
-    return (f"TD3 teachers, benchmark {run.benchmark}, {seeds}, {run.steps} env steps per "
-            f"task, {run.final_episodes} deterministic episodes each")
+    return f"TD3 teachers, benchmark {run.benchmark}, {seeds}, {run.steps} env steps per task"
 
 
 def write_teachers(run: TeachersRun, seed: int, out: str, trainer, state, returns,
@@ -102,7 +101,7 @@ def write_teachers(run: TeachersRun, seed: int, out: str, trainer, state, return
     teacher_store.save_teachers(out, trainer, state, summary_tasks, at_bound)
     summary = {"benchmark": run.benchmark, "stage": "teachers", "seed": seed,
                "wall_s": wall_s, "env_steps": run.steps, "tasks": summary_tasks}
-    runs.write_results(out, summary, title(run, f"seed {seed}"))
+    runs.write_results(out, summary, title(run, f"seed {seed}"), run.final_episodes)
     print(f"teachers saved in {os.path.join(out, 'teachers')}", flush=True)
     for name in at_bound:
         print(f"warning: the {name} teacher is not usable: {teacher_store.AT_BOUND_NOTE}", flush=True)

@@ -355,7 +355,7 @@ def write_world_model(run: WorldModelRun, seed: int, out: str, state, tasks, mcf
                "evaluations": evaluations, "bytes": sizes_bytes}
     sizes_md = "\n".join(f"- {d}: {b['file_bytes']:,} bytes ({b['file_bytes_with_target_q']:,} "
                          "with target Qs)" for d, b in sizes_bytes.items())
-    runs.write_results(out, summary, title,
+    runs.write_results(out, summary, title, run.final_episodes,
                        extra=f"{score_table(evaluations)}\n\nParameters: {num_params:,} "
                              f"({summary['params_with_target_q']:,} with target Qs)\n\n{sizes_md}")
     return summary
