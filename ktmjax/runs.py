@@ -384,19 +384,18 @@ def enable_compilation_cache(path: str = None) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
-def write_results(run_dir: str, summary: dict, title: str, final_episodes: int = None,
+def write_results(run_dir: str, summary: dict, title: str, final_episodes: int,
                   extra: str = "") -> str:
     """Writes learning_curve.png (titled `title`: its points are the periodic evaluations),
-    results.md (`title`, with "N deterministic episodes per task" where the table is a final
-    evaluation of `final_episodes`, + Markdown table [+ `extra`, more Markdown]) and, last
-    (it marks the run finished), summary.json; prints the tables. In a multi-process job,
-    only the writer process writes."""
+    results.md (`title`, ", N deterministic episodes per task" with N = `final_episodes`,
+    the final evaluation's, + Markdown table [+ `extra`, more Markdown]) and, last (it marks
+    the run finished), summary.json; prints the tables. In a multi-process job, only the
+    writer process writes."""
     table = markdown_table(summary["tasks"]) + (f"\n\n{extra}" if extra else "")
     if not distributed.is_writer():
         return table
     learning_curve(run_dir, title, summary["tasks"], summary.get("stage"))
-    if final_episodes is not None:
-        title = f"{title}, {final_episodes} deterministic episodes per task"
+    title = f"{title}, {final_episodes} deterministic episodes per task"
     with open(RunDir(run_dir).results, "w") as f:
         f.write(f"# {title}\n\n{table}\n")
     write_json(RunDir(run_dir).summary, summary)
