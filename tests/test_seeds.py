@@ -58,6 +58,9 @@ def test_the_aggregate_holds_means_and_intervals_over_seeds(two_seeds):
         assert row["ratio"] == pytest.approx(float(np.mean([s["tasks"][name]["ratio"]
                                                             for s in per_seed])))
     agg = together["aggregate"]
+    heading = (root / "two" / "results.md").read_text().splitlines()[0]
+    assert heading.endswith(f"final evaluation: {TINY['final_episodes']} deterministic "
+                            "episodes per task"), heading
     assert agg["runs"] == 2 and agg["mean_ci95"][0] <= agg["mean"] <= agg["mean_ci95"][1]
     # The report reads a multi-seed run as its seeds.
     text, columns = report.report([str(root / "two")])

@@ -54,21 +54,22 @@ def metrics_logs(out_dirs: list, tensorboard: bool) -> list:
     return [runs.MetricsLog(d, tensorboard) for d in out_dirs]
 
 
-def finish(run_dir: str, summaries: list, title: str, extra: dict = None) -> dict:
+def finish(run_dir: str, summaries: list, title: str, final_episodes: int,
+           extra: dict = None) -> dict:
     """The summary of the program: a single seed's own, or the aggregate over several
-    (`write_aggregate`, titled `title`, with `extra`)."""
+    (`write_aggregate`, titled `title`, with `final_episodes` and `extra`)."""
     if len(summaries) == 1:
         return summaries[0]
-    return write_aggregate(run_dir, summaries, title, extra)
+    return write_aggregate(run_dir, summaries, title, final_episodes, extra)
 
 
 def write_each(run_dir: str, axis: SeedAxis, out_dirs, states, returns, write_one,
-               aggregate_title: str) -> dict:
+               aggregate_title: str, final_episodes: int) -> dict:
     """`write_one(seed, out_dir, state, returns) -> summary` for each seed (`states` and
     `returns` carry the seed axis), then the program's summary (`finish`)."""
     summaries = [write_one(seed, out, state, seed_returns) for seed, out, state, seed_returns
                  in zip(axis.seeds, out_dirs, axis.split(states), axis.split(returns))]
-    return finish(run_dir, summaries, aggregate_title)
+    return finish(run_dir, summaries, aggregate_title, final_episodes)
 
 
 def write_runs(run, axis: SeedAxis, out_dirs, *, stage: str, prefix: str, title: str, students,
@@ -93,7 +94,7 @@ def write_runs(run, axis: SeedAxis, out_dirs, *, stage: str, prefix: str, title:
         print(f"student saved in {os.path.join(out, 'student')}", flush=True)
         return summary
     return write_each(run.run_dir, axis, out_dirs, students, returns, write_one,
-                      title.format(seeds=axis.span))
+                      title.format(seeds=axis.span), run.final_episodes)
 
 
 def student_dirs(path: str) -> list:
@@ -120,9 +121,11 @@ def start_dirs(path: str, count: int) -> list:
     return dirs
 
 
-def write_aggregate(run_dir: str, summaries: list, title: str, extra: dict = None) -> dict:
+def write_aggregate(run_dir: str, summaries: list, title: str, final_episodes: int,
+                    extra: dict = None) -> dict:
     """RUN_DIR/results.md and, last, summary.json of a multi-seed run: per task the mean
-    and std over seeds of each seed's final return (and ratio to the teacher), and the
+    and std over seeds of each seed's final return (the mean of `final_episodes`
+    deterministic episodes; named in the title) and ratio to the teacher, and the
     mean and IQM of the ratios over seeds x tasks with 95% stratified-bootstrap intervals
     (`ktmjax.stats`); `extra` (a stage's own aggregates) goes into summary.json too."""
     names = list(summaries[0]["tasks"])
@@ -153,9 +156,11 @@ def write_aggregate(run_dir: str, summaries: list, title: str, extra: dict = Non
                   f"IQM {agg['iqm']:.3f} [{agg['iqm_ci95'][0]:.3f}, {agg['iqm_ci95'][1]:.3f}] "
                   "(95% stratified-bootstrap intervals)."]
     table = "\n".join(lines)
+    title = (f"{title}; each seed's final evaluation: {final_episodes} deterministic "
+             "episodes per task")
     if distributed.is_writer():
         with open(runs.RunDir(run_dir).results, "w") as f:
             f.write(f"# {title}\n\n{table}\n")
     runs.write_json(runs.RunDir(run_dir).summary, summary)
-    print(f"\n{title}, {len(summaries)} seeds ({summary['wall_s']:.0f} s):\n{table}", flush=True)
+    print(f"\n{title} ({len(summaries)} seeds, {summary['wall_s']:.0f} s):\n{table}", flush=True)
     return summary

@@ -82,7 +82,7 @@ def train_teachers(run: TeachersRun) -> dict:
         run.run_dir, axis, out_dirs, state, returns,
         lambda seed, out, seed_state, seed_returns: write_teachers(
             run, seed, out, trainer, seed_state, seed_returns, wall_s),
-        title(run, axis.span))
+        title(run, axis.span), run.final_episodes)
 
 
 def title(run: TeachersRun, seeds: str) -> str:

@@ -313,7 +313,7 @@ def world_model(run: WorldModelRun) -> dict:
     modes = summaries[0]["normalised_score"]
     mean_scores = {m: float(np.mean([s["normalised_score"][m] for s in summaries])) for m in modes}
     return seed_runs.finish(run.run_dir, summaries,
-                            title.format(seeds=axis.span),
+                            title.format(seeds=axis.span), run.final_episodes,
                             extra={"normalised_score": mean_scores})
 
 
