@@ -33,6 +33,13 @@ def noisy_rollouts(env: "MultiTaskEnv", policy_apply: Callable, params, steps: i
     uniform random action instead; episodes restart themselves (one program, no refills:
     they cycle through each env's pool of initial states). Returns one `replay.Replay` per
     task group holding the `steps` transitions of each of its tasks."""
+    return rollout_program(env, policy_apply, steps)(params, key, noise, random_share)
+
+
+def rollout_program(env: "MultiTaskEnv", policy_apply: Callable, steps: int) -> Callable:
+    """`noisy_rollouts` of `env`, `policy_apply` and `steps` as one jitted function of
+    (params, key, noise, random_share): made once, it rolls out at several noise levels with
+    one trace and one compile."""
     def run(params, key, noise, random_share):
         env_key, key = jax.random.split(key)
         states = env.reset(env_key)
@@ -54,6 +61,6 @@ def noisy_rollouts(env: "MultiTaskEnv", policy_apply: Callable, params, steps: i
         (_, buffers), _ = jax.lax.scan(body, (states, buffers), jax.random.split(key, steps))
         return buffers
 
-    # The noise is an argument, not a constant: rollouts at several noise levels share one
-    # program (and the persistent compilation cache).
-    return jax.jit(run)(tuple(params), key, jnp.float32(noise), jnp.float32(random_share))
+    program = jax.jit(run)   # the noise is an argument, not a constant: one program for all
+    return lambda params, key, noise, random_share=0.0: program(
+        tuple(params), key, jnp.float32(noise), jnp.float32(random_share))

@@ -218,7 +218,7 @@ def _student_row(run_dir: str, cfg: dict, task: envs.Task, obs, action, grid,
                                        bool(cfg.get("task_id")))
     net = td3.TD3Config(hidden=tuple(cfg["hidden"]),
                         task_layers=task_layers(bool(cfg.get("shared_net")), cfg["tasks"]))
-    like = td3.init(jax.random.PRNGKey(0), lay.student_obs_size, lay.action_max, net)
+    like = td3.state_shapes(lay.student_obs_size, lay.action_max, net)
     student = checkpoint.load_student(run_dir, like)
     s_obs = lay.student_obs(jnp.asarray(obs)[None], (list(cfg["tasks"]).index(task.name),))[0]
     own = layout.slice_action(net.actor(lay.action_max).apply(student.actor_params, s_obs), 1)

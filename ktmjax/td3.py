@@ -92,6 +92,12 @@ def init(key, obs_size: int, action_size: int, config: TD3Config) -> TD3State:
                       config.optimizer())
 
 
+def state_shapes(obs_size: int, action_size: int, config: TD3Config) -> TD3State:
+    """The shapes and dtypes of `init`'s state, nothing computed: the template a checkpoint
+    or a weights file is read back into."""
+    return jax.eval_shape(lambda: init(jax.random.PRNGKey(0), obs_size, action_size, config))
+
+
 def init_state(key, obs_size: int, action_size: int, actor, critic, tx) -> TD3State:
     """Fresh parameters of the networks `actor` and `critic`, optimiser states of `tx`."""
     actor_key, critic_key, key = jax.random.split(key, 3)

@@ -161,7 +161,7 @@ def load_teachers(teachers_dir: str, groups, critic: str = "target") -> tuple:
             raise BadInput(f"teachers of {', '.join(t.name for t in group.tasks)} differ in "
                            "network widths; train them together")
         config = td3.TD3Config(hidden=hidden.pop())
-        like = td3.init(jax.random.PRNGKey(0), group.obs_size, group.action_size, config)
+        like = td3.state_shapes(group.obs_size, group.action_size, config)
         actors, critics, datas = [], [], []
         for task in group.tasks:
             actor, task_critic, data = _load_one(dirs[task.name], task.name, like, critic)
@@ -289,7 +289,7 @@ def export_teachers(teachers_dir: str, tasks: Sequence[Task], out_dir: str) -> d
     for task in tasks:
         meta = runs.read_json(os.path.join(dirs[task.name], TEACHER_FILE))
         config = td3.TD3Config(hidden=tuple(meta["hidden"]))
-        like = td3.init(jax.random.PRNGKey(0), task.obs_size, task.action_size, config)
+        like = td3.state_shapes(task.obs_size, task.action_size, config)
         state = checkpoint.load(os.path.join(dirs[task.name], STATE_DIR), like)
         weights = jax.device_get({"actor": state.actor_params,
                                   "critic": state.target_critic_params})

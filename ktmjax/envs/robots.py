@@ -7,13 +7,6 @@ import warnings
 import jax
 import mujoco
 
-with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-    # mujoco.mjx prints a line about the optional Warp backend on import; Brax warns that
-    # its own pipelines are unmaintained. Neither concerns the MJX envs used here.
-    warnings.simplefilter("ignore")
-    from brax import envs as brax_envs
-    from brax.io import mjcf
-
 from ktmjax import distributed
 from ktmjax.envs import dmc, morphology
 from ktmjax.envs.tasks import Task
@@ -55,12 +48,25 @@ def task_mjcf(task: Task) -> str:
     return None
 
 
+def _brax():
+    """Brax's (envs, io.mjcf) modules, imported at the first env: with MuJoCo MJX they take
+    seconds to import, which a command that stops at bad input does not need."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # mujoco.mjx prints a line about the optional Warp backend on import; Brax warns
+        # that its own pipelines are unmaintained. Neither concerns the MJX envs used here.
+        warnings.simplefilter("ignore")
+        from brax import envs as brax_envs
+        from brax.io import mjcf
+    return brax_envs, mjcf
+
+
 def make_env(task: Task, backend: str = "mjx"):
     """A Brax PipelineEnv for `task`: normalised actions in [-1, 1], gym-like rewards."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown physics backend {backend!r}; known: {', '.join(BACKENDS)}")
     if dmc.is_dmc(task):
         return dmc.DmcEnv(task.name)
+    brax_envs, mjcf = _brax()
     with warnings.catch_warnings(), without_settotalmass_warning(), distributed.local_models():
         warnings.simplefilter("ignore")
         # A task's family is the name of the Brax robot its model derives from.

@@ -51,14 +51,14 @@ def rollout_transitions(path: str, tasks, steps: int, seed: int) -> dict:
     loaded, configs, _ = teacher_store.load_teachers(path, env.groups)
     policy = teacher_store.teachers_policy(env.groups, configs)
     per_level = steps // len(ROLLOUT_LEVELS)
+    rollouts = acting.rollout_program(env, policy, per_level)
     out = {t.name: [] for t in tasks}
     for i, (noise, random_share) in enumerate(ROLLOUT_LEVELS):
         print(f"[{STAGE}] data: {per_level} steps per task of the teachers in {path} with "
               f"noise {noise}" + (f", {random_share:.0%} random actions" if random_share else ""),
               flush=True)
-        buffers = acting.noisy_rollouts(env, policy, [t.actor_params for t in loaded],
-                                        per_level, jax.random.PRNGKey(seed * 100 + i), noise,
-                                        random_share)
+        buffers = rollouts([t.actor_params for t in loaded], jax.random.PRNGKey(seed * 100 + i),
+                           noise, random_share)
         for group, buffer in zip(env.groups, buffers):
             for j, task in enumerate(group.tasks):
                 out[task.name].append({f: np.asarray(getattr(buffer, f)[j])
@@ -170,11 +170,12 @@ def planner_policy(mcfg, pcfg: plan.PlanConfig, groups, discounts):
     return apply
 
 
-def make_planner_evaluator(env, mcfg, pcfg: plan.PlanConfig, discounts, episodes: int,
-                           explore: bool):
-    """A jitted (params, key) -> returns [K, episodes]: every task's episodes side by side,
-    each action planned by MPPI (with the planner's sampling noise when `explore`)."""
-    def run_group(group, params, key):
+def make_planner_evaluator(env, mcfg, pcfg: plan.PlanConfig, discounts, episodes: int):
+    """A jitted ((params, explore), key) -> returns [K, episodes]: every task's episodes side
+    by side, each action planned by MPPI (with the planner's sampling noise where `explore`,
+    a bool array: one program for both)."""
+    def run_group(group, params_explore, key):
+        params, explore = params_explore
         k_reset, k_act = jax.random.split(key)
         keys = jax.random.split(k_reset, episodes * group.size).reshape(episodes, group.size, -1)
         state = jax.vmap(group.reset)(keys)
@@ -298,10 +299,10 @@ def world_model(run: WorldModelRun) -> dict:
                            num_pi_trajs=min(plan.PlanConfig.num_pi_trajs, run.num_samples // 2),
                            num_elites=min(plan.PlanConfig.num_elites, run.num_samples // 4))
     prior = evaluation.make_evaluator(env, prior_policy(mcfg, groups), run.final_episodes)
+    planner = make_planner_evaluator(env, mcfg, pcfg, discounts, run.final_episodes)
     evaluators = {   # each (params, key) -> returns [K, episodes]
-        "planner": make_planner_evaluator(env, mcfg, pcfg, discounts, run.final_episodes, False),
-        "planner, sampling noise on": make_planner_evaluator(env, mcfg, pcfg, discounts,
-                                                             run.final_episodes, True),
+        "planner": lambda params, key: planner((params, jnp.bool_(False)), key),
+        "planner, sampling noise on": lambda params, key: planner((params, jnp.bool_(True)), key),
         "policy prior": lambda params, key: prior(tuple(params for _ in groups), key)}
     title = (f"World model {run.size}, benchmark {run.benchmark}, {{seeds}}, {run.steps} "
              "updates" + (f", distilled (alpha {run.alpha:g})" if teacher else ", no teacher"))

@@ -67,6 +67,9 @@ class Learner:
         self.pi_opt = _pi_optimizer(optim)
 
     def init(self, key) -> TrainState:
+        return jax.jit(self._init)(key)   # one program: eager, the many small ops are slow
+
+    def _init(self, key) -> TrainState:
         params = model.init(self.mcfg, key)
         return TrainState(params, jax.tree.map(jnp.copy, params["qs"]), self.model_opt.init(params),
                           self.pi_opt.init(params["pi"]), jnp.ones((), jnp.float32),
