@@ -3,9 +3,6 @@ import csv
 import textwrap
 from collections import defaultdict
 
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
-
 from ktmjax.rundir import RunDir
 
 
@@ -26,10 +23,13 @@ def learning_curve(run_dir: str, title: str, summary_tasks: dict, stage: str = N
     return path
 
 
-def curve_figure(run_dir: str, title: str, summary_tasks: dict, stage: str = None) -> Figure:
+def curve_figure(run_dir: str, title: str, summary_tasks: dict, stage: str = None):
     """The periodic evaluations in metrics.csv of `run_dir`: one panel per task, the
     teacher's return dashed where known; the x axis in rounds, or what `stage` counts in
-    `X_LABELS`; the y axis says how many episodes each evaluation averages."""
+    `X_LABELS`; the y axis says how many episodes each evaluation averages. (A
+    matplotlib Figure: imported here, as it takes half a second to import.)"""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
     curves = defaultdict(lambda: ([], [], []))    # task -> rounds, means, stds
     episodes = set()
     with open(RunDir(run_dir).metrics, newline="") as f:
