@@ -3,6 +3,7 @@ critic guide a student?
 
     python -m experiments.diagnose_teachers robustness TEACHERS_DIR [--biases=B,B,...] [--episodes=10] [--tasks=T1,T2]
     python -m experiments.diagnose_teachers consistency TEACHER_DIR [--last=N | --rollouts=N] [STUDENT_RUN_DIR ...]
+    python -m experiments.diagnose_teachers critic_bias ONLINE_RUN_DIR
 
 robustness: every teacher of TEACHERS_DIR (a train_teachers run directory or a directory
 of exported teachers) acts with its deterministic action plus a constant bias (clipped to
@@ -24,6 +25,15 @@ STUDENT_RUN_DIR (a finished offline_transfer or online run of that task):
 - `Q rmse`: root mean square of Q1(actor) minus the target critic's;
 - for a student, `|student-actor|`: the mean distance between its own action and the
   teacher's on those states (what --actor_match pulls down).
+
+critic_bias: the online run's newest checkpoint (a run of one seed with the TD3 student,
+finished or still running; nothing on disk changes); on 2048 transitions of each task's
+online shard D'_k, one table row per task: the mean reward, the student's Q1 and the
+teacher's Q1 on the same transitions, the Eq. 3 target y, |Q1 - y|, and the gap |Q1' -
+Q2'| between the student's two target critics at the target action. Clipped double-Q
+learning takes the smaller one, which at its fixed point holds a critic gamma / (1 -
+gamma) times that gap below its true values (99x at gamma 0.99): a task whose values are
+small next to the gap loses them.
 """
 import time
 
@@ -33,7 +43,7 @@ from experiments import common
 from ktmjax import diagnostics
 
 FLAGS = flags.FLAGS
-MODES = ("robustness", "consistency")
+MODES = ("robustness", "consistency", "critic_bias")
 flags.DEFINE_string("biases", ",".join(f"{b:g}" for b in diagnostics.DEFAULT_BIASES),
                     "robustness: comma-separated constant biases added to every action.")
 flags.DEFINE_integer("episodes", 10, "robustness: deterministic episodes per teacher and bias.")
@@ -43,7 +53,7 @@ flags.DEFINE_integer("last", None, "consistency: draw the states from the newest
 flags.DEFINE_integer("rollouts", None, "consistency: draw the states from N steps of the "
                      "teacher's own noisy rollouts instead of its replay.")
 flags.DEFINE_integer("seed", 0, "Random seed of the episodes' initial states (robustness) "
-                     "or of the states drawn (consistency).")
+                     "or of the states or transitions drawn (consistency, critic_bias).")
 MODE_FLAGS = {"robustness": ("biases", "episodes", "tasks"),
               "consistency": ("last", "rollouts")}
 
@@ -90,11 +100,24 @@ def consistency(task_dir: str, students) -> None:
                  else f", |student-actor| {row.student_distance:.4f}"), flush=True)
 
 
+def critic_bias(run_dir: str) -> None:
+    result = diagnostics.critic_bias(run_dir, seed=FLAGS.seed)
+    print(f"critic of {run_dir} at round {result.round}: means over "
+          f"{diagnostics.NUM_STATES} transitions of each task's online shard")
+    print("| task | transitions | reward | student Q1 | teacher Q1 | TD target y | |Q1 - y| "
+          "| target twin gap |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in result.rows:
+        print(f"| {r.task} | {r.transitions} | {r.reward:.3f} | {r.student_q1:.1f} | "
+              f"{r.teacher_q1:.1f} | {r.td_target:.1f} | {r.td_error:.2f} | {r.twin_gap:.2f} |")
+
+
 def main(argv):
     args = argv[1:]
     common.require(len(args) >= 2 and args[0] in MODES,
-                   "give a mode and a directory: robustness TEACHERS_DIR, or consistency "
-                   "TEACHER_DIR [STUDENT_RUN_DIR ...] (--help for more)")
+                   "give a mode and a directory: robustness TEACHERS_DIR, consistency "
+                   "TEACHER_DIR [STUDENT_RUN_DIR ...], or critic_bias ONLINE_RUN_DIR "
+                   "(--help for more)")
     mode = args[0]
     other = [f"--{f}" for m, names in MODE_FLAGS.items() if m != mode for f in names
              if FLAGS[f].present]
@@ -103,6 +126,10 @@ def main(argv):
         common.require(len(args) == 2, f"robustness takes one teachers directory, not "
                        f"{' '.join(args[1:])}")
         robustness(args[1])
+    elif mode == "critic_bias":
+        common.require(len(args) == 2, f"critic_bias takes one online run directory, not "
+                       f"{' '.join(args[1:])}")
+        critic_bias(args[1])
     else:
         consistency(args[1], args[2:])
 

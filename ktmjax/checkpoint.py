@@ -2,6 +2,7 @@
 import os
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from ktmjax import distributed, runs, sharding
@@ -62,12 +63,16 @@ class RunCheckpoints:
     `run_dir/unreadable_checkpoints/`, never deleted.
     """
 
-    def __init__(self, run_dir: str, keep: int = 2):
+    def __init__(self, run_dir: str, keep: int = 2, read_only: bool = False):
+        """`read_only`: to look at another process's run (`newest`): nothing on disk is
+        written, cleaned up or moved."""
         self.directory = os.path.abspath(runs.RunDir(run_dir).checkpoints)
         self.aside = os.path.abspath(os.path.join(run_dir, "unreadable_checkpoints"))
-        self.manager = ocp.CheckpointManager(
-            self.directory, options=ocp.CheckpointManagerOptions(
-                max_to_keep=keep, cleanup_tmp_directories=True))
+        options = (ocp.CheckpointManagerOptions(read_only=True, save_interval_steps=0,
+                                                max_to_keep=None, create=False)
+                   if read_only else ocp.CheckpointManagerOptions(
+                       max_to_keep=keep, cleanup_tmp_directories=True))
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
 
     def save(self, step: int, state) -> None:
         """Every process of a job calls it; each writes the array shards it holds."""
@@ -83,7 +88,9 @@ class RunCheckpoints:
         if set(saved) != set(wanted):
             raise ValueError("the saved arrays are not those of this run's state")
         leaves, treedef = jax.tree.flatten(like)
-        leaves = [saved.get(f"{i:05d}", leaf) for i, leaf in enumerate(leaves)]
+        # The empty arrays, not saved, come back as new ones (`like` may be shapes alone).
+        leaves = [saved.get(f"{i:05d}", jnp.zeros(leaf.shape, leaf.dtype))
+                  for i, leaf in enumerate(leaves)]
         # Committed like a fresh state: placed otherwise, the first epoch after a resume
         # would compile once more.
         return sharding.placed(jax.tree.unflatten(treedef, leaves))
@@ -94,22 +101,26 @@ class RunCheckpoints:
         Unreadable newer ones are reported through `say` and moved aside; when none is
         readable, a one-line `BadInput` is raised and nothing on disk changes.
         """
+        step, state, unreadable = self.newest(like)
+        for bad, why in unreadable if distributed.is_writer() else ():
+            target = _free_path(os.path.join(self.aside, str(bad)))
+            os.makedirs(self.aside, exist_ok=True)
+            os.replace(os.path.join(self.directory, str(bad)), target)
+            say(f"the checkpoint at {bad} is unreadable ({why}): moved to {target}; "
+                f"using the one at {step}")
+        if unreadable:
+            self.manager.reload()
+        return step, state
+
+    def newest(self, like) -> tuple:
+        """(step, state, [(step, error name) of each newer unreadable checkpoint]) of the
+        newest readable checkpoint; nothing on disk changes. BadInput when none is readable."""
         unreadable = []
         for step in sorted(self.manager.all_steps(), reverse=True):
             try:
-                state = self._restore_step(step, like)
+                return step, self._restore_step(step, like), unreadable
             except Exception as e:  # orbax/tensorstore raise many kinds on a broken file
                 unreadable.append((step, type(e).__name__))
-                continue
-            for bad, why in unreadable if distributed.is_writer() else ():
-                target = _free_path(os.path.join(self.aside, str(bad)))
-                os.makedirs(self.aside, exist_ok=True)
-                os.replace(os.path.join(self.directory, str(bad)), target)
-                say(f"the checkpoint at {bad} is unreadable ({why}): moved to {target}; "
-                    f"using the one at {step}")
-            if unreadable:
-                self.manager.reload()
-            return step, state
         raise BadInput(f"no readable checkpoint in {self.directory} ("
                        + ", ".join(f"{s}: {why}" for s, why in unreadable)
                        + "); give a new run directory (this one is left as it is)")

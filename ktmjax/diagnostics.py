@@ -1,4 +1,5 @@
-"""Teacher diagnostics: can a teacher be distilled, and can its critic guide a student?
+"""Diagnostics: can a teacher be distilled, can its critic guide a student, and does an
+online student's own critic value every task?
 
 - `robustness`: each teacher's return with a constant bias added to every action. A
   distilled student never acts exactly like its teacher; a small systematic error in its
@@ -10,21 +11,27 @@
   action, for the teacher's critics and the critics of students of its task. A critic
   whose argmax sits far from the actor, or whose action gradient does not follow the
   teacher's, is a poor guide for Eq. 2 and Eq. 5.
+- `critic_bias`: an online student's critic on its online shards, per task: its Q1 against
+  the teacher's, its TD target and error, and the gap between its two target critics (the
+  gap clipped double-Q learning turns into a bias below the true values).
 
-`python -m experiments.diagnose_teachers` prints both as tables.
+`python -m experiments.diagnose_teachers` prints each as a table.
 """
 import os
+from functools import partial
 from typing import NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktmjax import (checkpoint, envs, evaluation, layout, networks, runs, td3, teacher_data,
-                    teacher_store)
+from ktmjax import (checkpoint, envs, evaluation, layout, networks, replay, runs, td3,
+                    teacher_data, teacher_store)
 from ktmjax.envs.multitask import EPISODE_LENGTH
 from ktmjax.errors import BadInput
+from ktmjax.stages import config as stage_config, learn
 from ktmjax.stages.config import task_layers
+from ktmjax.student import batches
 
 DEFAULT_BIASES = (-0.05, -0.02, -0.01, 0.0, 0.01, 0.02, 0.05)
 NUM_STATES = 2048    # states the consistency scan draws
@@ -286,3 +293,75 @@ def consistency(task_dir: str, last: Optional[int] = None, rollouts: Optional[in
     rows_out += [_student_row(run, cfg, task, obs, teacher_action, grid, reference)
                  for run, cfg in zip(students, student_configs)]
     return ConsistencyReport(task.name, np.asarray(obs), teacher_action, tuple(rows_out))
+
+
+# ---- the online student's critic against its teachers' ------------------------------------
+
+class CriticBiasRow(NamedTuple):
+    """One task of `critic_bias`: means over the transitions drawn from its online shard."""
+    task: str
+    transitions: int    # held by the shard D'_k
+    reward: float
+    student_q1: float   # the student's Q1(ŝ, â)
+    teacher_q1: float   # the task teacher's Q1^k(s, a), the critic Eq. 5 follows
+    td_target: float    # Eq. 3's y, with the target critics and target actor
+    td_error: float     # |Q1(ŝ, â) - y|
+    twin_gap: float     # |Q1' - Q2'| of the target critics at Eq. 3's target action
+
+
+class CriticBias(NamedTuple):
+    run_dir: str
+    round: int          # the checkpoint read
+    rows: tuple         # CriticBiasRow per task, in benchmark order
+
+
+def critic_bias(run_dir: str, num_states: int = NUM_STATES, seed: int = 0) -> CriticBias:
+    """The critic of the online run `run_dir` (TD3 student, one seed; its newest checkpoint,
+    finished or running: nothing on disk changes) on `num_states` transitions of each
+    task's online shard: its Q1 against the teacher's Q1 on the same transitions, its Eq. 3
+    target and TD error, and the gap between its two target critics. Clipped double-Q
+    learning takes the smaller target critic, which at its fixed point holds a critic
+    gamma / (1 - gamma) times that gap below its true values; where the gap is large next
+    to a task's values, the student's Q of that task sits far below its teacher's
+    (docs/benchmark_b.md). BadInput for a directory that is not
+    such a run or has no readable checkpoint."""
+    config_path = runs.RunDir(run_dir).config
+    if not os.path.isfile(config_path):
+        raise BadInput(f"{run_dir} holds no config.json; give the directory of an online run")
+    try:
+        run = stage_config.from_settings(stage_config.OnlineRun, runs.read_json(config_path))
+    except (BadInput, TypeError, ValueError):
+        raise BadInput(f"{run_dir} is not an online run; give the directory of an online "
+                       "run") from None
+    if run.seeds != 1 or run.algo != "td3":
+        raise BadInput(f"{run_dir} is a run of {run.seeds} seeds / algo {run.algo}; give an "
+                       "online run of one seed with the TD3 student")
+    if not os.path.isdir(runs.RunDir(run_dir).checkpoints):
+        raise BadInput(f"{run_dir} holds no checkpoints; give a run that has saved one")
+    env = envs.MultiTaskEnv(envs.benchmark_tasks(run.benchmark, run.tasks), run.backend)
+    groups, configs, _ = teacher_store.load_teachers(run.teachers, env.groups, run.teacher_critic)
+    student = learn.online_student(run, env, configs)
+    prefill = learn.online_prefill(run, groups)
+    like = jax.eval_shape(lambda: student.init_online(
+        student.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(0),
+        learn.online_capacity(run, prefill), run.fresh_optimizers, prefill))
+    step, state, _ = checkpoint.RunCheckpoints(run_dir, read_only=True).newest(like)
+    learner, keys = state.learner, jax.random.split(jax.random.PRNGKey(seed), 2 * len(env.groups))
+    rows = {}
+    for g, (group, teacher) in enumerate(zip(env.groups, groups)):
+        batch = replay.sample(state.buffers[g], keys[2 * g], num_states)
+        next_hat = student.obs_hat(g, batch["next_obs"])
+        y, next_q = batches.td_targets(student, learner, batch, next_hat,
+                                       student.group_masks(g)[0], keys[2 * g + 1])
+        action_hat = layout.pad_action(batch["action"], student.layout.action_max)
+        q1 = jax.vmap(lambda o, a: networks.q1(student.critic, learner.critic_params, o, a))(
+            student.obs_hat(g, batch["obs"]), action_hat)
+        teacher_q1 = jax.vmap(partial(networks.q1, student.teacher_critics[g]))(
+            teacher.critic_params, batch["obs"], batch["action"])
+        for j, task in enumerate(group.tasks):
+            mean = lambda x: float(jnp.mean(x[j]))
+            rows[task.name] = CriticBiasRow(
+                task.name, int(state.buffers[g].size[j]), mean(batch["reward"]), mean(q1),
+                mean(teacher_q1), mean(y), mean(jnp.abs(q1 - y)),
+                mean(jnp.abs(next_q[:, 0] - next_q[:, 1])))
+    return CriticBias(run_dir, int(step), tuple(rows[t.name] for t in env.tasks))

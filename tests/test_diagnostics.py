@@ -164,3 +164,44 @@ def test_the_command_refuses_a_missing_directory_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: teachers directory"), proc.stderr
     assert "Traceback" not in proc.stderr and "--" not in lines[0]
+
+
+TINY_ONLINE = ["--benchmark=mini", "--tasks=InvertedPendulum,InvertedDoublePendulum",
+               "--rounds=300", "--warmup=100", "--eval_every=150", "--checkpoint_every=150",
+               "--hidden=16,16", "--batch_size=32", "--eval_episodes=1", "--final_episodes=1"]
+
+
+@pytest.mark.slow
+def test_critic_bias_reads_each_tasks_shard_and_changes_nothing(tmp_path):
+    """critic_bias of a tiny online run (the shipped mini teachers): each row holds its own
+    task's transitions (InvertedPendulum pays exactly 1 per step, InvertedDoublePendulum
+    about 9), the same seed draws the same transitions, nothing in the run directory
+    changes; a directory that is not an online run of one seed is refused in one line."""
+    run_dir = tmp_path / "online"
+    proc = run_module("online", *TINY_ONLINE, f"--run_dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    result = diagnostics.critic_bias(str(run_dir), num_states=256)
+    assert result.round == 300
+    pendulum, double = result.rows
+    assert (pendulum.task, double.task) == ("InvertedPendulum", "InvertedDoublePendulum")
+    assert pendulum.transitions == double.transitions == 300
+    assert pendulum.reward == 1.0 and 5.0 < double.reward < 10.0
+    for row in result.rows:
+        assert row.td_error >= 0 and row.twin_gap >= 0 and np.isfinite(row.student_q1)
+        assert row.teacher_q1 > 0       # the teachers' critics value their tasks
+    assert diagnostics.critic_bias(str(run_dir), num_states=256) == result
+    assert diagnostics.critic_bias(str(run_dir), num_states=256, seed=1) != result
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    settings = json.loads((run_dir / "config.json").read_text())
+    for name, extra, words in (("offline", {"data": "rollouts"}, "not an online run"),
+                               ("seeds", {"seeds": 2}, "2 seeds")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({**settings, **extra}))
+        with pytest.raises(BadInput, match=words):
+            diagnostics.critic_bias(str(tmp_path / name))
+    with pytest.raises(BadInput, match="no config.json"):
+        diagnostics.critic_bias(str(tmp_path / "missing"))
+    proc = run_module("diagnose_teachers", "critic_bias", str(run_dir))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| InvertedPendulum | 300 | 1.000 |" in proc.stdout, proc.stdout

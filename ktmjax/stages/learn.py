@@ -67,6 +67,30 @@ def prepare(run: OnlineRun) -> OnlineRun:
     return run
 
 
+def online_student(run: OnlineRun, env, teacher_configs) -> student.Student:
+    """The student of the online run `run` on `env`, learning through teachers of
+    `teacher_configs` (`teacher_store.load_teachers`)."""
+    net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr, batch_size=run.batch_size,
+                        policy_delay=run.policy_delay,
+                        task_layers=config.task_layers(run.shared_net, env.tasks))
+    return student.Student(env, teacher_configs, student.StudentConfig(
+        net=net, update=run.update, alpha=run.alpha, beta=run.beta,
+        target_noise=run.target_noise, warmup=run.warmup, her=run.her,
+        task_id=run.task_id, algo=run.algo, **extensions.weights(run, STAGE_TERMS)))
+
+
+def online_prefill(run: OnlineRun, teacher_groups):
+    """What the online shards D'_k start with: nothing (None), or, with
+    --noempty_buffers, the teachers' D_k."""
+    return None if run.empty_buffers else tuple(t.data for t in teacher_groups)
+
+
+def online_capacity(run: OnlineRun, prefill) -> int:
+    """Transitions each online shard holds: every round's, plus the prefill's."""
+    fills = run.rounds + (max(int(d.size.max()) for d in prefill) if prefill else 0)
+    return min(run.capacity, fills)
+
+
 def online(run: OnlineRun) -> dict:
     """Runs (or resumes) the online stage of `run` in run.run_dir: every round all K envs
     step once with the student's noisy action into D'_k, then (after the warm-up) one
@@ -83,16 +107,9 @@ def online(run: OnlineRun) -> dict:
     sizes = [g.size for g in env.groups]
     teacher_groups, teacher_configs, teacher_returns = teacher_store.load_teachers(
         run.teachers, env.groups, run.teacher_critic)
-    net = td3.TD3Config(hidden=tuple(run.hidden), lr=run.lr, batch_size=run.batch_size,
-                        policy_delay=run.policy_delay,
-                        task_layers=config.task_layers(run.shared_net, tasks))
-    learner = student.Student(env, teacher_configs, student.StudentConfig(
-        net=net, update=run.update, alpha=run.alpha, beta=run.beta,
-        target_noise=run.target_noise, warmup=run.warmup, her=run.her,
-        task_id=run.task_id, algo=run.algo, **extensions.weights(run, STAGE_TERMS)))
+    learner = online_student(run, env, teacher_configs)
     starts = seed_runs.start_dirs(run.from_run, axis.count) if run.from_run else None
-    prefill = None if run.empty_buffers else tuple(t.data for t in teacher_groups)
-    fills = run.rounds + (max(int(d.size.max()) for d in prefill) if prefill else 0)
+    prefill = online_prefill(run, teacher_groups)
     states = []
     for i, s in enumerate(axis.seeds):
         init_key, online_key = jax.random.split(jax.random.PRNGKey(s))
@@ -100,7 +117,8 @@ def online(run: OnlineRun) -> dict:
         if starts:
             state = checkpoint.load_student(starts[i], state)
         states.append(sharding.placed(learner.init_online(
-            state, online_key, min(run.capacity, fills), run.fresh_optimizers, prefill=prefill)))
+            state, online_key, online_capacity(run, prefill), run.fresh_optimizers,
+            prefill=prefill)))
     state = axis.combine(states)
     info = runs.environment_info()
     out_dirs = seed_runs.output_dirs(run.run_dir, axis)

@@ -122,12 +122,7 @@ def online(s, learner: td3.TD3State, buffers, teachers, key) -> tuple:
         if config.algo == "sac":
             y, sac_inputs = _sac_target(s, g, learner, batch, next_hat, masks, keys[2 * g + 1])
         else:
-            next_action = s.actor.apply(learner.target_actor_params, next_hat)
-            next_action = jnp.clip(next_action + _target_noise(config, keys[2 * g + 1],
-                                                               next_action.shape), -1.0, 1.0)
-            next_q = _target_q(s, learner, next_hat, next_action, masks[0])     # [G, 2, N]
-            y = jax.vmap(lambda r, d, q: td3.td_target(r, d, q, config.net.gamma))(
-                batch["reward"], batch["terminal"], next_q)                        # [G, N]
+            y, _ = td_targets(s, learner, batch, next_hat, masks[0], keys[2 * g + 1])
             sac_inputs = {}
         teacher_action = (_teacher_actions(s, g, teacher, batch["obs"])
                           if config.actor_match else None)
@@ -135,6 +130,19 @@ def online(s, learner: td3.TD3State, buffers, teachers, key) -> tuple:
             TDCriticBatch(obs_hat, layout.pad_action(batch["action"], s.layout.action_max), y),
             GuidedActorBatch(batch["obs"], obs_hat, masks, teacher_action, **sac_inputs)))
     return tuple(out)
+
+
+def td_targets(s, learner: td3.TD3State, batch, next_hat, mask, key) -> tuple:
+    """Eq. 3 of a group's batch (`replay.sample`'s dict, its next states ŝ' [G, N, ...] and
+    the group's action mask g^k): (y [G, N], the target critics' (Q1', Q2') [G, 2, N] at
+    the smoothed target action g^k(pi'(ŝ') + noise))."""
+    next_action = s.actor.apply(learner.target_actor_params, next_hat)
+    next_action = jnp.clip(next_action + _target_noise(s.config, key, next_action.shape),
+                           -1.0, 1.0)
+    next_q = _target_q(s, learner, next_hat, next_action, mask)
+    y = jax.vmap(lambda r, d, q: td3.td_target(r, d, q, s.config.net.gamma))(
+        batch["reward"], batch["terminal"], next_q)
+    return y, next_q
 
 
 def _sac_target(s, g, learner: td3.TD3State, batch, next_hat, masks, key) -> tuple:
