@@ -10,7 +10,7 @@ import pytest
 
 from ktmjax import checkpoint, diagnostics, envs, layout, td3, teacher_store
 from ktmjax.errors import BadInput
-from tests.conftest import run_module
+from tests.conftest import run_module, snapshot
 
 MINI = teacher_store.shipped_teachers("mini")
 STEPS = 200   # short episodes: the shipped pendulum teachers hold 1 per step
@@ -180,7 +180,7 @@ def test_critic_bias_reads_each_tasks_shard_and_changes_nothing(tmp_path):
     run_dir = tmp_path / "online"
     proc = run_module("online", *TINY_ONLINE, f"--run_dir={run_dir}")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    before = snapshot(run_dir)
     result = diagnostics.critic_bias(str(run_dir), num_states=256)
     assert result.round == 300
     pendulum, double = result.rows
@@ -192,7 +192,7 @@ def test_critic_bias_reads_each_tasks_shard_and_changes_nothing(tmp_path):
         assert row.teacher_q1 > 0       # the teachers' critics value their tasks
     assert diagnostics.critic_bias(str(run_dir), num_states=256) == result
     assert diagnostics.critic_bias(str(run_dir), num_states=256, seed=1) != result
-    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    assert snapshot(run_dir) == before
     settings = json.loads((run_dir / "config.json").read_text())
     for name, extra, words in (("offline", {"data": "rollouts"}, "not an online run"),
                                ("seeds", {"seeds": 2}, "2 seeds")):

@@ -122,7 +122,7 @@ def distillation(run: CompressRun) -> Distillation:
         _, _, teacher_returns = teacher_store.load_teachers(run.teachers, env.groups)
         source = compression.StudentSource(lay, env.groups, run.source_hidden)
         like = td3.state_shapes(lay.student_obs_size, lay.action_max,
-                              td3.TD3Config(hidden=tuple(run.source_hidden)))
+                                td3.TD3Config(hidden=tuple(run.source_hidden)))
         large = checkpoint.load_student(run.from_run, like)
         source_params = source.params(large)
         print(f"[{STAGE}] D: {run.rollout_steps} steps per task of the large student's "

@@ -65,9 +65,11 @@ class Learner:
         self.discounts = jnp.asarray(discounts, jnp.float32)
         self.model_opt = _model_optimizer(optim)
         self.pi_opt = _pi_optimizer(optim)
+        # One program for every seed's init: eager, its many small ops are slow.
+        self._init_program = jax.jit(self._init)
 
     def init(self, key) -> TrainState:
-        return jax.jit(self._init)(key)   # one program: eager, the many small ops are slow
+        return self._init_program(key)
 
     def _init(self, key) -> TrainState:
         params = model.init(self.mcfg, key)
